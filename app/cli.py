@@ -1,0 +1,139 @@
+"""The ``recordings`` command: dev, serve, migrate, token, analyze."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from app.config import Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A signing secret kept under the data directory, so tokens survive restarts in development."""
+    path = data_dir / "dev-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@click.group()
+def main() -> None:
+    """Recordings: browser session recordings turned into analysed bug reports."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default $RECORDINGS_PORT or 8000).")
+def dev(host: str | None, port: int | None) -> None:
+    """Run the whole service on this machine with embedded PostgreSQL and Redis.
+
+    Configured RECORDINGS_DATABASE_URL / RECORDINGS_REDIS_URL are used instead when set.
+    """
+    from app.embedded import EmbeddedServices
+
+    base = _settings()
+    data_dir = base.data_dir
+    overrides: dict[str, object] = {"environment": "development", "storage": base.storage}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if base.jwt_secret is None and base.jwt_algorithm == "HS256":
+        overrides["jwt_secret"] = _dev_secret(data_dir)
+    with EmbeddedServices(data_dir, database_url=base.database_url, redis_url=base.redis_url) as svc:
+        overrides["database_url"] = svc.database_url
+        overrides["redis_url"] = svc.redis_url
+        listen_port = port or base.port
+        if "RECORDINGS_PUBLIC_BASE_URL" not in os.environ:
+            overrides["public_base_url"] = f"http://{host or base.host}:{listen_port}"
+        settings = _settings(**{**base.model_dump(exclude_unset=True), **overrides})
+        from app import db
+
+        asyncio.run(db.migrate(svc.database_url))
+        click.echo(f"database: {svc.database_url}", err=True)
+        click.echo(f"redis:    {svc.redis_url}", err=True)
+        click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
+        click.echo(f"a token:  recordings token alice   (listening on {settings.public_base_url})", err=True)
+        _serve(settings)
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    if workers > 1:
+        # Each process builds the app from the same environment (app.asgi).
+        uvicorn.run("app.asgi:app", host=settings.host, port=settings.port, workers=workers,
+                    proxy_headers=True, log_level="info")
+        return
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
+                log_level="info")
+
+
+@main.command()
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes to run.")
+def serve(workers: int) -> None:
+    """Run the API against the configured database, Redis and storage."""
+    _serve(_settings(), workers)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from app import db
+
+    settings = _settings()
+    if not settings.database_url:
+        raise click.ClickException("set RECORDINGS_DATABASE_URL")
+    asyncio.run(db.migrate(settings.database_url))
+    click.echo("migrations applied")
+
+
+@main.command()
+@click.argument("user")
+@click.option("--ttl", type=int, default=None, help="Lifetime in seconds.")
+def token(user: str, ttl: int | None) -> None:
+    """Print a bearer token for USER (HS256, for local use)."""
+    from app.auth import Authenticator
+
+    base = _settings()
+    secret = base.jwt_secret.get_secret_value() if base.jwt_secret else None
+    if secret is None:
+        dev_secret = base.data_dir / "dev-secret"
+        if not dev_secret.exists():
+            raise click.ClickException("set RECORDINGS_JWT_SECRET (or run `recordings dev` once)")
+        secret = dev_secret.read_text().strip()
+    settings = _settings(jwt_secret=secret)
+    click.echo(Authenticator(settings).issue_user_token(user, ttl_seconds=ttl))
+
+
+@main.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("--meta", "meta", required=True, type=click.Path(path_type=Path),
+              help="The recorder's create JSON.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the result (default: stdout).")
+def analyze(video: Path, meta: Path, out: Path | None) -> None:
+    """Analyse VIDEO with its recorder JSON and print (or write) the result."""
+    from app.pipeline.cli import run_analyze
+
+    sys.exit(run_analyze(video, meta, out))
+
+
+if __name__ == "__main__":
+    main()

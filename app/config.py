@@ -1,0 +1,65 @@
+"""Service configuration, read once from the environment (prefix ``RECORDINGS_``) and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RECORDINGS_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    storage: Literal["local", "s3"] = "local"
+    data_dir: Path = Path("var")
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None  # where clients reach storage, if not s3_endpoint_url
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "recordings"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_part_size: int = Field(default=8 * 1024**2, ge=5 * 1024**2)
+    presign_ttl_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    upload_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    signing_secret: SecretStr | None = None
+
+    max_upload_bytes: int = Field(default=2 * GiB, ge=1)
+    max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
+    unclaimed_retention_days: float = Field(default=7, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.jwt_algorithm == "RS256" and not self.jwt_jwks_url:
+            raise ValueError("RECORDINGS_JWT_JWKS_URL is required with RS256")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("RECORDINGS_S3_BUCKET is required with s3 storage")
+        return self
+
+    def secret_for_signing(self) -> bytes:
+        """Secret for what the service signs itself (upload tokens, local download URLs)."""
+        secret = self.signing_secret or self.jwt_secret
+        if secret is None:
+            raise RuntimeError("set RECORDINGS_SIGNING_SECRET or RECORDINGS_JWT_SECRET")
+        return secret.get_secret_value().encode()

@@ -1,0 +1,93 @@
+"""REST plumbing: the one error translation, request helpers, and access to the services."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from app.auth import Authenticator, Caller
+from app.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.recordings.service import RecordingService
+
+log = structlog.get_logger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+@dataclass(kw_only=True, slots=True)
+class Services:
+    """What the routes call; built once in the app's lifespan."""
+
+    auth: Authenticator
+    recordings: RecordingService
+    max_json_bytes: int
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def caller_of(request: Request) -> Caller:
+    return await services(request).auth.caller_from_headers(
+        request.headers.get("authorization"), request.headers.get("x-upload-token")
+    )
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body, refusing other types, oversized bodies and malformed JSON with a 4xx."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("the body must be application/json", field="Content-Type")
+    limit = services(request).max_json_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
+    except ClientDisconnect:
+        raise InvalidInput("the client disconnected before the body was complete", field="body") from None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": {"code": code, "message": str(exc.detail), "field": None}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("http.unhandled_error", path=request.url.path)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "internal error", "field": None}},
+        status_code=500,
+    )

@@ -1,0 +1,112 @@
+"""The ASGI application: REST routes (and, later, GraphQL) over one set of services."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from app import db
+from app.auth import Authenticator
+from app.config import Settings
+from app.errors import DomainError, NotFound
+from app.http import Services, domain_error, http_error, unexpected_error
+from app.logging import configure_logging
+from app.openapi import openapi_document
+from app.recordings import routes as recording_routes
+from app.recordings.service import RecordingService
+from app.storage import StorageError, make_storage
+from app.storage.local import DOWNLOAD_PATH, LocalStorage
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the application; clients are opened in its lifespan and closed after."""
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("RECORDINGS_DATABASE_URL and RECORDINGS_REDIS_URL must be set")
+    configure_logging(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        assert settings.database_url and settings.redis_url
+        await db.init_db(settings.database_url)
+        redis = aioredis.from_url(settings.redis_url)
+        storage = make_storage(settings)
+        auth = Authenticator(settings)
+        app.state.redis = redis
+        app.state.storage = storage
+        app.state.services = Services(
+            auth=auth,
+            recordings=RecordingService(settings=settings, storage=storage, auth=auth),
+            max_json_bytes=settings.max_json_bytes,
+        )
+        try:
+            yield
+        finally:
+            await storage.close()
+            await redis.aclose()
+            await db.close_db()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            conn = db.connection()
+            await conn.execute_query("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means "not ready"; the reason is reported
+            checks["database"] = f"error: {exc}"
+        try:
+            await request.app.state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document(settings))
+
+    async def download(request: Request) -> Response:
+        storage = request.app.state.storage
+        if not isinstance(storage, LocalStorage):
+            raise NotFound("not found")
+        key = request.path_params["key"]
+        if not storage.verify(
+            key, request.query_params.get("expires", ""), request.query_params.get("signature", "")
+        ):
+            raise NotFound("the download link is invalid or has expired", code="link_expired")
+        try:
+            path = storage.path_for(key)
+        except StorageError:
+            raise NotFound("not found") from None
+        if not path.is_file():
+            raise NotFound("not found")
+        info = await storage.head(key)
+        return FileResponse(path, media_type=(info.content_type if info else None) or "application/octet-stream")
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route(DOWNLOAD_PATH + "{key:path}", download, methods=["GET", "HEAD"]),
+        *recording_routes.routes,
+    ]
+    return Starlette(
+        debug=False,
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            DomainError: domain_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )

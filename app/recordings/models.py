@@ -1,0 +1,94 @@
+"""Tables of the recordings domain: users, recordings and their stored video objects."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class RecordingStatus(StrEnum):
+    PENDING = "pending"
+    ANALYZING = "analyzing"
+    ANALYZED = "analyzed"
+    FAILED = "failed"
+
+
+class UploadStatus(StrEnum):
+    PENDING = "pending"
+    UPLOADED = "uploaded"
+    FAILED = "failed"
+
+
+class ArtifactState(StrEnum):
+    PRESIGNED = "presigned"  # a direct upload was offered; the object may or may not exist yet
+    STORED = "stored"  # bytes are in storage and verified
+
+
+class User(Model):
+    """Someone who signed in; identified by the token's subject."""
+
+    id = fields.BigIntField(primary_key=True)
+    subject = fields.CharField(max_length=255, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class Recording(Model):
+    """One browser session recording: what the recorder captured plus the state of its video."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="recordings", null=True, on_delete=fields.CASCADE
+    )
+    status = fields.CharField(max_length=16, default=RecordingStatus.PENDING.value)
+    status_reason = fields.TextField(null=True)
+    video_upload_status = fields.CharField(max_length=16, default=UploadStatus.PENDING.value)
+    video_upload_error = fields.TextField(null=True)
+    metadata = fields.JSONField()
+    actions = fields.JSONField()
+    browser_state = fields.JSONField()
+    elements = fields.JSONField(null=True)
+    video_content_type = fields.CharField(max_length=64)
+    session_id = fields.CharField(max_length=255, null=True)
+    duration = fields.FloatField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    claimed_at = fields.DatetimeField(null=True)
+
+    owner_id: int | None
+
+    class Meta:
+        table = "recordings"
+        # The list query: one owner's recordings, newest first, keyset-paginated on (created_at, id).
+        # Unclaimed ones are swept by age.
+        indexes = (
+            Index(fields=("owner_id", "created_at", "id"), name="recordings_owner_created_idx"),
+            Index(fields=("created_at",), name="recordings_created_idx"),
+        )
+
+
+class VideoArtifact(Model):
+    """A video object in storage that belongs to a recording."""
+
+    id = fields.CharField(primary_key=True, max_length=40)  # "obj-<hex>"
+    recording: fields.ForeignKeyRelation[Recording] = fields.ForeignKeyField(
+        "models.Recording", related_name="artifacts", on_delete=fields.CASCADE
+    )
+    object_key = fields.CharField(max_length=512, unique=True)
+    content_type = fields.CharField(max_length=64)
+    size = fields.BigIntField(null=True)
+    state = fields.CharField(max_length=16)
+    expires_at = fields.DatetimeField(null=True)  # end of the presigned upload window
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    recording_id: uuid.UUID
+
+    class Meta:
+        table = "video_artifacts"
+        indexes = (Index(fields=("recording_id", "created_at"), name="artifacts_recording_idx"),)

@@ -1,0 +1,110 @@
+"""REST routes of the contract that concern records and video — thin: parse, call, shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.http import caller_of, read_json, services
+from app.recordings.models import Recording
+from app.recordings.service import iso
+
+BASE = "/api/feedback/recordings"
+
+
+def summary_of(recording: Recording) -> dict[str, Any]:
+    return {
+        "id": str(recording.id),
+        "status": recording.status,
+        "createdAt": iso(recording.created_at),
+        "duration": recording.duration,
+        "videoUploadStatus": recording.video_upload_status,
+    }
+
+
+def detail_of(recording: Recording) -> dict[str, Any]:
+    owner = recording.owner
+    return {
+        "id": str(recording.id),
+        "status": recording.status,
+        "sessionId": recording.session_id,
+        "createdAt": iso(recording.created_at),
+        "duration": recording.duration,
+        "metadata": recording.metadata,
+        # additive fields
+        "statusReason": recording.status_reason,
+        "videoUploadStatus": recording.video_upload_status,
+        "videoUploadError": recording.video_upload_error,
+        "videoContentType": recording.video_content_type,
+        "userId": owner.subject if owner is not None else None,
+        "claimedAt": iso(recording.claimed_at),
+        "actions": recording.actions,
+        "browserState": recording.browser_state,
+        "elements": recording.elements,
+    }
+
+
+async def create_recording(request: Request) -> Response:
+    caller = await caller_of(request)
+    body = await read_json(request)
+    return JSONResponse(await services(request).recordings.create(caller, body), status_code=201)
+
+
+async def upload_video(request: Request) -> Response:
+    caller = await caller_of(request)
+    result = await services(request).recordings.upload_video(
+        caller,
+        request.path_params["recording_id"],
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        body=request.stream(),
+    )
+    return JSONResponse(result)
+
+
+async def list_recordings(request: Request) -> Response:
+    caller = await caller_of(request)
+    page = await services(request).recordings.list(
+        caller, limit=request.query_params.get("limit"), cursor=request.query_params.get("cursor")
+    )
+    return JSONResponse(
+        {"recordings": [summary_of(r) for r in page.recordings], "nextCursor": page.next_cursor}
+    )
+
+
+async def get_recording(request: Request) -> Response:
+    caller = await caller_of(request)
+    recording = await services(request).recordings.get(caller, request.path_params["recording_id"])
+    return JSONResponse(detail_of(recording))
+
+
+async def get_video_url(request: Request) -> Response:
+    caller = await caller_of(request)
+    url = await services(request).recordings.video_url(caller, request.path_params["recording_id"])
+    return JSONResponse({"videoUrl": url})
+
+
+async def claim_recording(request: Request) -> Response:
+    caller = await caller_of(request)
+    result = await services(request).recordings.claim(caller, request.path_params["recording_id"])
+    return JSONResponse(result)
+
+
+async def delete_recording(request: Request) -> Response:
+    caller = await caller_of(request)
+    await services(request).recordings.delete(caller, request.path_params["recording_id"])
+    return Response(status_code=204)
+
+
+routes = [
+    Route(BASE, create_recording, methods=["POST"]),
+    Route(BASE, list_recordings, methods=["GET"]),
+    Route(BASE + "/{recording_id}", get_recording, methods=["GET"]),
+    Route(BASE + "/{recording_id}", delete_recording, methods=["DELETE"]),
+    Route(BASE + "/{recording_id}/video", upload_video, methods=["PUT"]),
+    Route(BASE + "/{recording_id}/video", get_video_url, methods=["GET"]),
+    Route(BASE + "/{recording_id}/claim", claim_recording, methods=["POST"]),
+]

@@ -1,0 +1,407 @@
+"""The rules of the recordings domain, shared by every transport (REST, GraphQL, jobs).
+
+Who may do what:
+- the owner (signed in, ``owner.subject == caller.subject``) may do everything;
+- an upload token of a recording may upload its video, and read it while it is unclaimed;
+- anyone may create; only a signed-in user may list, claim or delete.
+A recording the caller may not see is "not found", exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from starlette.requests import ClientDisconnect
+from tortoise.transactions import in_transaction
+
+from app.auth import Authenticator, Caller
+from app.config import Settings
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    LengthRequired,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from app.recordings import repository
+from app.recordings.models import ArtifactState, Recording, UploadStatus
+from app.recordings.schemas import EXTENSIONS, normalise_content_type, validate_create
+from app.storage import Storage, StorageError
+
+log = structlog.get_logger(__name__)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+def new_object_id() -> str:
+    return f"obj-{uuid.uuid4().hex}"
+
+
+def object_key(recording_id: uuid.UUID, artifact_id: str, content_type: str) -> str:
+    """Each artifact gets its own key, so racing uploads never overwrite each other."""
+    extension = EXTENSIONS.get(content_type, "bin")
+    return f"app/recordings/{recording_id}/{artifact_id}/recording_{recording_id}.{extension}"
+
+
+def parse_recording_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        raise NotFound("recording not found") from None
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page:
+    recordings: list[Recording]
+    next_cursor: str | None
+
+
+class RecordingService:
+    """Create, upload, read, claim and delete recordings."""
+
+    def __init__(self, *, settings: Settings, storage: Storage, auth: Authenticator) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._auth = auth
+
+    # ---- access -------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_owner(caller: Caller, recording: Recording) -> bool:
+        owner = recording.owner
+        return caller.subject is not None and owner is not None and owner.subject == caller.subject
+
+    async def _load(self, caller: Caller, recording_id: str, *, mode: str) -> Recording:
+        """Load a recording the caller may access in ``mode`` ("read", "upload", "own")."""
+        if mode == "own" and not caller.signed_in:
+            raise Unauthenticated("sign in to do this")
+        if not caller.signed_in and caller.upload_recording_id is None:
+            raise Unauthenticated("sign in, or present the recording's upload token")
+        rid = parse_recording_id(recording_id)
+        recording = await repository.get_recording(rid)
+        if recording is None:
+            raise NotFound("recording not found")
+        if self._is_owner(caller, recording):
+            return recording
+        token_matches = caller.upload_recording_id == rid
+        if mode == "upload" and token_matches:
+            return recording
+        if mode == "read" and token_matches and recording.owner is None:
+            return recording
+        raise NotFound("recording not found")
+
+    # ---- create -------------------------------------------------------------------------
+
+    async def create(self, caller: Caller, body: Any) -> dict[str, Any]:
+        validated = validate_create(body)
+        owner = await repository.get_or_create_user(caller.subject) if caller.subject else None
+        recording_id = uuid.uuid4()
+        content_type = validated.videoContentType
+        metadata = body["metadata"]
+        session_id = body.get("sessionId") or metadata.get("sessionId")
+        presigned = None
+        artifact_id = new_object_id()
+        key = object_key(recording_id, artifact_id, content_type)
+        if self._storage.can_presign:
+            try:
+                presigned = await self._storage.presign_upload(key, content_type)
+            except StorageError as exc:
+                # The server route still works; the client falls back to it.
+                log.warning("recording.presign_failed", error=str(exc))
+        now = datetime.now(UTC)
+        async with in_transaction():
+            recording = await repository.create_recording(
+                {
+                    "id": recording_id,
+                    "owner": owner,
+                    "metadata": metadata,
+                    "actions": body.get("actions", []),
+                    "browser_state": body.get("browserState", {}),
+                    "elements": body.get("elements"),
+                    "video_content_type": content_type,
+                    "session_id": session_id,
+                    "duration": float(metadata["duration"]),
+                    "claimed_at": now if owner else None,
+                }
+            )
+            if presigned is not None:
+                await repository.add_artifact(
+                    artifact_id=artifact_id,
+                    recording_id=recording_id,
+                    object_key=key,
+                    content_type=content_type,
+                    state=ArtifactState.PRESIGNED,
+                    expires_at=presigned.expires_at,
+                )
+        response: dict[str, Any] = {
+            "success": True,
+            "recordingId": str(recording.id),
+            "videoUploadStatus": recording.video_upload_status,
+            "status": recording.status,
+            "uploadToken": self._auth.issue_upload_token(recording.id),
+        }
+        if presigned is not None:
+            response |= {
+                "uploadUrl": presigned.url,
+                "presignedVideoObjectId": artifact_id,
+                "presignedVideoObjectKey": key,
+                "presignedVideoContentType": presigned.content_type,
+                "presignedTtlSeconds": presigned.ttl_seconds,
+            }
+        log.info("recording.created", recording_id=str(recording.id), anonymous=owner is None)
+        return response
+
+    # ---- upload -------------------------------------------------------------------------
+
+    async def upload_video(
+        self,
+        caller: Caller,
+        recording_id: str,
+        *,
+        content_type: str | None,
+        content_length: str | None,
+        body: AsyncIterator[bytes],
+    ) -> dict[str, Any]:
+        """Stream a request body into storage (server-mediated upload)."""
+        recording = await self._load(caller, recording_id, mode="upload")
+        if content_length is None:
+            raise LengthRequired("Content-Length is required", field="Content-Length")
+        try:
+            size = int(content_length)
+            if size < 0:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput("Content-Length must be a whole number", field="Content-Length") from None
+        base_type = normalise_content_type(content_type or "")
+        if not (base_type.startswith("video/") or base_type == "application/octet-stream"):
+            raise UnsupportedMediaType(
+                "Content-Type must be video/* or application/octet-stream", field="Content-Type"
+            )
+        if size > self._settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the video is {size} bytes; the limit is {self._settings.max_upload_bytes}",
+                field="Content-Length",
+            )
+        if size == 0:
+            raise InvalidInput("the video is empty", field="body")
+        if recording.video_upload_status == UploadStatus.UPLOADED.value:
+            raise Conflict("a video is already uploaded for this recording", code="already_uploaded")
+
+        stored_type = recording.video_content_type if base_type == "application/octet-stream" else base_type
+        artifact_id = new_object_id()
+        key = object_key(recording.id, artifact_id, stored_type)
+        try:
+            written = await self._storage.put_stream(key, stored_type, _exactly(body, size), size)
+        except InvalidInput as exc:
+            await repository.mark_upload_failed(recording.id, exc.message)
+            raise
+        except StorageError as exc:
+            await repository.mark_upload_failed(recording.id, "storage failed during the upload")
+            raise Unavailable(f"storage is unavailable: {exc}") from None
+        try:
+            replaced = await repository.commit_upload(
+                recording.id,
+                artifact_id=artifact_id,
+                object_key=key,
+                size=written,
+                content_type=stored_type,
+            )
+        except repository.UploadRaceLost:
+            await self._storage.delete(key)
+            raise Conflict("a video is already uploaded for this recording", code="already_uploaded") from None
+        except BaseException:
+            await self._storage.delete(key)
+            raise
+        for old in replaced:
+            await self._delete_object_quietly(old.object_key)
+        log.info("recording.video_uploaded", recording_id=str(recording.id), bytes=written)
+        return {
+            "success": True,
+            "recordingId": str(recording.id),
+            "videoArtifactId": artifact_id,
+            "videoUrl": await self._storage.download_url(key),
+        }
+
+    async def reconcile_direct_upload(self, recording: Recording) -> None:
+        """Learn whether a presigned upload happened, without trusting the client.
+
+        The object must exist, be non-empty and carry the signed Content-Type; then the
+        recording is ``uploaded``. A wrong object makes it ``failed`` with the reason (and is
+        removed, so that a retry starts clean). No object yet changes nothing.
+        """
+        if not self._storage.can_presign or recording.video_upload_status != UploadStatus.PENDING.value:
+            return
+        artifact = await repository.pending_presigned_artifact(recording.id)
+        if artifact is None:
+            return
+        try:
+            info = await self._storage.head(artifact.object_key)
+        except StorageError as exc:
+            log.warning("recording.verify_unavailable", recording_id=str(recording.id), error=str(exc))
+            return
+        if info is None:
+            return
+        reason = None
+        if info.size <= 0:
+            reason = "the uploaded video is empty"
+        elif info.size > self._settings.max_upload_bytes:
+            reason = f"the uploaded video is {info.size} bytes; the limit is {self._settings.max_upload_bytes}"
+        elif normalise_content_type(info.content_type or "") != artifact.content_type:
+            reason = (
+                f"the video was uploaded as {info.content_type or 'no Content-Type'}, "
+                f"but {artifact.content_type} was signed"
+            )
+        if reason is not None:
+            await self._delete_object_quietly(artifact.object_key)
+            await repository.mark_upload_failed(recording.id, reason, artifact_id=artifact.id)
+            recording.video_upload_status = UploadStatus.FAILED.value
+            recording.video_upload_error = reason
+            log.info("recording.direct_upload_rejected", recording_id=str(recording.id), reason=reason)
+            return
+        try:
+            await repository.commit_upload(
+                recording.id,
+                artifact_id=artifact.id,
+                object_key=artifact.object_key,
+                size=info.size,
+                content_type=artifact.content_type,
+            )
+        except repository.UploadRaceLost:
+            pass
+        refreshed = await repository.get_recording(recording.id)
+        if refreshed is not None:
+            recording.video_upload_status = refreshed.video_upload_status
+            recording.video_upload_error = refreshed.video_upload_error
+
+    # ---- read ---------------------------------------------------------------------------
+
+    async def get(self, caller: Caller, recording_id: str) -> Recording:
+        recording = await self._load(caller, recording_id, mode="read")
+        await self.reconcile_direct_upload(recording)
+        return recording
+
+    async def video_url(self, caller: Caller, recording_id: str) -> str:
+        recording = await self.get(caller, recording_id)
+        artifact = await repository.stored_artifact(recording.id)
+        if artifact is None:
+            raise Conflict("the recording has no uploaded video", code="video_not_uploaded", field="video")
+        return await self._storage.download_url(
+            artifact.object_key, filename=artifact.object_key.rsplit("/", 1)[-1]
+        )
+
+    async def list(self, caller: Caller, *, limit: str | int | None, cursor: str | None) -> Page:
+        if not caller.signed_in or caller.subject is None:
+            raise Unauthenticated("sign in to list recordings")
+        page_size = _page_size(limit)
+        after = _decode_cursor(cursor) if cursor else None
+        user = await repository.get_or_create_user(caller.subject)
+        rows = await repository.list_for_owner(user.id, limit=page_size + 1, after=after)
+        next_cursor = _encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
+        return Page(recordings=rows[:page_size], next_cursor=next_cursor)
+
+    # ---- claim and delete ---------------------------------------------------------------
+
+    async def claim(self, caller: Caller, recording_id: str) -> dict[str, Any]:
+        if caller.subject is None:
+            raise Unauthenticated("sign in to claim a recording")
+        rid = parse_recording_id(recording_id)
+        recording = await repository.get_recording(rid)
+        if recording is None:
+            raise NotFound("recording not found")
+        user = await repository.get_or_create_user(caller.subject)
+        if recording.owner_id is None and await repository.claim(rid, user.id, datetime.now(UTC)):
+            log.info("recording.claimed", recording_id=str(rid))
+        else:
+            recording = await repository.get_recording(rid)
+            if recording is None:
+                raise NotFound("recording not found")
+            if recording.owner_id != user.id:
+                raise Conflict("the recording is claimed by another user", code="already_claimed")
+        return {"success": True, "id": str(rid), "userId": caller.subject}
+
+    async def delete(self, caller: Caller, recording_id: str) -> None:
+        recording = await self._load(caller, recording_id, mode="own")
+        # Objects first: if deleting them fails, the rows stay and the delete can be retried.
+        for artifact in await repository.artifacts_of(recording.id):
+            try:
+                await self._storage.delete(artifact.object_key)
+            except StorageError as exc:
+                raise Unavailable(f"storage is unavailable: {exc}") from None
+        await repository.delete_recording(recording.id)
+        log.info("recording.deleted", recording_id=str(recording.id))
+
+    async def _delete_object_quietly(self, key: str) -> None:
+        try:
+            await self._storage.delete(key)
+        except StorageError as exc:
+            log.warning("storage.delete_failed", key=key, error=str(exc))
+
+
+async def _exactly(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """Pass the body through, failing as soon as it is longer or, at its end, shorter than announced."""
+    received = 0
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > size:
+                raise InvalidInput(
+                    f"the body is longer than its Content-Length ({size} bytes)", field="Content-Length"
+                )
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise InvalidInput(
+            f"the client disconnected after {received} of {size} bytes", field="body"
+        ) from None
+    if received < size:
+        raise InvalidInput(
+            f"the body ended after {received} of {size} bytes announced by Content-Length",
+            field="body",
+        )
+
+
+def _page_size(limit: str | int | None) -> int:
+    if limit is None or limit == "":
+        return DEFAULT_PAGE_SIZE
+    try:
+        value = int(limit)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit must be a whole number", field="limit") from None
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit")
+    return value
+
+
+def _encode_cursor(recording: Recording) -> str:
+    raw = json.dumps([recording.created_at.isoformat(), str(recording.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, rid = json.loads(raw)
+        parsed = datetime.fromisoformat(created_at)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed, uuid.UUID(rid)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this service issued", field="cursor") from None
