@@ -56,7 +56,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 async def init_db(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+    """Open the ORM for this process.
+
+    The global fallback makes the context visible to every task, not only the one that ran
+    the lifespan (ASGI servers run requests in other tasks).
+    """
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close_db() -> None:

@@ -1,0 +1,172 @@
+"""Session-wide real services: a fresh PostgreSQL database, Redis, an S3 server, and API processes."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import boto3
+import httpx
+import pytest
+from botocore.client import Config
+
+from app.db import credentials_from_url
+from tests.support import services
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backends:
+    database_url: str
+    redis_url: str
+    s3_endpoint: str
+    jwt_secret: str
+    workdir: Path
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
+    workdir = tmp_path_factory.mktemp("services")
+    with (
+        services.postgres_server(workdir) as pg_server,
+        services.redis_server(workdir) as redis_url,
+        services.s3_server() as s3_endpoint,
+    ):
+        name = services.unique_database_name()
+        asyncio.run(_admin(pg_server, f'CREATE DATABASE "{name}"'))
+        database_url = services.with_database(pg_server, name)
+        from app import db
+
+        asyncio.run(db.migrate(database_url))
+        try:
+            yield Backends(
+                database_url=database_url,
+                redis_url=redis_url,
+                s3_endpoint=s3_endpoint,
+                jwt_secret=secrets.token_urlsafe(24),
+                workdir=workdir,
+            )
+        finally:
+            asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(server_url: str, sql: str) -> None:
+    creds = credentials_from_url(server_url)
+    conn = await asyncpg.connect(
+        host=creds["host"], port=creds["port"], user=creds["user"], password=creds["password"],
+        database=creds["database"],
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Api:
+    """A running API process and how to reach what it uses."""
+
+    url: str
+    env: dict[str, str]
+    pid: int
+    storage: str
+    data_dir: Path
+    bucket: str | None
+
+
+def _base_env(b: Backends) -> dict[str, str]:
+    return {
+        "RECORDINGS_DATABASE_URL": b.database_url,
+        "RECORDINGS_REDIS_URL": b.redis_url,
+        "RECORDINGS_JWT_SECRET": b.jwt_secret,
+        "RECORDINGS_ENVIRONMENT": "test",
+    }
+
+
+@pytest.fixture(scope="session")
+def local_api(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    cwd = tmp_path_factory.mktemp("local-api")
+    env = {**_base_env(backends), "RECORDINGS_STORAGE": "local", "RECORDINGS_DATA_DIR": str(cwd / "var"),
+           "RECORDINGS_PRESIGN_TTL_SECONDS": "300"}
+    with services.api_server(env, cwd=cwd) as (url, proc):
+        yield Api(url=url, env=env, pid=proc.pid, storage="local", data_dir=cwd / "var", bucket=None)
+
+
+@pytest.fixture(scope="session")
+def s3_api(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    cwd = tmp_path_factory.mktemp("s3-api")
+    bucket = f"recordings-{secrets.token_hex(4)}"
+    s3_client(backends.s3_endpoint).create_bucket(Bucket=bucket)
+    env = {
+        **_base_env(backends),
+        "RECORDINGS_STORAGE": "s3",
+        "RECORDINGS_S3_ENDPOINT_URL": backends.s3_endpoint,
+        "RECORDINGS_S3_BUCKET": bucket,
+        "RECORDINGS_S3_ACCESS_KEY_ID": "test",
+        "RECORDINGS_S3_SECRET_ACCESS_KEY": "test",
+        "RECORDINGS_S3_ADDRESSING_STYLE": "path",
+        "RECORDINGS_PRESIGN_TTL_SECONDS": "300",
+        "RECORDINGS_DATA_DIR": str(cwd / "var"),
+    }
+    with services.api_server(env, cwd=cwd) as (url, proc):
+        yield Api(url=url, env=env, pid=proc.pid, storage="s3", data_dir=cwd / "var", bucket=bucket)
+
+
+def empty_storage(api: Api, backends: Backends) -> None:
+    if api.storage == "local":
+        shutil.rmtree(api.data_dir / "objects", ignore_errors=True)
+        (api.data_dir / "objects").mkdir(parents=True)
+        return
+    client = s3_client(backends.s3_endpoint)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=api.bucket):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=api.bucket, Key=obj["Key"])
+
+
+@pytest.fixture(params=["local", "s3"])
+def api(request: pytest.FixtureRequest, db: asyncpg.Connection, backends: Backends) -> Api:
+    """Each test using this runs against both storage backends, on empty tables and storage."""
+    chosen: Api = request.getfixturevalue(f"{request.param}_api")
+    empty_storage(chosen, backends)
+    return chosen
+
+
+@pytest.fixture(scope="session")
+async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
+    creds = credentials_from_url(backends.database_url)
+    conn = await asyncpg.connect(
+        host=creds["host"], port=creds["port"], user=creds["user"], password=creds["password"],
+        database=creds["database"],
+    )
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def db(pg: asyncpg.Connection) -> asyncpg.Connection:
+    """The test database, emptied before the test."""
+    await pg.execute("TRUNCATE video_artifacts, recordings, users CASCADE")
+    return pg
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        yield client

