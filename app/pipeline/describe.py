@@ -1,0 +1,244 @@
+"""Grounded, model-free descriptions of keyframes.
+
+Each description is assembled only from things measured or captured: the page
+the events say was open, what changed on screen (the keyframe's changed region
+and the OCR lines inside it), the most prominent text, red error-styled regions
+found in the pixels, and the click the user made just before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.pipeline.meta import Action, Recording
+from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar
+from app.pipeline.types import Box, Keyframe, OcrLine
+
+# Below this an OCR line is more likely noise than text.
+MIN_LINE_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorRegion:
+    """A red-dominant area of the frame (error text, border or banner)."""
+
+    box: Box
+    text: str  # OCR text inside or on the region, "" when none was read
+    red_fraction: float  # share of the region's pixels that are red
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FrameDescription:
+    keyframe_index: int
+    timestamp: float
+    url: str | None
+    title: str | None
+    change: str  # what changed since the previous keyframe, in words
+    notable_text: tuple[str, ...]
+    appeared: tuple[OcrLine, ...]  # lines not on the previous keyframe
+    error_regions: tuple[ErrorRegion, ...]
+    error_styled: tuple[OcrLine, ...]  # lines drawn in red or inside a red region
+    clicked: str | None  # label of the element clicked just before this frame
+    pointer: tuple[float, float] | None
+    major_change: bool  # most of the screen changed without a scroll: a new view
+    text: str  # the full description
+
+
+def usable_lines(lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """OCR lines confident and wordy enough to quote."""
+    return [
+        line
+        for line in lines
+        if line.confidence >= MIN_LINE_CONFIDENCE and sum(ch.isalnum() for ch in line.text) >= 2
+    ]
+
+
+def _intersects(a: Box, b: Box, margin: int = 0) -> bool:
+    return not (
+        a.x + a.w + margin < b.x
+        or b.x + b.w + margin < a.x
+        or a.y + a.h + margin < b.y
+        or b.y + b.h + margin < a.y
+    )
+
+
+def _red_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels whose hue is red and saturated enough to be deliberate styling."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return (((h <= 8) | (h >= 172)) & (s >= 90) & (v >= 80)).astype(np.uint8)
+
+
+def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[ErrorRegion]:
+    """Red-dominant regions of a BGR frame, each with the OCR text on or inside it.
+
+    Works at half resolution: error styling is never thinner than two pixels
+    at the sizes browsers render it, and this keeps the cost near a millisecond.
+    """
+    if image.size == 0:
+        return []
+    small = cv2.resize(image, (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2)),
+                       interpolation=cv2.INTER_AREA)
+    mask = _red_mask(small)
+    if int(mask.sum()) < 20:
+        return []
+    # Join glyphs of one red word, and a border with what it encloses.
+    joined = cv2.dilate(mask, np.ones((7, 7), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    regions: list[ErrorRegion] = []
+    for label in range(1, count):
+        x, y, w, h, _area = (int(v) for v in stats[label])
+        red = int(mask[y : y + h, x : x + w].sum())
+        if red < 20:
+            continue
+        box = Box(x=x * 2, y=y * 2, w=w * 2, h=h * 2)
+        inside = [line for line in lines if _intersects(line.box, box, margin=4)]
+        text = " ".join(line.text for line in sorted(inside, key=lambda ln: (ln.box.y, ln.box.x)))
+        regions.append(ErrorRegion(box=box, text=text, red_fraction=red / float(max(1, w * h))))
+    return regions
+
+
+def _lines_in_regions(lines: Sequence[OcrLine], regions: Sequence[ErrorRegion]) -> list[OcrLine]:
+    return [line for line in lines if any(_intersects(line.box, r.box, margin=4) for r in regions)]
+
+
+def _rank_notable(lines: Sequence[OcrLine], height: int, limit: int = 5) -> list[str]:
+    """Headings, prices, error messages and button labels first; body text last."""
+
+    def score(line: OcrLine) -> float:
+        value = float(line.box.h)
+        if ERROR_WORDS_RE.search(line.text):
+            value *= 2.0
+        if MONEY_RE.search(line.text):
+            value *= 1.6
+        if height and line.box.y < height * 0.2:
+            value *= 1.2
+        if len(line.text.split()) <= 3:
+            value *= 1.1
+        return value
+
+    out: list[str] = []
+    for line in sorted(lines, key=score, reverse=True):
+        if not any(similar(line.text, seen) for seen in out):
+            out.append(line.text)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _where(box: Box, width: int, height: int) -> str:
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    vertical = "top" if cy < height / 3 else "bottom" if cy > 2 * height / 3 else "middle"
+    horizontal = "left" if cx < width / 3 else "right" if cx > 2 * width / 3 else "centre"
+    return f"{vertical} {horizontal}" if horizontal != "centre" else f"{vertical} centre"
+
+
+def _kind_of_change(box: Box, width: int, height: int) -> str:
+    """A dialog is a centred block, a toast a small block near an edge, otherwise inline."""
+    area = box.w * box.h / float(max(1, width * height))
+    centred = abs((box.x + box.w / 2) - width / 2) < width * 0.15
+    if centred and 0.08 <= area <= 0.6 and box.h > height * 0.2:
+        return "a dialog-like block"
+    near_edge = box.y < height * 0.15 or box.y + box.h > height * 0.85
+    if near_edge and area < 0.05:
+        return "a toast-like message"
+    return "an inline change"
+
+
+def _quote(texts: Sequence[str], limit: int = 3) -> str:
+    return ", ".join(f"'{t}'" for t in texts[:limit])
+
+
+def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> list[FrameDescription]:
+    """One grounded description per keyframe, in keyframe order."""
+    out: list[FrameDescription] = []
+    previous: Keyframe | None = None
+    previous_lines: list[OcrLine] = []
+    for keyframe in keyframes:
+        height, width = keyframe.image.shape[:2] if keyframe.image.ndim >= 2 else (0, 0)
+        lines = usable_lines(keyframe.lines)
+        previous_texts = [normalize(line.text) for line in previous_lines]
+        appeared = tuple(
+            line for line in lines
+            if not any(similar(normalize(line.text), seen, normalized=True) for seen in previous_texts)
+        )
+        regions = find_error_regions(keyframe.image, lines)
+        # A red region counts only when it holds text; red logos and icons are not errors.
+        text_regions = [r for r in regions if r.text]
+        error_styled = tuple(_lines_in_regions(lines, text_regions))
+        page = recording.page_at(keyframe.timestamp)
+        since = previous.timestamp if previous is not None else -1.0
+        window = [a for a in recording.actions if since < a.time <= keyframe.timestamp + 0.05]
+        navigations = [a for a in window if a.type == "navigate"]
+        scrolls = [a for a in window if a.type == "scroll"]
+        clicks = [a for a in window if a.type == "click"]
+        parts: list[str] = []
+        major = False
+        if previous is None:
+            change = "first frame of the recording"
+        elif navigations:
+            target = navigations[-1]
+            change = f"navigated to {target.title or target.url}"
+            major = True
+        elif scrolls and keyframe.change_ratio > 0.05:
+            change = "the page scrolled"
+        elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
+            region = keyframe.changed_region
+            if keyframe.change_ratio >= 0.5:
+                change = "most of the screen changed"
+                major = True
+            else:
+                change = (
+                    f"{_kind_of_change(region, width, height)} at the "
+                    f"{_where(region, width, height)} ({region.w}x{region.h} px)"
+                )
+            inside = [ln.text for ln in appeared if _intersects(ln.box, region, margin=8)]
+            if inside:
+                change += f" showing {_quote(inside)}"
+        else:
+            change = "no visible change"
+        parts.append(f"{page.title or page.url}" if page else "Unknown page")
+        parts.append(f"{change}.")
+        clicked = _clicked_label(clicks[-1], recording) if clicks else None
+        pointer = (clicks[-1].x, clicks[-1].y) if clicks and clicks[-1].x is not None and clicks[-1].y is not None else None
+        if clicked:
+            parts.append(f"After clicking {clicked}.")
+        notable = _rank_notable(lines, height)
+        if notable:
+            parts.append(f"Visible text: {_quote(notable, 5)}.")
+        if error_styled:
+            parts.append(f"Red error-styled text: {_quote([ln.text for ln in error_styled])}.")
+        out.append(
+            FrameDescription(
+                keyframe_index=keyframe.index,
+                timestamp=keyframe.timestamp,
+                url=page.url if page else None,
+                title=page.title if page else None,
+                change=change,
+                notable_text=tuple(notable),
+                appeared=appeared,
+                error_regions=tuple(regions),
+                error_styled=error_styled,
+                clicked=clicked,
+                pointer=pointer,
+                major_change=major,
+                text=" ".join(parts),
+            )
+        )
+        previous, previous_lines = keyframe, lines
+    return out
+
+
+def _clicked_label(action: Action, recording: Recording) -> str | None:
+    element = recording.element(action.selector)
+    label = action.text or (element.text if element else None)
+    tag = element.tag if element else None
+    if label:
+        label = re.sub(r"\s+", " ", label).strip()[:60]
+        return f"'{label}'" + (f" ({tag})" if tag else "")
+    return action.selector

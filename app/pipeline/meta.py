@@ -1,0 +1,386 @@
+"""Parse the recorder's JSON (``create.json``) into typed, time-normalised events.
+
+The recorder is a browser extension we do not control, so every field is
+treated as untrusted: a malformed event is skipped and counted, never fatal.
+Event timestamps are milliseconds from the start of the recording, or epoch
+milliseconds when they are at or after ``metadata.startedAt``; everything
+this module returns is float seconds from the start of the video.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.pipeline.types import Box
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Action:
+    """One user action: navigate, click, input, scroll, keypress (or another type)."""
+
+    index: int  # position in the recorder's ``actions`` list (stable evidence id)
+    type: str
+    time: float
+    selector: str | None = None
+    text: str | None = None  # the element's visible label as the recorder saw it
+    x: float | None = None
+    y: float | None = None
+    url: str | None = None
+    value: str | None = None
+    title: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConsoleEntry:
+    index: int
+    level: str  # lower-case: error, warn, info, log, debug, ...
+    message: str
+    time: float
+    url: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """Errors and uncaught exceptions, whatever the recorder called the level."""
+        return self.level in {"error", "exception", "fatal", "uncaught", "assert"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NetworkRequest:
+    index: int
+    method: str
+    url: str
+    status: int  # 0 means the request never got a response (network error)
+    time: float
+    duration: float | None = None  # seconds
+    resource_type: str | None = None
+    status_text: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A network error (no status) or an HTTP error status."""
+        return self.status == 0 or self.status >= 400
+
+    @property
+    def path(self) -> str:
+        """The URL without scheme and host, for short human-readable labels."""
+        parts = urlsplit(self.url)
+        return parts.path or self.url
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ElementSnapshot:
+    selector: str
+    tag: str
+    text: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    box: Box | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PageVisit:
+    url: str
+    title: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recording:
+    """Everything the recorder captured, typed and on the video's time axis."""
+
+    version: str
+    duration: float | None
+    url: str | None
+    title: str | None
+    intent: str | None
+    features: tuple[str, ...]
+    visited_urls: tuple[str, ...]
+    started_at: float | None  # epoch ms
+    actions: tuple[Action, ...]
+    console: tuple[ConsoleEntry, ...]
+    network: tuple[NetworkRequest, ...]
+    elements: tuple[ElementSnapshot, ...]
+    pages: tuple[PageVisit, ...]
+    skipped: int  # malformed events dropped while parsing
+
+    def page_at(self, t: float) -> PageVisit | None:
+        """The page on screen at time ``t`` (the last visit that started at or before it)."""
+        current = None
+        for page in self.pages:
+            if page.start <= t + 1e-6:
+                current = page
+        return current or (self.pages[0] if self.pages else None)
+
+    def element(self, selector: str | None) -> ElementSnapshot | None:
+        """The DOM snapshot captured for ``selector``, if the recorder sent one."""
+        if not selector:
+            return None
+        for element in self.elements:
+            if element.selector == selector:
+                return element
+        return None
+
+    def vocabulary(self, limit: int = 60) -> tuple[str, ...]:
+        """Words and short phrases likely to be spoken: titles, labels, URL path words.
+
+        Transcription runs concurrently with OCR, so its hints can only come
+        from what the recorder captured.
+        """
+        phrases: list[str] = []
+        for page in self.pages:
+            phrases.extend(_title_parts(page.title))
+        if self.title:
+            phrases.extend(_title_parts(self.title))
+        for action in self.actions:
+            if action.text:
+                phrases.append(action.text)
+        for element in self.elements:
+            if element.text:
+                phrases.append(element.text)
+        for url in (*self.visited_urls, *(p.url for p in self.pages)):
+            for word in re.split(r"[/\-_.?=&]+", urlsplit(url).path):
+                if len(word) > 2 and word.isalpha():
+                    phrases.append(word)
+        seen: set[str] = set()
+        out: list[str] = []
+        for phrase in phrases:
+            phrase = " ".join(phrase.split())
+            key = phrase.lower()
+            # Long strings (FAQ questions, paragraphs) are poor hints.
+            if not phrase or key in seen or len(phrase) > 40:
+                continue
+            seen.add(key)
+            out.append(phrase)
+            if len(out) >= limit:
+                break
+        return tuple(out)
+
+
+def _title_parts(title: str) -> list[str]:
+    return [part.strip() for part in re.split(r"\s+[—–|\-·:]\s+", title) if part.strip()]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def to_seconds(timestamp: Any, started_at: float | None) -> float | None:
+    """Convert a recorder timestamp to seconds from the start of the video.
+
+    Timestamps at or after ``started_at`` are epoch ms; smaller ones are ms
+    from the start. Returns None for anything that is not a usable number.
+    """
+    ms = _number(timestamp)
+    if ms is None:
+        return None
+    if started_at is not None and ms >= started_at:
+        ms -= started_at
+    if ms < 0:
+        return None
+    return ms / 1000.0
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return value
+
+
+def parse_recording(raw: Any) -> Recording:
+    """Parse the recorder JSON (already decoded) into a :class:`Recording`.
+
+    Never raises for odd content: malformed events are skipped and counted in
+    ``Recording.skipped``. A non-object top level yields an empty recording.
+    """
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    started_at = _number(meta.get("startedAt"))
+    if started_at is not None and started_at <= 0:
+        started_at = None
+    duration = _number(meta.get("duration"))
+    skipped = 0
+
+    actions: list[Action] = []
+    for index, item in enumerate(_items(data.get("actions"))):
+        if not isinstance(item, Mapping):
+            skipped += 1
+            continue
+        time = to_seconds(item.get("timestamp"), started_at)
+        kind = _text(item.get("type"))
+        if time is None or not kind:
+            skipped += 1
+            continue
+        actions.append(
+            Action(
+                index=index,
+                type=kind.lower(),
+                time=time,
+                selector=_text(item.get("selector")),
+                text=_text(item.get("text")),
+                x=_number(item.get("x")),
+                y=_number(item.get("y")),
+                url=_text(item.get("url")),
+                value=_text(item.get("value")),
+                title=_text(item.get("title")),
+                key=_text(item.get("key")),
+            )
+        )
+
+    state = data.get("browserState")
+    state = state if isinstance(state, Mapping) else {}
+
+    console: list[ConsoleEntry] = []
+    for index, item in enumerate(_items(state.get("consoleLogs"))):
+        if not isinstance(item, Mapping):
+            skipped += 1
+            continue
+        time = to_seconds(item.get("timestamp"), started_at)
+        message = _text(item.get("message"))
+        if time is None or message is None:
+            skipped += 1
+            continue
+        line, column = _number(item.get("line")), _number(item.get("column"))
+        console.append(
+            ConsoleEntry(
+                index=index,
+                level=(_text(item.get("level")) or "log").lower(),
+                message=message,
+                time=time,
+                url=_text(item.get("url")),
+                line=int(line) if line is not None else None,
+                column=int(column) if column is not None else None,
+            )
+        )
+
+    network: list[NetworkRequest] = []
+    for index, item in enumerate(_items(state.get("networkRequests"))):
+        if not isinstance(item, Mapping):
+            skipped += 1
+            continue
+        time = to_seconds(item.get("timestamp"), started_at)
+        url = _text(item.get("url"))
+        if time is None or not url:
+            skipped += 1
+            continue
+        status = _number(item.get("status"))
+        duration_ms = _number(item.get("durationMs", item.get("duration")))
+        network.append(
+            NetworkRequest(
+                index=index,
+                method=(_text(item.get("method")) or "GET").upper(),
+                url=url,
+                # Missing or zero status: the request never got an answer.
+                status=int(status) if status is not None and status > 0 else 0,
+                time=time,
+                duration=duration_ms / 1000.0 if duration_ms is not None and duration_ms >= 0 else None,
+                resource_type=_text(item.get("resourceType")),
+                status_text=_text(item.get("statusText")),
+            )
+        )
+
+    elements: list[ElementSnapshot] = []
+    for item in _items(data.get("elements")):
+        if not isinstance(item, Mapping) or not _text(item.get("selector")):
+            skipped += 1
+            continue
+        attributes = item.get("attributes")
+        attributes = (
+            {str(k): str(v) for k, v in attributes.items() if isinstance(v, (str, int, float))}
+            if isinstance(attributes, Mapping)
+            else {}
+        )
+        elements.append(
+            ElementSnapshot(
+                selector=str(item["selector"]),
+                tag=(_text(item.get("tagName")) or "").lower(),
+                text=" ".join((_text(item.get("text")) or "").split()),
+                attributes=attributes,
+                box=_box(item.get("boundingBox")),
+            )
+        )
+
+    actions.sort(key=lambda a: (a.time, a.index))
+    console.sort(key=lambda c: (c.time, c.index))
+    network.sort(key=lambda n: (n.time, n.index))
+    features = meta.get("features")
+    visited = meta.get("visitedUrls")
+    return Recording(
+        version=_text(meta.get("version")) or "",
+        duration=duration if duration is not None and duration > 0 else None,
+        url=_text(meta.get("url")),
+        title=_text(meta.get("title")),
+        intent=_text(meta.get("intent")),
+        features=tuple(str(f) for f in features) if isinstance(features, list) else (),
+        visited_urls=tuple(u for u in visited if isinstance(u, str)) if isinstance(visited, list) else (),
+        started_at=started_at,
+        actions=tuple(actions),
+        console=tuple(console),
+        network=tuple(network),
+        elements=tuple(elements),
+        pages=_pages(actions, _text(meta.get("url")), _text(meta.get("title")), duration),
+        skipped=skipped,
+    )
+
+
+def _box(value: Any) -> Box | None:
+    if not isinstance(value, Mapping):
+        return None
+    x, y = _number(value.get("x")), _number(value.get("y"))
+    w = _number(value.get("width", value.get("w")))
+    h = _number(value.get("height", value.get("h")))
+    if None in (x, y, w, h) or w <= 0 or h <= 0:  # type: ignore[operator]
+        return None
+    return Box(x=int(x), y=int(y), w=int(w), h=int(h))  # type: ignore[arg-type]
+
+
+def _pages(
+    actions: list[Action], url: str | None, title: str | None, duration: float | None
+) -> tuple[PageVisit, ...]:
+    """Page visits from navigate actions; the metadata's first page fills the start."""
+    starts: list[tuple[float, str, str]] = []
+    for action in actions:
+        if action.type != "navigate" or not action.url:
+            continue
+        if starts and starts[-1][1] == action.url and action.time - starts[-1][0] < 1.0:
+            continue  # the recorder sometimes reports one navigation twice
+        starts.append((action.time, action.url, action.title or ""))
+    if url and (not starts or starts[0][0] > 0.5):
+        starts.insert(0, (0.0, url, title or ""))
+    end_of_video = duration if duration is not None and duration > 0 else None
+    pages: list[PageVisit] = []
+    for i, (start, page_url, page_title) in enumerate(starts):
+        if i + 1 < len(starts):
+            end = starts[i + 1][0]
+        else:
+            end = max(end_of_video or start, start)
+        pages.append(PageVisit(url=page_url, title=page_title, start=start, end=end))
+    return tuple(pages)

@@ -1,0 +1,210 @@
+"""Split the timeline into sections where the user's task changes.
+
+Boundaries are page navigations and major visual changes (a new view without
+a URL change, such as a single-page app route or a full-screen dialog). Each
+section describes what happened in it and cites the evidence it rests on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.pipeline.describe import FrameDescription
+from app.pipeline.evidence import Evidence, EvidenceTable
+from app.pipeline.meta import Recording
+from app.pipeline.signals import Signal
+from app.pipeline.summary import Finding
+
+CITATION_TYPES = (
+    "console_error", "network_error", "slow_request", "user_action", "transcript",
+    "ocr_text", "visual_change", "rage_click", "dead_click",
+)
+# A section shorter than this is merged into its neighbour.
+MIN_SECTION_S = 3.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Citation:
+    type: str  # one of CITATION_TYPES
+    time: float
+    evidence_id: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys)."""
+        return {"type": self.type, "timestamp": round(self.time, 3), "evidenceId": self.evidence_id,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Section:
+    title: str
+    start: float
+    end: float
+    description: str
+    citations: tuple[Citation, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys)."""
+        return {"title": self.title, "timestamp": round(self.start, 3), "endTimestamp": round(self.end, 3),
+                "description": self.description, "citations": [c.to_dict() for c in self.citations]}
+
+
+def _page_name(title: str | None, url: str | None) -> str:
+    if title:
+        return title.split(" — ")[0].split(" | ")[0].split(" - ")[0].strip() or (url or "")
+    return url or "Unknown page"
+
+
+def boundaries(recording: Recording, descriptions: Sequence[FrameDescription], duration: float) -> list[float]:
+    """Section start times: page visits first, then major visual changes away from them."""
+    starts = sorted({round(min(max(p.start, 0.0), duration), 3) for p in recording.pages} | {0.0})
+    for description in descriptions:
+        if not description.major_change or description.change.startswith("navigated"):
+            continue
+        t = description.timestamp
+        if all(abs(t - s) >= MIN_SECTION_S for s in starts) and duration - t >= MIN_SECTION_S:
+            starts.append(t)
+            starts.sort()
+    # Merge sections too short to describe (a redirect, a double navigation).
+    merged: list[float] = []
+    for s in starts:
+        if merged and s - merged[-1] < 1.0:
+            merged[-1] = s if merged[-1] != 0.0 else 0.0
+            continue
+        merged.append(s)
+    return merged
+
+
+def _citation_type(item: Evidence, signal_kinds: dict[str, str]) -> str | None:
+    if item.id in signal_kinds:
+        return signal_kinds[item.id]
+    if item.type == "action":
+        return "user_action"
+    if item.type == "speech":
+        return "transcript"
+    if item.type == "console":
+        return "console_error" if item.data.get("level") in {"error", "exception", "fatal", "uncaught"} else None
+    if item.type == "network":
+        return None
+    if item.type == "ocr":
+        return "ocr_text"
+    if item.type == "visual":
+        return "visual_change"
+    return None
+
+
+def build_sections(
+    recording: Recording,
+    descriptions: Sequence[FrameDescription],
+    evidence: EvidenceTable,
+    signals: Sequence[Signal],
+    findings: Sequence[Finding],
+    duration: float,
+) -> list[Section]:
+    """Sections covering the whole recording, each with grounded citations."""
+    # Signals decide how network items and clicks are cited.
+    signal_kinds: dict[str, str] = {}
+    for signal in signals:
+        if signal.kind in ("network_error", "slow_request"):
+            signal_kinds[signal.evidence_ids[0]] = signal.kind
+    for signal in signals:
+        if signal.kind in ("rage_click", "dead_click"):
+            for evidence_id in signal.evidence_ids:
+                signal_kinds[evidence_id] = signal.kind
+    finding_ids = {e for f in findings for e in f.evidence_ids}
+    starts = boundaries(recording, descriptions, duration)
+    sections: list[Section] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else max(duration, start)
+        last = i + 1 == len(starts)
+        items = [e for e in evidence if start <= e.time < end or (last and e.time >= end)]
+        page = recording.page_at(start + 0.01)
+        frames = [d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)]
+        citations = _citations(items, signal_kinds, finding_ids)
+        title = _title(page.title if page else None, page.url if page else None, items, signal_kinds)
+        description = _describe(page.title if page else None, page.url if page else None, start, end,
+                                items, frames, signal_kinds, findings)
+        sections.append(Section(title=title, start=start, end=end, description=description,
+                                citations=tuple(citations)))
+    return sections
+
+
+def _citations(items: Sequence[Evidence], signal_kinds: dict[str, str], finding_ids: set[str]) -> list[Citation]:
+    """Cite everything problem-related, every user action and utterance, and only telling text."""
+    out: list[Citation] = []
+    ocr_budget = 6
+    visual_budget = 3
+    for item in items:
+        kind = _citation_type(item, signal_kinds)
+        if kind is None:
+            continue
+        if item.type == "action" and item.data.get("action") == "scroll" and item.id not in finding_ids:
+            continue  # scrolls are frequent and rarely telling
+        if kind == "ocr_text" and item.id not in finding_ids:
+            if ocr_budget <= 0 or not (item.data.get("errorWording") or "$" in str(item.data.get("text", ""))
+                                       or item.data.get("errorStyled")):
+                continue
+            ocr_budget -= 1
+        if kind == "visual_change" and item.id not in finding_ids:
+            if visual_budget <= 0 or not (item.data.get("majorChange") or item.data.get("errorRegions")):
+                continue
+            visual_budget -= 1
+        out.append(Citation(type=kind, time=item.time, evidence_id=item.id, detail=item.detail))
+    return out
+
+
+def _title(title: str | None, url: str | None, items: Sequence[Evidence], signal_kinds: dict[str, str]) -> str:
+    name = _page_name(title, url)
+    failed = [e for e in items if signal_kinds.get(e.id) == "network_error"]
+    errors = [e for e in items if e.type == "console" and e.data.get("level") == "error"]
+    clicks = [e for e in items if e.type == "action" and e.data.get("action") == "click"]
+    inputs = [e for e in items if e.type == "action" and e.data.get("action") == "input"]
+    if failed:
+        status = failed[0].data.get("status") or "network error"
+        activity = f"request fails ({status})"
+    elif errors:
+        activity = "console errors"
+    elif inputs:
+        activity = "filling in the form"
+    elif clicks:
+        label = clicks[-1].data.get("text") or "an element"
+        activity = f"clicks '{label}'"
+    else:
+        activity = "viewing the page"
+    return f"{name}: {activity}"
+
+
+def _describe(
+    title: str | None,
+    url: str | None,
+    start: float,
+    end: float,
+    items: Sequence[Evidence],
+    frames: Sequence[FrameDescription],
+    signal_kinds: dict[str, str],
+    findings: Sequence[Finding],
+) -> str:
+    sentences = [f"{_page_name(title, url)} ({url}) from {start:.1f} s to {end:.1f} s." if url
+                 else f"From {start:.1f} s to {end:.1f} s."]
+    notable: list[str] = []
+    for frame in frames:
+        for text in frame.notable_text:
+            if text not in notable:
+                notable.append(text)
+    if notable:
+        sentences.append("On screen: " + ", ".join(f"'{t}'" for t in notable[:4]) + ".")
+    actions = [e for e in items if e.type == "action" and e.data.get("action") in {"click", "input", "keypress"}]
+    if actions:
+        described = list(dict.fromkeys(e.detail for e in actions))
+        sentences.append("The user did: " + "; ".join(described[:6]) + ("; ..." if len(described) > 6 else "") + ".")
+    said = [str(e.data.get("text")) for e in items if e.type == "speech"]
+    if said:
+        sentences.append("They said: " + " ".join(f'"{s}"' for s in said[:3]) + ".")
+    ids = {e.id for e in items}
+    problems = [f.title for f in findings if ids & set(f.evidence_ids) and start <= f.time < end + 1e-6]
+    if problems:
+        sentences.append("Problems: " + "; ".join(problems[:3]) + ".")
+    return " ".join(sentences)

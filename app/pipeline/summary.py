@@ -1,0 +1,249 @@
+"""Findings (grouped, corroborated signals) and the deterministic summary.
+
+A finding's confidence is "high" only when two independent sources agree
+(for example an error on screen and a 422 in the network log); one strong
+source gives "medium" and speech alone "low".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.pipeline.evidence import EvidenceTable
+from app.pipeline.lexicon import similar
+from app.pipeline.meta import Recording
+from app.pipeline.signals import Signal
+
+SEVERITIES = ("high", "medium", "low")
+# Where each evidence type comes from; two different sources corroborate.
+_SOURCE = {"network": "network", "console": "console", "ocr": "screen", "visual": "screen",
+           "speech": "speech", "action": "actions"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    kind: str
+    severity: str  # high, medium, low
+    time: float
+    confidence: str  # high, medium, low
+    evidence_ids: tuple[str, ...]
+    title: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys)."""
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "timestamp": round(self.time, 3),
+            "confidence": self.confidence,
+            "evidenceIds": list(self.evidence_ids),
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Summary:
+    summary: str
+    key_findings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys)."""
+        return {"summary": self.summary, "keyFindings": list(self.key_findings)}
+
+
+@dataclass(kw_only=True, slots=True)
+class _Group:
+    kind: str
+    key: str
+    signals: list[Signal]
+    support: list[str]  # corroborating evidence ids from other signals
+
+    @property
+    def time(self) -> float:
+        return self.signals[0].time
+
+    @property
+    def own_ids(self) -> list[str]:
+        return [e for s in self.signals for e in s.evidence_ids]
+
+
+def _group(signals: Sequence[Signal]) -> list[_Group]:
+    groups: list[_Group] = []
+    for signal in signals:
+        for group in groups:
+            if group.kind != signal.kind:
+                continue
+            if group.key == signal.key or (
+                signal.kind == "screen_error" and similar(group.key, signal.key, normalized=True)
+            ):
+                group.signals.append(signal)
+                break
+        else:
+            groups.append(_Group(kind=signal.kind, key=signal.key, signals=[signal], support=[]))
+    return groups
+
+
+def _near(group: _Group, others: Sequence[Signal], before: float, after: float) -> list[Signal]:
+    """Signals from ``others`` within [-before, +after] s of any occurrence in ``group``."""
+    return [o for o in others if any(-before <= o.time - s.time <= after for s in group.signals)]
+
+
+def finding_confidence(ids: Sequence[str], evidence: EvidenceTable) -> str:
+    """"high" when two independent sources agree, "low" for speech alone, else "medium"."""
+    sources = set()
+    for evidence_id in ids:
+        item = evidence.get(evidence_id)
+        if item is not None and item.type != "action":
+            sources.add(_SOURCE.get(item.type, item.type))
+    if len(sources) >= 2:
+        return "high"
+    if sources == {"speech"}:
+        return "low"
+    return "medium"
+
+
+def _unique(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids))
+
+
+def _times(group: _Group) -> str:
+    return f" ({len(group.signals)}x)" if len(group.signals) > 1 else ""
+
+
+def build_findings(signals: Sequence[Signal], evidence: EvidenceTable) -> list[Finding]:
+    """Group signals into findings, attach corroboration, grade severity and confidence.
+
+    The browser's "Failed to load resource" console line and a click followed
+    by an error are folded into the error they belong to rather than reported
+    twice; the user's spoken complaints corroborate the finding they refer to
+    and only stand alone when nothing else explains them.
+    """
+    by_kind: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_kind.setdefault(signal.kind, []).append(signal)
+    network = by_kind.get("network_error", [])
+    console_all = by_kind.get("console_error", [])
+    echoes = [s for s in console_all if s.data.get("echo")]
+    console = [s for s in console_all if not s.data.get("echo")]
+    screen = by_kind.get("screen_error", [])
+    speech = by_kind.get("user_problem", [])
+    clicks = by_kind.get("error_click", [])
+    used_speech: set[str] = set()
+    findings: list[Finding] = []
+
+    def speech_near(group: _Group, before: float, after: float) -> list[str]:
+        ids = [e for s in _near(group, speech, before, after) for e in s.evidence_ids]
+        used_speech.update(ids)
+        return ids
+
+    def trigger(group: _Group) -> tuple[list[str], str]:
+        ids = {e for s in group.signals for e in s.evidence_ids}
+        for click in clicks:
+            if ids & set(click.evidence_ids[1:]):
+                return [click.evidence_ids[0]], str(click.data.get("label", ""))
+        return [], ""
+
+    for group in _group(network):
+        status = group.signals[0].data.get("status")
+        support = [e for s in _near(group, echoes + console + screen, 0.2, 3.0) for e in s.evidence_ids]
+        support += speech_near(group, 0.0, 8.0)
+        click_ids, label = trigger(group)
+        ids = _unique([*group.own_ids, *support, *click_ids])
+        title = group.signals[0].title + (f" after clicking '{label}'" if label else "") + _times(group)
+        findings.append(Finding(
+            kind="network_error", severity="high" if not status or status >= 500 else "medium",
+            time=group.time, confidence=finding_confidence(ids, evidence), evidence_ids=ids, title=title))
+
+    for group in _group(console):
+        support = [e for s in _near(group, network + screen, 3.0, 3.0) for e in s.evidence_ids]
+        support += speech_near(group, 0.0, 8.0)
+        ids = _unique([*group.own_ids, *support])
+        findings.append(Finding(
+            kind="console_error", severity="medium", time=group.time,
+            confidence=finding_confidence(ids, evidence), evidence_ids=ids,
+            title=group.signals[0].title + _times(group)))
+
+    for group in _group(screen):
+        support = [e for s in _near(group, network + console, 6.0, 1.0) for e in s.evidence_ids]
+        support += speech_near(group, 2.0, 8.0)
+        styled = any(s.data.get("errorStyled") for s in group.signals)
+        ids = _unique([*group.own_ids, *support])
+        findings.append(Finding(
+            kind="screen_error", severity="high" if styled and support else "medium", time=group.time,
+            confidence=finding_confidence(ids, evidence), evidence_ids=ids,
+            title=group.signals[0].title + (" in red" if styled else "") + _times(group)))
+
+    for group in _group(by_kind.get("contradiction", [])):
+        signal = group.signals[0]
+        used_speech.update(signal.data.get("speech", ()))
+        ids = _unique(group.own_ids)
+        findings.append(Finding(
+            kind="contradiction", severity="medium", time=group.time,
+            confidence=finding_confidence(ids, evidence), evidence_ids=ids, title=signal.title))
+
+    for kind, severity in (("rage_click", "medium"), ("dead_click", "low"), ("slow_request", "low")):
+        for group in _group(by_kind.get(kind, [])):
+            support = speech_near(group, 1.0, 8.0)
+            ids = _unique([*group.own_ids, *support])
+            findings.append(Finding(
+                kind=kind, severity=severity, time=group.time, confidence=finding_confidence(ids, evidence),
+                evidence_ids=ids, title=group.signals[0].title + _times(group)))
+
+    for signal in speech:
+        if set(signal.evidence_ids) & used_speech:
+            continue
+        findings.append(Finding(
+            kind="user_reported", severity="low", time=signal.time, confidence="low",
+            evidence_ids=signal.evidence_ids, title=signal.title))
+
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (rank[f.severity], f.time))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+
+
+def _page_name(title: str, url: str) -> str:
+    if title:
+        return title.split(" — ")[0].split(" | ")[0].split(" - ")[0].strip() or url
+    return url
+
+
+def summarize(recording: Recording, findings: Sequence[Finding], duration: float) -> Summary:
+    """Two to four sentences (intent, what happened, outcome) and the key findings."""
+    sentences: list[str] = []
+    intent = (recording.intent or "").strip().rstrip(".")
+    if intent:
+        sentences.append(f"The user set out to {_lower_first(intent)}.")
+    names = list(dict.fromkeys(_page_name(p.title, p.url) for p in recording.pages))
+    clicks = sum(1 for a in recording.actions if a.type == "click")
+    inputs = len({a.selector for a in recording.actions if a.type == "input"})
+    activity = []
+    if clicks:
+        activity.append(f"{clicks} click{'s' if clicks != 1 else ''}")
+    if inputs:
+        activity.append(f"typing into {inputs} field{'s' if inputs != 1 else ''}")
+    if names:
+        pages = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        sentence = f"Over {duration:.0f} s they visited {pages}"
+        sentences.append(sentence + (f" ({', '.join(activity)})." if activity else "."))
+    serious = [f for f in findings if f.severity in ("high", "medium")]
+    if serious:
+        listed = "; ".join(f.title for f in serious[:2])
+        sentences.append(f"Problems observed: {listed}.")
+        last = max(serious, key=lambda f: f.time)
+        final_page = recording.pages[-1] if recording.pages else None
+        if final_page and last.time >= final_page.start:
+            # State only what was observed: where it ended and that no page followed.
+            sentences.append(
+                f"The recording ends on {_page_name(final_page.title, final_page.url)} "
+                f"{max(0.0, duration - last.time):.0f} s after the last problem, "
+                "without moving on to another page."
+            )
+    else:
+        sentences.append("No errors, failed requests or on-screen problems were observed.")
+    key_findings = tuple(f.title for f in findings[:8])
+    return Summary(summary=" ".join(sentences[:4]), key_findings=key_findings)
