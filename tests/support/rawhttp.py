@@ -26,7 +26,7 @@ def raw_request(
                 if not data:
                     break
                 chunks.append(data)
-                if b"\r\n\r\n" in b"".join(chunks) and not half_close:
+                if not half_close and _complete(b"".join(chunks)):
                     break
         except (TimeoutError, ConnectionResetError):
             pass
@@ -34,3 +34,14 @@ def raw_request(
     if not reply.startswith(b"HTTP/1.1 "):
         return None, reply
     return int(reply[9:12]), reply
+
+
+def _complete(reply: bytes) -> bool:
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return True
