@@ -147,7 +147,7 @@ def _kind_of_change(box: Box, width: int, height: int) -> str:
     near_edge = box.y < height * 0.15 or box.y + box.h > height * 0.85
     if near_edge and area < 0.05:
         return "a toast-like message"
-    return "an inline change"
+    return "an inline message"
 
 
 def _quote(texts: Sequence[str], limit: int = 3) -> str:
@@ -189,17 +189,16 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             change = "the page scrolled"
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
+            inside = [ln.text for ln in appeared if _intersects(ln.box, region, margin=8)]
+            where = f"at the {_where(region, width, height)} ({region.w}x{region.h} px)"
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
                 major = True
+            elif inside:
+                # Only new text makes a change a message; otherwise say no more than "changed".
+                change = f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
             else:
-                change = (
-                    f"{_kind_of_change(region, width, height)} at the "
-                    f"{_where(region, width, height)} ({region.w}x{region.h} px)"
-                )
-            inside = [ln.text for ln in appeared if _intersects(ln.box, region, margin=8)]
-            if inside:
-                change += f" showing {_quote(inside)}"
+                change = f"a change {where}"
         else:
             change = "no visible change"
         parts.append(f"{page.title or page.url}" if page else "Unknown page")

@@ -9,6 +9,7 @@ first appeared on screen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from app.pipeline.describe import FrameDescription
 from app.pipeline.lexicon import ERROR_WORDS_RE
 from app.pipeline.meta import Action, ConsoleEntry, NetworkRequest, Recording
-from app.pipeline.types import Box, Keyframe, TranscriptSegment
+from app.pipeline.types import Box, Keyframe, TranscriptSegment, TranscriptWord
 
 EVIDENCE_TYPES = ("action", "console", "network", "speech", "ocr", "visual")
 
@@ -37,12 +38,12 @@ class Evidence:
         out: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
-            "timestamp": round(self.time, 3),
+            "timestamp": round(float(self.time), 3),
             "detail": self.detail,
             "data": dict(self.data),
         }
         if self.end is not None:
-            out["endTimestamp"] = round(self.end, 3)
+            out["endTimestamp"] = round(float(self.end), 3)
         return out
 
 
@@ -75,6 +76,44 @@ class EvidenceTable:
     def between(self, start: float, end: float) -> list[Evidence]:
         """Items whose time falls in ``[start, end)``."""
         return [item for item in self.items if start <= item.time < end]
+
+
+def split_sentences(segments: Sequence[TranscriptSegment], max_gap_s: float = 1.0) -> list[TranscriptSegment]:
+    """Split recogniser segments into sentences using the word timestamps.
+
+    A recogniser may return one long segment for a whole stretch of speech;
+    evidence needs each remark at its own time. Sentence ends and pauses
+    longer than ``max_gap_s`` split; segments without words stay whole.
+    """
+    out: list[TranscriptSegment] = []
+    for segment in segments:
+        if not segment.words:
+            out.append(segment)
+            continue
+        current: list[TranscriptWord] = []
+        for word in segment.words:
+            if current and re.match(r"[.,!?;:%)]", word.text):
+                # A continuation ("$49" then ".00."): its timestamps are unreliable, keep it attached.
+                word = TranscriptWord(start=current[-1].end, end=current[-1].end, text=word.text,
+                                      probability=word.probability)
+            elif current and word.start - current[-1].end > max_gap_s:
+                out.append(_join(current))
+                current = []
+            current.append(word)
+            if re.search(r"[.!?]['\"]?$", word.text):
+                out.append(_join(current))
+                current = []
+        if current:
+            out.append(_join(current))
+    return out
+
+
+def _join(words: Sequence[TranscriptWord]) -> TranscriptSegment:
+    text = ""
+    for word in words:
+        glue = "" if not text or re.match(r"[.,!?;:%)]", word.text) else " "
+        text += glue + word.text
+    return TranscriptSegment(start=float(words[0].start), end=float(words[-1].end), text=text, words=tuple(words))
 
 
 def _box(box: Box | None) -> dict[str, int] | None:

@@ -36,7 +36,7 @@ class Finding:
         return {
             "kind": self.kind,
             "severity": self.severity,
-            "timestamp": round(self.time, 3),
+            "timestamp": round(float(self.time), 3),
             "confidence": self.confidence,
             "evidenceIds": list(self.evidence_ids),
             "title": self.title,

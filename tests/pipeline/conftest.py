@@ -45,6 +45,7 @@ def analyse(engine: _Any) -> _Callable[[str, str], tuple[_Any, list[tuple[str, f
     return run
 
 
-def load_truth(scenario: str) -> dict[str, _Any]:
-    """The fixture's ground truth."""
-    return _json.loads((FIXTURE_DATA / scenario / "truth.json").read_text())
+@_pytest.fixture(scope="session")
+def truth() -> _Callable[[str], dict[str, _Any]]:
+    """``truth(scenario)`` -> the fixture's ground truth (truth.json)."""
+    return lambda scenario: _json.loads((FIXTURE_DATA / scenario / "truth.json").read_text())

@@ -1,0 +1,1 @@
+"""Optional model adapters (OpenAI-compatible chat-completions services)."""

@@ -1,0 +1,242 @@
+"""The analysis engine: media stages and reasoning stages, orchestrated.
+
+An :class:`Engine` is created once per worker process; it loads the OCR
+engine and the speech recogniser up front so every analysis runs warm.
+Transcription runs in a thread concurrently with decoding, keyframe selection
+and OCR (the native libraries behind them release the GIL); everything after
+that (descriptions, evidence, signals, sections, summary) is cheap Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from app.pipeline.adapters.llm import ChatClient, ChatConfig, write_report
+from app.pipeline.adapters.vlm import enrich_descriptions
+from app.pipeline.describe import describe_keyframes
+from app.pipeline.errors import PipelineError, StageError
+from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
+from app.pipeline.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.media import probe
+from app.pipeline.meta import parse_recording
+from app.pipeline.ocr import make_ocr, ocr_keyframes
+from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
+from app.pipeline.result import AnalysisResult
+from app.pipeline.sections import Citation, Section, build_sections
+from app.pipeline.signals import SignalOptions, detect_signals
+from app.pipeline.summary import Finding, build_findings, summarize
+from app.pipeline.transcribe import make_transcriber
+from app.pipeline.types import STAGES, ProgressCallback, TranscriptSegment, no_progress
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineOptions:
+    """Everything tunable about an analysis; the defaults need no model service."""
+
+    limits: MediaLimits = field(default_factory=MediaLimits)
+    keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
+    ocr: OcrOptions = field(default_factory=OcrOptions)
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    signals: SignalOptions = field(default_factory=SignalOptions)
+    llm: ChatConfig | None = None
+    """Optional language model that rewrites the summary prose."""
+    vlm: ChatConfig | None = None
+    """Optional vision model that enriches keyframe descriptions."""
+    vlm_max_frames: int = 8
+
+
+class _Cancelled(Exception):
+    """Raised inside a stage's progress callback to stop it after another stage failed."""
+
+
+class _Progress:
+    """Thread-safe progress relay: per-stage fractions in 0..1 that never go backwards."""
+
+    def __init__(self, callback: ProgressCallback) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+        self.cancelled = threading.Event()
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        if self.cancelled.is_set():
+            raise _Cancelled(stage)
+        with self._lock:
+            value = min(1.0, max(0.0, float(fraction), self._seen.get(stage, 0.0)))
+            self._seen[stage] = value
+            try:
+                self._callback(stage, value, message)
+            except Exception:  # a broken progress sink must not break the analysis
+                log.exception("progress callback failed")
+
+    def done(self, stage: str, message: str) -> None:
+        self(stage, 1.0, message)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def run(self, stage: str, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+class Engine:
+    """Loads the models once; :meth:`analyze` runs one recording through every stage."""
+
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        self.options = options or EngineOptions()
+        started = time.perf_counter()
+        self._ocr = make_ocr(self.options.ocr)
+        self._transcriber = make_transcriber(self.options.transcribe)
+        self.load_seconds = time.perf_counter() - started
+        self._llm = ChatClient(self.options.llm) if self.options.llm else None
+        self._vlm = ChatClient(self.options.vlm) if self.options.vlm else None
+        # One analysis at a time: the models are shared and sized for the machine.
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Release HTTP clients of the optional adapters."""
+        for client in (self._llm, self._vlm):
+            if client is not None:
+                client.close()
+
+    def analyze(
+        self,
+        video_path: str | os.PathLike[str],
+        meta: Mapping[str, Any],
+        progress: ProgressCallback = no_progress,
+    ) -> AnalysisResult:
+        """Analyse one recording: the video file and the recorder's JSON (decoded).
+
+        Raises :class:`MediaInputError` when the video cannot be analysed and
+        :class:`StageError` when a stage fails for an internal reason.
+        """
+        with self._lock:
+            return self._analyze(video_path, meta, _Progress(progress))
+
+    def _analyze(self, video_path: str | os.PathLike[str], meta: Mapping[str, Any],
+                 progress: _Progress) -> AnalysisResult:
+        options = self.options
+        timer = _Timer()
+        started = time.perf_counter()
+        recording = parse_recording(meta)
+        progress("probe", 0.0, "probing the video")
+        info = timer.run("probe", lambda: probe(video_path, options.limits))
+        progress.done("probe", f"{info.container} {info.width}x{info.height}, {info.duration:.1f} s")
+
+        hints = KeyframeHints(
+            click_times=[a.time for a in recording.actions if a.type == "click"],
+            error_times=sorted({r.time + (r.duration or 0.0) for r in recording.network if r.failed}
+                               | {c.time for c in recording.console if c.is_error}),
+        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe") as pool:
+            transcript_future: Future[list[TranscriptSegment]] | None = None
+            if info.has_audio:
+                vocabulary = recording.vocabulary()
+                transcript_future = pool.submit(
+                    timer.run, "transcribe",
+                    lambda: self._transcriber.transcribe(video_path, vocabulary=vocabulary, progress=progress,
+                                                     limits=options.limits),
+                )
+            try:
+                keyframes = timer.run("keyframes", lambda: extract_keyframes(
+                    video_path, info, options.keyframes, options.limits, hints, progress))
+                progress.done("decode", "decoded")
+                progress.done("keyframes", f"{len(keyframes)} keyframes")
+                timer.run("ocr", lambda: ocr_keyframes(keyframes, self._ocr, progress))
+                progress.done("ocr", "text read")
+            except BaseException:
+                # Stop the transcription at its next progress report, then re-raise ours.
+                progress.cancelled.set()
+                if transcript_future is not None:
+                    transcript_future.exception()
+                raise
+            transcript = split_sentences(self._transcript(transcript_future))
+        progress.done("transcribe", f"{len(transcript)} segments")
+
+        duration = info.duration
+        progress("describe", 0.0, "describing keyframes")
+        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
+        if self._vlm is not None:
+            descriptions = timer.run("describe", lambda: enrich_descriptions(
+                self._vlm, keyframes, descriptions, options.vlm_max_frames))  # type: ignore[arg-type]
+        progress.done("describe", f"{len(descriptions)} frames described")
+
+        progress("fuse", 0.0, "fusing evidence")
+
+        def fuse() -> tuple[EvidenceTable, list[Any], list[Finding]]:
+            evidence = build_evidence(recording, keyframes, descriptions, transcript)
+            signals = detect_signals(recording, evidence, keyframes, duration, options.signals)
+            return evidence, signals, build_findings(signals, evidence)
+
+        evidence, signals, findings = timer.run("fuse", fuse)
+        progress.done("fuse", f"{len(evidence)} evidence items, {len(findings)} findings")
+
+        progress("summarize", 0.0, "writing the summary")
+
+        def write() -> tuple[Any, list[Finding], list[Section]]:
+            summary = summarize(recording, findings, duration)
+            final = list(findings)
+            if self._llm is not None:
+                summary, final = write_report(self._llm, intent=recording.intent, evidence=evidence,
+                                              findings=final, summary=summary)
+            sections = build_sections(recording, descriptions, evidence, signals, final, duration)
+            return summary, final, sections
+
+        summary, findings, sections = timer.run("summarize", write)
+        findings, sections = _checked(findings, sections, evidence)
+        progress.done("summarize", "done")
+        timer.timings["total"] = time.perf_counter() - started
+        return AnalysisResult(
+            probe=info, recording=recording, keyframes=keyframes, frames=descriptions,
+            transcript=transcript, evidence=evidence, signals=signals, findings=findings,
+            sections=sections, summary=summary,
+            timings={k: timer.timings[k] for k in (*STAGES, "total") if k in timer.timings},
+        )
+
+    @staticmethod
+    def _transcript(future: Future[list[TranscriptSegment]] | None) -> list[TranscriptSegment]:
+        if future is None:
+            return []
+        try:
+            return list(future.result())
+        except PipelineError:
+            raise
+        except Exception as exc:
+            raise StageError(f"transcription failed: {exc}") from exc
+
+
+def _checked(findings: list[Finding], sections: list[Section],
+             evidence: EvidenceTable) -> tuple[list[Finding], list[Section]]:
+    """Drop any citation or finding evidence id that does not resolve, and findings left bare."""
+    kept: list[Finding] = []
+    for finding in findings:
+        ids = tuple(i for i in finding.evidence_ids if i in evidence)
+        if len(ids) != len(finding.evidence_ids):
+            log.warning("finding %r cited missing evidence", finding.title)
+        if ids:
+            kept.append(Finding(kind=finding.kind, severity=finding.severity, time=finding.time,
+                                confidence=finding.confidence, evidence_ids=ids, title=finding.title))
+    checked: list[Section] = []
+    for section in sections:
+        citations: tuple[Citation, ...] = tuple(c for c in section.citations if c.evidence_id in evidence)
+        if len(citations) != len(section.citations):
+            log.warning("section %r cited missing evidence", section.title)
+        checked.append(Section(title=section.title, start=section.start, end=section.end,
+                               description=section.description, citations=citations))
+    return kept, checked

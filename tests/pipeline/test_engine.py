@@ -1,0 +1,223 @@
+"""The whole engine on the real fixtures (webm and mp4), checked against truth.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.pipeline.errors import MediaInputError
+from app.pipeline.sections import CITATION_TYPES
+from app.pipeline.types import STAGES
+
+from .conftest import CONTAINERS, SCENARIOS
+
+CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
+ERRORISH = re.compile(r"wrong|invalid|error|failed", re.IGNORECASE)
+
+
+def _similar(a: str, b: str) -> float:
+    a, b = " ".join(a.lower().split()), " ".join(b.lower().split())
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _screen_match(text: str, candidates: list[str]) -> bool:
+    """OCR text matches a truth line (OCR may read a longer line that contains it)."""
+    return any(_similar(text, c) >= 0.8 or c.lower() in text.lower() for c in candidates)
+
+
+def _cited(result: Any, finding: dict[str, Any], kind: str) -> list[Any]:
+    return [result.evidence.get(i) for i in finding["evidenceIds"] if result.evidence.get(i).type == kind]
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_a_section_starts_at_every_visited_page(analyse, truth, scenario: str, container: str) -> None:
+    result, _ = analyse(scenario, container)
+    starts = [s["timestamp"] for s in result.to_dict()["sections"]]
+    for page in truth(scenario)["pages"]:
+        assert any(abs(start - page["start"]) <= 2.0 for start in starts), (page["url"], starts)
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_every_expected_finding_is_reported(analyse, truth, scenario: str, container: str) -> None:
+    result, _ = analyse(scenario, container)
+    out = result.to_dict()
+    facts = truth(scenario)
+    findings = out["findings"]
+    assert [f["title"] for f in findings[: len(out["summary"]["keyFindings"])]] == out["summary"]["keyFindings"]
+    error_texts = [t["text"] for t in facts["onScreenText"] if ERRORISH.search(t["text"])]
+    for expected in facts["expected_findings"]:
+        if status := re.search(r"HTTP (\d{3})", expected):
+            matches = [
+                f for f in findings if f["kind"] == "network_error"
+                and any(e.data["status"] == int(status.group(1)) for e in _cited(result, f, "network"))
+            ]
+        elif name := re.match(r"console error: (.+)", expected, re.IGNORECASE):
+            words = [w for w in re.findall(r"\w+", name.group(1).lower()) if len(w) > 2]
+            matches = [
+                f for f in findings if f["kind"] == "console_error"
+                and any(all(w in e.data["message"].lower() for w in words) for e in _cited(result, f, "console"))
+            ]
+        elif values := re.findall(r"\$(\d+)", expected):
+            matches = []
+            for f in findings:
+                if f["kind"] != "contradiction":
+                    continue
+                shown = {str(int(float(v))) for e in _cited(result, f, "ocr")
+                         for v in re.findall(r"\$(\d+(?:\.\d+)?)", e.data["text"])}
+                if set(values) <= shown:
+                    matches.append(f)
+        else:  # an error the user saw on screen
+            matches = [
+                f for f in findings if f["kind"] == "screen_error"
+                and any(_screen_match(e.data["text"], error_texts) for e in _cited(result, f, "ocr"))
+            ]
+        assert matches, f"{expected!r} not found in {[f['title'] for f in findings]}"
+        assert any(f["title"] in out["summary"]["keyFindings"] for f in matches)
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_nothing_is_reported_that_the_truth_does_not_contain(analyse, truth, scenario: str, container: str) -> None:
+    result, _ = analyse(scenario, container)
+    facts = truth(scenario)
+    failed = {(r["method"], urlsplit(r["url"]).path, r["status"]) for r in facts["failedRequests"]}
+    console = [c["message"] for c in facts["consoleErrors"]]
+    shown = [t["text"] for t in facts["onScreenText"]]
+    allowed = {"network_error", "console_error", "screen_error", "contradiction", "user_reported"}
+    if facts["slowRequests"]:
+        allowed.add("slow_request")
+    if facts["frustration"]:
+        allowed |= {"rage_click", "dead_click"}
+    for finding in result.findings:
+        assert finding.kind in allowed, finding
+        if finding.kind == "network_error":
+            for e in _cited(result, finding.to_dict(), "network"):
+                assert (e.data["method"], urlsplit(e.data["url"]).path, e.data["status"]) in failed
+        elif finding.kind == "console_error":
+            for e in _cited(result, finding.to_dict(), "console"):
+                assert e.data["message"] in console
+        elif finding.kind == "screen_error":
+            texts = [e.data["text"] for e in _cited(result, finding.to_dict(), "ocr")]
+            assert any(_screen_match(t, [s for s in shown if ERRORISH.search(s)]) for t in texts), texts
+        elif finding.kind == "contradiction":
+            for e in _cited(result, finding.to_dict(), "ocr"):
+                amounts = re.findall(r"\$\d+", e.data["text"])
+                assert amounts and any(a in s for s in shown for a in amounts), e.data["text"]
+        elif finding.kind == "user_reported":
+            assert {e.type for e in map(result.evidence.get, finding.evidence_ids)} == {"speech"}
+    if not facts["frustration"]:
+        assert not [s for s in result.signals if s.kind in {"rage_click", "dead_click"}]
+    if not facts["slowRequests"]:
+        assert not [s for s in result.signals if s.kind == "slow_request"]
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_every_citation_resolves_to_evidence(analyse, scenario: str, container: str) -> None:
+    result, _ = analyse(scenario, container)
+    out = result.to_dict()
+    evidence = {e["id"]: e for e in out["evidence"]}
+    assert len(evidence) == len(out["evidence"])
+    for section in out["sections"]:
+        assert section["citations"], section["title"]
+        for citation in section["citations"]:
+            assert citation["type"] in CITATION_TYPES
+            item = evidence[citation["evidenceId"]]
+            assert citation["timestamp"] == item["timestamp"]
+    for finding in out["findings"]:
+        assert finding["evidenceIds"]
+        assert all(i in evidence for i in finding["evidenceIds"])
+        assert finding["timestamp"] == pytest.approx(
+            min(evidence[i]["timestamp"] for i in finding["evidenceIds"]), abs=60)
+    # Findings with high confidence rest on two independent sources.
+    for finding in result.findings:
+        if finding.confidence == "high":
+            types = {result.evidence.get(i).type for i in finding.evidence_ids} - {"action"}
+            assert len(types) >= 2, finding
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_progress_is_monotonic_and_complete(analyse, scenario: str, container: str) -> None:
+    _, events = analyse(scenario, container)
+    last: dict[str, float] = {}
+    for stage, fraction, message in events:
+        assert stage in STAGES and isinstance(message, str)
+        assert 0.0 <= fraction <= 1.0
+        assert fraction >= last.get(stage, 0.0), (stage, fraction, last)
+        last[stage] = fraction
+    assert last == {stage: 1.0 for stage in STAGES}
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_result_json_shape(analyse, truth, scenario: str, container: str) -> None:
+    result, _ = analyse(scenario, container)
+    out = json.loads(json.dumps(result.to_dict()))
+    assert list(out) == ["recording", "sections", "summary", "findings", "frames", "transcript", "evidence", "timings"]
+    facts = truth(scenario)
+    assert out["recording"]["duration"] == pytest.approx(facts["duration"], abs=0.1)
+    assert out["recording"]["hasAudio"] is True
+    assert set(out["summary"]) == {"summary", "keyFindings"}
+    prose = re.sub(r"'[^']*'|\"[^\"]*\"", "", out["summary"]["summary"])  # quotes hold screen text
+    assert 2 <= len(re.findall(r"[.!?](?:\s|$)", prose)) <= 4
+    for section in out["sections"]:
+        assert set(section) == {"title", "timestamp", "endTimestamp", "description", "citations"}
+        assert section["timestamp"] < section["endTimestamp"]
+        for citation in section["citations"]:
+            assert set(citation) == {"type", "timestamp", "evidenceId", "detail"}
+    for finding in out["findings"]:
+        assert set(finding) == {"kind", "severity", "timestamp", "confidence", "evidenceIds", "title"}
+    assert len(out["frames"]) == len(result.keyframes) > 0
+    assert all(set(f) == {"timestamp", "description", "text"} for f in out["frames"])
+    assert out["transcript"] and all(set(t) == {"start", "end", "text"} for t in out["transcript"])
+    assert {"probe", "keyframes", "ocr", "transcribe", "describe", "fuse", "summarize", "total"} <= set(out["timings"])
+    images = result.keyframe_images()
+    assert images and images[0][1].ndim == 3 and images[0][1].dtype.name == "uint8"
+    # Sections tile the recording in order.
+    sections = out["sections"]
+    assert sections[0]["timestamp"] == 0.0
+    assert all(a["endTimestamp"] == b["timestamp"] for a, b in zip(sections, sections[1:]))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_event_evidence_ids_are_stable_across_containers(analyse, scenario: str) -> None:
+    ids = [
+        {e.id for e in analyse(scenario, c)[0].evidence if e.type in {"action", "console", "network"}}
+        for c in CONTAINERS
+    ]
+    assert ids[0] == ids[1] and ids[0]
+
+
+def test_transcript_is_spoken_sentences_at_their_times(analyse, truth) -> None:
+    result, _ = analyse("login-500", "webm")
+    said = [(s.start, s.text) for s in result.transcript]
+    for line in truth("login-500")["speech"]:
+        near = [text for start, text in said if abs(start - line["start"]) <= 1.5]
+        assert near and max(_similar(t, line["text"]) for t in near) >= 0.6, (line, said)
+
+
+def _broken_copy(tmp_path: Path, size: int) -> Path:
+    source = Path(__file__).resolve().parents[1] / "data" / "login-500" / "recording.webm"
+    broken = tmp_path / "broken.webm"
+    broken.write_bytes(source.read_bytes()[:size])
+    return broken
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 100])
+def test_unreadable_video_raises_media_input_error(engine, tmp_path: Path, content: bytes) -> None:
+    video = tmp_path / "bad.webm"
+    video.write_bytes(content)
+    with pytest.raises(MediaInputError) as error:
+        engine.analyze(video, {"metadata": {}})
+    assert error.value.reason
+
+
+def test_truncated_video_fails_cleanly(engine, tmp_path: Path) -> None:
+    with pytest.raises(MediaInputError) as error:
+        engine.analyze(_broken_copy(tmp_path, 40_000), {})
+    assert error.value.reason
+    assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]

@@ -1,0 +1,105 @@
+"""Parsing the recorder JSON: time conversion, robustness, page visits, vocabulary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.pipeline.meta import parse_recording, to_seconds
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+STARTED = 1_795_931_395_629
+
+
+def test_relative_and_epoch_timestamps_land_on_the_same_axis() -> None:
+    assert to_seconds(1500, STARTED) == pytest.approx(1.5)
+    assert to_seconds(STARTED + 1500, STARTED) == pytest.approx(1.5)
+    assert to_seconds(1500, None) == pytest.approx(1.5)
+    assert to_seconds("2500", STARTED) == pytest.approx(2.5)
+    for bad in (None, "soon", float("nan"), True, [], {}):
+        assert to_seconds(bad, STARTED) is None
+    assert to_seconds(-5, STARTED) is None
+
+
+def test_epoch_events_are_converted() -> None:
+    raw = {
+        "metadata": {"startedAt": STARTED, "url": "http://x.test/", "title": "Home — X"},
+        "actions": [{"type": "click", "timestamp": STARTED + 4200, "selector": "#a", "text": "Go"}],
+        "browserState": {
+            "consoleLogs": [{"level": "ERROR", "message": "boom", "timestamp": STARTED + 5000}],
+            "networkRequests": [{"method": "post", "url": "http://x.test/api", "status": 503,
+                                 "durationMs": 120, "timestamp": STARTED + 4300}],
+        },
+    }
+    rec = parse_recording(raw)
+    assert rec.actions[0].time == pytest.approx(4.2)
+    assert rec.console[0].time == pytest.approx(5.0) and rec.console[0].is_error
+    request = rec.network[0]
+    assert request.time == pytest.approx(4.3) and request.method == "POST"
+    assert request.failed and request.duration == pytest.approx(0.12)
+    assert rec.pages[0].url == "http://x.test/" and rec.pages[0].start == 0.0
+
+
+def test_malformed_events_are_skipped_and_counted() -> None:
+    raw = {
+        "metadata": {"duration": "abc", "visitedUrls": "nope", "features": None},
+        "actions": [
+            "not an object",
+            {"type": "click"},  # no timestamp
+            {"timestamp": 100},  # no type
+            {"type": "click", "timestamp": 200, "x": "far", "selector": 7},
+            None,
+        ],
+        "browserState": {
+            "consoleLogs": [{"level": "error", "timestamp": 10}, 5, {"message": "ok", "timestamp": "x"}],
+            "networkRequests": [
+                {"url": "http://x.test/a", "timestamp": 300},  # no status: network error
+                {"url": "http://x.test/b", "timestamp": 400, "status": 0},
+                {"method": "GET", "timestamp": 500, "status": 200},  # no url
+                {"url": "http://x.test/c", "timestamp": 600, "status": "200", "durationMs": -3},
+            ],
+        },
+        "elements": [{"tagName": "A"}, {"selector": "#a", "boundingBox": {"x": 1, "y": 2, "width": 0}}],
+    }
+    rec = parse_recording(raw)
+    assert [a.time for a in rec.actions] == [0.2]
+    assert rec.actions[0].x is None and rec.actions[0].selector == "7"
+    assert rec.console == ()
+    assert [r.status for r in rec.network] == [0, 0, 200]
+    assert [r.failed for r in rec.network] == [True, True, False]
+    assert rec.network[2].duration is None
+    assert rec.elements[0].box is None
+    assert rec.skipped == 4 + 3 + 1 + 1
+    assert rec.duration is None and rec.visited_urls == ()
+
+
+@pytest.mark.parametrize("raw", [None, [], "text", 3, {"metadata": []}, {"browserState": "x"}])
+def test_nonsense_top_level_yields_an_empty_recording(raw: object) -> None:
+    rec = parse_recording(raw)
+    assert rec.actions == () and rec.network == () and rec.pages == ()
+
+
+def test_fixture_pages_match_the_truth() -> None:
+    for scenario in ("upgrade-checkout", "login-500"):
+        folder = DATA / scenario
+        rec = parse_recording(json.loads((folder / "create.json").read_text()))
+        truth = json.loads((folder / "truth.json").read_text())
+        assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
+        for page, expected in zip(rec.pages, truth["pages"], strict=True):
+            assert page.start == pytest.approx(expected["start"], abs=0.05)
+            assert page.end == pytest.approx(expected["end"], abs=0.05)
+            assert page.title == expected["title"]
+        assert rec.skipped == 0
+        assert len(rec.actions) == truth["counts"]["actions"]
+        assert len(rec.network) == truth["counts"]["networkRequests"]
+
+
+def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
+    rec = parse_recording(json.loads((DATA / "login-500" / "create.json").read_text()))
+    vocabulary = rec.vocabulary()
+    assert "Sign in" in vocabulary and "Remember me" in vocabulary
+    assert "login" in vocabulary
+    assert all(len(v) <= 40 for v in vocabulary)
+    assert len({v.lower() for v in vocabulary}) == len(vocabulary)

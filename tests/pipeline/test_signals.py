@@ -1,0 +1,240 @@
+"""Signal detectors on hand-built recordings, keyframes and transcripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.pipeline.describe import describe_keyframes, find_error_regions
+from app.pipeline.evidence import build_evidence
+from app.pipeline.meta import Recording, parse_recording
+from app.pipeline.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+
+W, H = 640, 360
+
+
+def recording(actions: list[dict[str, Any]] = (), network: list[dict[str, Any]] = (),
+              console: list[dict[str, Any]] = (), elements: list[dict[str, Any]] = (),
+              url: str = "http://shop.test/") -> Recording:
+    return parse_recording({
+        "metadata": {"url": url, "title": "Shop", "duration": 30},
+        "actions": list(actions),
+        "browserState": {"consoleLogs": list(console), "networkRequests": list(network)},
+        "elements": list(elements),
+    })
+
+
+def frame(index: int, t: float, lines: list[OcrLine] = (), reasons: tuple[str, ...] = ("change",),
+          ratio: float = 0.1, image: np.ndarray | None = None) -> Keyframe:
+    return Keyframe(
+        index=index, timestamp=t, reasons=reasons,
+        changed_region=None if ratio == 0 else Box(x=0, y=0, w=W, h=H), change_ratio=ratio,
+        image=np.full((H, W, 3), 255, np.uint8) if image is None else image, lines=list(lines),
+    )
+
+
+def line(text: str, x: int, y: int, w: int = 200, h: int = 20) -> OcrLine:
+    return OcrLine(text=text, box=Box(x=x, y=y, w=w, h=h), confidence=0.95)
+
+
+def signals_of(rec: Recording, keyframes: list[Keyframe] = (), speech: list[TranscriptSegment] = (),
+               options: SignalOptions = SignalOptions(), duration: float = 30.0) -> list[Signal]:
+    keyframes = list(keyframes) or [frame(0, 0.0, reasons=("first",), ratio=1.0)]
+    descriptions = describe_keyframes(keyframes, rec)
+    evidence = build_evidence(rec, keyframes, descriptions, list(speech))
+    found = detect_signals(rec, evidence, keyframes, duration, options)
+    for signal in found:
+        assert all(e in evidence for e in signal.evidence_ids), signal
+    return found
+
+
+def kinds(found: list[Signal]) -> list[str]:
+    return [s.kind for s in found]
+
+
+def click(t_ms: int, selector: str = "button#go", text: str = "Go", x: int = 100, y: int = 100) -> dict[str, Any]:
+    return {"type": "click", "timestamp": t_ms, "selector": selector, "text": text, "x": x, "y": y}
+
+
+BUTTON = {"selector": "button#go", "tagName": "BUTTON", "text": "Go",
+          "boundingBox": {"x": 80, "y": 90, "width": 60, "height": 24}}
+
+
+def test_rage_click_needs_several_quick_clicks_on_one_element() -> None:
+    rec = recording(actions=[click(1000), click(1400), click(1700), click(2100)], elements=[BUTTON])
+    rage = [s for s in signals_of(rec) if s.kind == "rage_click"]
+    assert len(rage) == 1
+    assert rage[0].evidence_ids == ("ev-action-0", "ev-action-1", "ev-action-2", "ev-action-3")
+    assert rage[0].time == pytest.approx(1.0)
+
+    slow = recording(actions=[click(1000), click(4000), click(7000)], elements=[BUTTON])
+    assert "rage_click" not in kinds(signals_of(slow))
+    two = recording(actions=[click(1000), click(1300)], elements=[BUTTON])
+    assert "rage_click" not in kinds(signals_of(two))
+    spread = recording(actions=[click(1000, "#a"), click(1200, "#b"), click(1400, "#c")])
+    assert "rage_click" not in kinds(signals_of(spread))
+    # Without selectors, clicks on one spot count; a custom count applies.
+    spot = recording(actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)])
+    assert "rage_click" in kinds(signals_of(spot, options=SignalOptions(rage_click_count=2)))
+
+
+def _dead_click_frames() -> list[Keyframe]:
+    # The detector looked after the click at 5 s and saw no change: it noted "click" on kf 1.
+    return [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0, reasons=("change", "click"))]
+
+
+def test_dead_click_is_measured_on_the_keyframes() -> None:
+    rec = recording(actions=[click(5000)], elements=[BUTTON])
+    dead = [s for s in signals_of(rec, _dead_click_frames()) if s.kind == "dead_click"]
+    assert [s.evidence_ids for s in dead] == [("ev-action-0",)]
+
+    # A keyframe shortly after the click means the screen changed.
+    changed = [*_dead_click_frames(), frame(2, 5.6, reasons=("click",))]
+    assert "dead_click" not in kinds(signals_of(rec, changed))
+    # Without the detector's "click" mark nothing was measured: no claim.
+    unmeasured = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0)]
+    assert "dead_click" not in kinds(signals_of(rec, unmeasured))
+    # A request, a navigation or typing after the click: the click did something.
+    with_request = recording(actions=[click(5000)], elements=[BUTTON],
+                             network=[{"url": "http://shop.test/api", "status": 200, "timestamp": 5200}])
+    assert "dead_click" not in kinds(signals_of(with_request, _dead_click_frames()))
+    navigated = recording(actions=[click(5000), {"type": "navigate", "timestamp": 5300, "url": "http://shop.test/b"}],
+                          elements=[BUTTON])
+    assert "dead_click" not in kinds(signals_of(navigated, _dead_click_frames()))
+    # Focusing a form field shows only a caret; the end of the video cannot be measured past.
+    field = recording(actions=[click(5000, "input#q")],
+                      elements=[{"selector": "input#q", "tagName": "INPUT", "text": "Search"}])
+    assert "dead_click" not in kinds(signals_of(field, _dead_click_frames()))
+    assert "dead_click" not in kinds(signals_of(rec, _dead_click_frames(), duration=6.0))
+
+
+def test_slow_and_failed_requests() -> None:
+    rec = recording(network=[
+        {"method": "GET", "url": "http://shop.test/api/slow", "status": 200, "durationMs": 2500, "timestamp": 1000},
+        {"method": "GET", "url": "http://shop.test/api/ok", "status": 200, "durationMs": 1900, "timestamp": 2000},
+        {"method": "POST", "url": "http://shop.test/api/pay", "status": 502, "durationMs": 3000, "timestamp": 3000},
+        {"method": "GET", "url": "http://shop.test/api/gone", "timestamp": 4000},
+        {"method": "GET", "url": "http://shop.test/live", "status": 200, "durationMs": 9000,
+         "resourceType": "websocket", "timestamp": 5000},
+    ])
+    found = signals_of(rec)
+    slow = [s for s in found if s.kind == "slow_request"]
+    assert [s.evidence_ids for s in slow] == [("ev-net-0",)]
+    failed = [s for s in found if s.kind == "network_error"]
+    assert [s.evidence_ids for s in failed] == [("ev-net-2",), ("ev-net-3",)]
+    assert "HTTP 502" in failed[0].title and "network error" in failed[1].title
+    stricter = [s for s in signals_of(rec, options=SignalOptions(slow_request_s=1.0)) if s.kind == "slow_request"]
+    assert [s.evidence_ids for s in stricter] == [("ev-net-0",), ("ev-net-1",)]
+
+
+def test_console_errors_and_the_browsers_echo_of_a_failed_request() -> None:
+    rec = recording(
+        network=[{"method": "POST", "url": "http://shop.test/api/pay", "status": 500, "timestamp": 1000}],
+        console=[
+            {"level": "error", "message": "Failed to load resource: the server responded with a status of 500",
+             "url": "http://shop.test/api/pay", "timestamp": 1100},
+            {"level": "error", "message": "Uncaught TypeError: x is undefined", "timestamp": 1200},
+            {"level": "warn", "message": "deprecated", "timestamp": 1300},
+        ],
+    )
+    console = [s for s in signals_of(rec) if s.kind == "console_error"]
+    assert [(s.evidence_ids, s.data["echo"]) for s in console] == [
+        (("ev-console-0",), True), (("ev-console-1",), False)]
+
+
+def _red_text_image(x: int, y: int, w: int, h: int) -> np.ndarray:
+    image = np.full((H, W, 3), 255, np.uint8)
+    image[y + 4:y + h - 4:3, x:x + w] = (30, 30, 220)  # BGR red strokes, like glyphs
+    return image
+
+
+def test_red_regions_are_found_with_their_text() -> None:
+    image = _red_text_image(100, 200, 180, 20)
+    lines = [line("Card number is invalid", 100, 200, 180, 20), line("Pay", 100, 50, 60, 20)]
+    regions = find_error_regions(image, lines)
+    assert len(regions) == 1 and regions[0].text == "Card number is invalid"
+    box = regions[0].box
+    assert box.x <= 100 and box.x + box.w >= 280 and box.y <= 204
+    assert find_error_regions(np.full((H, W, 3), 255, np.uint8), lines) == []
+
+
+def test_screen_errors_need_red_styling_or_a_logged_error() -> None:
+    before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
+    red_line = line("Card number is invalid", 100, 200, 180, 20)
+    red = frame(1, 4.0, [before.lines[0], red_line], image=_red_text_image(100, 200, 180, 20))
+    found = [s for s in signals_of(recording(), [before, red]) if s.kind == "screen_error"]
+    assert len(found) == 1 and found[0].data["errorStyled"] and found[0].time == 4.0
+
+    plain = frame(1, 4.0, [before.lines[0], red_line])
+    assert "screen_error" not in kinds(signals_of(recording(), [before, plain]))
+    after_error = recording(network=[{"method": "POST", "url": "http://shop.test/api", "status": 422,
+                                      "timestamp": 3000}])
+    assert "screen_error" in kinds(signals_of(after_error, [before, plain]))
+    # Text that was already there when the page loaded did not "appear".
+    static = frame(0, 0.0, [red_line], reasons=("first",), ratio=1.0)
+    assert "screen_error" not in kinds(signals_of(recording(), [static]))
+
+
+def test_error_is_attributed_to_the_last_click_before_it() -> None:
+    rec = recording(
+        actions=[click(1000, "input#card", "Card"), click(2000, "button#pay", "Pay")],
+        network=[{"method": "POST", "url": "http://shop.test/api/pay", "status": 422, "timestamp": 1990}],
+    )
+    error_clicks = [s for s in signals_of(rec) if s.kind == "error_click"]
+    assert len(error_clicks) == 1
+    assert error_clicks[0].evidence_ids == ("ev-action-1", "ev-net-0")
+
+
+def test_problems_said_aloud() -> None:
+    speech = [
+        TranscriptSegment(start=1.0, end=2.0, text="I want to buy the blue shoes."),
+        TranscriptSegment(start=5.0, end=7.0, text="It keeps saying the card is invalid."),
+        TranscriptSegment(start=8.0, end=9.0, text="Let me try that one more time."),
+        TranscriptSegment(start=10.0, end=12.0, text="Nothing happens when I click it."),
+    ]
+    found = [s for s in signals_of(recording(), speech=speech) if s.kind == "user_problem"]
+    assert [s.evidence_ids for s in found] == [("ev-speech-1",), ("ev-speech-3",)]
+
+
+def _priced_pages(second_price: str) -> tuple[Recording, list[Keyframe]]:
+    rec = recording(actions=[
+        {"type": "navigate", "timestamp": 0, "url": "http://shop.test/", "title": "Home — Shop"},
+        {"type": "navigate", "timestamp": 10000, "url": "http://shop.test/plans", "title": "Plans — Shop"},
+    ])
+    home = frame(0, 0.5, [line("Team plan from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0)
+    plans = frame(1, 11.0, [
+        line("Starter", 50, 100, 80), line("$0/mo", 50, 140, 80, 30),
+        line("Team", 300, 100, 80), line("For growing teams", 300, 120, 160, 14),
+        line(second_price, 300, 140, 90, 30),
+    ])
+    return rec, [home, plans]
+
+
+def test_contradicting_values_across_pages() -> None:
+    rec, keyframes = _priced_pages("$39/mo")
+    speech = [TranscriptSegment(start=12.0, end=15.0,
+                                text="Wait, this says thirty nine dollars but the home page said twenty nine.")]
+    found = [s for s in signals_of(rec, keyframes, speech) if s.kind == "contradiction"]
+    assert len(found) == 1
+    values = {v["display"] for v in found[0].data["values"]}
+    assert values == {"$29/month", "$39/month"}
+    assert "ev-speech-0" in found[0].evidence_ids
+    assert found[0].time == pytest.approx(11.0)
+    assert "team" in found[0].data["label"]
+    # The starter plan's $0 has another label and is not part of it.
+    assert "$0/month" not in found[0].title
+
+    same, same_frames = _priced_pages("$29/mo")
+    assert "contradiction" not in kinds(signals_of(same, same_frames))
+
+
+def test_different_values_on_one_page_are_not_a_contradiction() -> None:
+    rec = recording()
+    monthly_yearly = frame(0, 0.5, [
+        line("Team", 50, 100, 80), line("$29/mo", 50, 130, 80, 30),
+        line("Team", 300, 100, 80), line("$24/mo", 300, 130, 80, 30),
+    ], reasons=("first",), ratio=1.0)
+    assert "contradiction" not in kinds(signals_of(rec, [monthly_yearly]))
