@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,7 +70,31 @@ def dev(host: str | None, port: int | None) -> None:
         click.echo(f"redis:    {svc.redis_url}", err=True)
         click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
         click.echo(f"a token:  recordings token alice   (listening on {settings.public_base_url})", err=True)
-        _serve(settings)
+        worker = _spawn_worker(settings)
+        try:
+            _serve(settings)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """The analysis worker beside the API, configured like it (same database, Redis, storage)."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        env[f"RECORDINGS_{name.upper()}"] = str(value)
+    for secret in ("jwt_secret", "signing_secret", "s3_secret_access_key"):
+        raw = getattr(settings, secret)
+        if raw is not None:
+            env[f"RECORDINGS_{secret.upper()}"] = raw.get_secret_value()
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
 
 
 def _serve(settings: Settings, workers: int = 1) -> None:
@@ -90,6 +116,18 @@ def _serve(settings: Settings, workers: int = 1) -> None:
 def serve(workers: int) -> None:
     """Run the API against the configured database, Redis and storage."""
     _serve(_settings(), workers)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an analysis worker (any number of them, on any number of machines)."""
+    from workers.settings import make_worker
+
+    settings = _settings()
+    if not settings.database_url or not settings.redis_url:
+        raise click.ClickException("set RECORDINGS_DATABASE_URL and RECORDINGS_REDIS_URL")
+    make_worker(settings, burst=burst).run()
 
 
 @main.command()

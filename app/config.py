@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     upload_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     signing_secret: SecretStr | None = None
 
+    queue_name: str = "recordings:queue"
+    analysis_timeout_seconds: int = Field(default=1800, ge=10)
+    analysis_memory_limit_mb: int = Field(default=3072, ge=256)
+    analysis_max_tries: int = Field(default=4, ge=1)
+    # GraphQL
+    graphql_max_depth: int = Field(default=10, ge=2)
+    graphql_max_tokens: int = Field(default=2000, ge=100)
+    allowed_ws_origins: list[str] = []  # empty: any origin (development); set in production
+
     max_upload_bytes: int = Field(default=2 * GiB, ge=1)
     max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
     unclaimed_retention_days: float = Field(default=7, gt=0)

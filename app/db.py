@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tortoise import Tortoise
 
-MODEL_MODULES = ["app.recordings.models"]
+MODEL_MODULES = ["app.recordings.models", "app.analysis.models"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/recordings"
 
 

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.auth import Authenticator, Caller
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.analysis.service import AnalysisService
 from app.recordings.service import RecordingService
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,7 @@ class Services:
 
     auth: Authenticator
     recordings: RecordingService
+    analysis: AnalysisService
     max_json_bytes: int
 
 

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from arq import create_pool
+from arq.connections import RedisSettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,6 +15,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app import db
+from app.analysis import routes as analysis_routes
+from app.analysis.service import AnalysisService
 from app.auth import Authenticator
 from app.config import Settings
 from app.errors import DomainError, NotFound
@@ -38,16 +42,27 @@ def create_app(settings: Settings) -> Starlette:
         redis = aioredis.from_url(settings.redis_url)
         storage = make_storage(settings)
         auth = Authenticator(settings)
+        queue = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name
+        )
+
+        async def enqueue(analysis_id: str) -> None:
+            # The job id is the analysis id: enqueueing the same analysis twice runs it once.
+            await queue.enqueue_job("analyze_recording", analysis_id, _job_id=analysis_id)
+
+        recordings = RecordingService(settings=settings, storage=storage, auth=auth)
         app.state.redis = redis
         app.state.storage = storage
         app.state.services = Services(
             auth=auth,
-            recordings=RecordingService(settings=settings, storage=storage, auth=auth),
+            recordings=recordings,
+            analysis=AnalysisService(recordings=recordings, storage=storage, redis=redis, enqueue=enqueue),
             max_json_bytes=settings.max_json_bytes,
         )
         try:
             yield
         finally:
+            await queue.aclose()
             await storage.close()
             await redis.aclose()
             await db.close_db()
@@ -99,6 +114,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/openapi.json", openapi, methods=["GET"]),
         Route(DOWNLOAD_PATH + "{key:path}", download, methods=["GET", "HEAD"]),
         *recording_routes.routes,
+        *analysis_routes.routes,
     ]
     return Starlette(
         debug=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,10 @@ class Backends:
 
 
 @pytest.fixture(scope="session")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
-    workdir = tmp_path_factory.mktemp("services")
+def backends() -> Iterator[Backends]:
+    # Not under pytest's tmp_path: another pytest session on the machine may prune that while
+    # the embedded servers still use it.
+    workdir = Path(tempfile.mkdtemp(prefix="recordings-test-"))
     with (
         services.postgres_server(workdir) as pg_server,
         services.redis_server(workdir) as redis_url,
@@ -54,6 +57,7 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
             )
         finally:
             asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def _admin(server_url: str, sql: str) -> None:
@@ -101,8 +105,8 @@ def _base_env(b: Backends) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def local_api(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    cwd = tmp_path_factory.mktemp("local-api")
+def local_api(backends: Backends) -> Iterator[Api]:
+    cwd = Path(tempfile.mkdtemp(dir=backends.workdir, prefix="local-api-"))
     env = {**_base_env(backends), "RECORDINGS_STORAGE": "local", "RECORDINGS_DATA_DIR": str(cwd / "var"),
            "RECORDINGS_PRESIGN_TTL_SECONDS": "300"}
     with services.api_server(env, cwd=cwd) as (url, proc):
@@ -110,8 +114,8 @@ def local_api(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def s3_api(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    cwd = tmp_path_factory.mktemp("s3-api")
+def s3_api(backends: Backends) -> Iterator[Api]:
+    cwd = Path(tempfile.mkdtemp(dir=backends.workdir, prefix="s3-api-"))
     bucket = f"recordings-{secrets.token_hex(4)}"
     s3_client(backends.s3_endpoint).create_bucket(Bucket=bucket)
     env = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -13,7 +15,12 @@ from tests.support import services
 from tests.support.factories import BASE, create_body
 
 
-def test_dev_runs_on_embedded_postgres_and_redis(tmp_path):
+def test_dev_runs_on_embedded_postgres_and_redis():
+    with tempfile.TemporaryDirectory(prefix="recordings-dev-") as tmp:
+        _run_dev(Path(tmp))
+
+
+def _run_dev(tmp_path: Path) -> None:
     port = services.free_port()
     # Nothing configured: no database, no Redis, no secret. Everything comes up embedded.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECORDINGS_")}

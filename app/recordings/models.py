@@ -60,6 +60,8 @@ class Recording(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     claimed_at = fields.DatetimeField(null=True)
+    # The analysis whose results are served; swapped atomically when a new one commits.
+    current_analysis_id = fields.CharField(max_length=40, null=True)
 
     owner_id: int | None
 

@@ -153,3 +153,9 @@ async def delete_recording(recording_id: uuid.UUID) -> int:
     async with in_transaction():
         await VideoArtifact.filter(recording_id=recording_id).delete()
         return await Recording.filter(id=recording_id).delete()
+
+
+async def unclaimed_before(moment: datetime, *, limit: int = 500) -> list[uuid.UUID]:
+    return await Recording.filter(owner_id__isnull=True, created_at__lt=moment).limit(limit).values_list(
+        "id", flat=True
+    )

@@ -52,7 +52,12 @@ def new_object_id() -> str:
 def object_key(recording_id: uuid.UUID, artifact_id: str, content_type: str) -> str:
     """Each artifact gets its own key, so racing uploads never overwrite each other."""
     extension = EXTENSIONS.get(content_type, "bin")
-    return f"app/recordings/{recording_id}/{artifact_id}/recording_{recording_id}.{extension}"
+    return f"{recording_prefix(recording_id)}{artifact_id}/recording_{recording_id}.{extension}"
+
+
+def recording_prefix(recording_id: uuid.UUID) -> str:
+    """Every object of a recording (videos, thumbnails) lives under this prefix."""
+    return f"app/recordings/{recording_id}/"
 
 
 def parse_recording_id(value: str) -> uuid.UUID:
@@ -339,14 +344,27 @@ class RecordingService:
 
     async def delete(self, caller: Caller, recording_id: str) -> None:
         recording = await self._load(caller, recording_id, mode="own")
+        await self.purge(recording.id)
+
+    async def purge(self, recording_id: uuid.UUID) -> None:
+        """Delete a recording with its video and every derived artifact (no access check)."""
         # Objects first: if deleting them fails, the rows stay and the delete can be retried.
-        for artifact in await repository.artifacts_of(recording.id):
-            try:
+        try:
+            for artifact in await repository.artifacts_of(recording_id):
                 await self._storage.delete(artifact.object_key)
-            except StorageError as exc:
-                raise Unavailable(f"storage is unavailable: {exc}") from None
-        await repository.delete_recording(recording.id)
-        log.info("recording.deleted", recording_id=str(recording.id))
+            await self._storage.delete_prefix(recording_prefix(recording_id))
+        except StorageError as exc:
+            raise Unavailable(f"storage is unavailable: {exc}") from None
+        await repository.delete_recording(recording_id)
+        log.info("recording.deleted", recording_id=str(recording_id))
+
+    async def sweep_unclaimed(self, older_than: datetime) -> int:
+        """Delete unclaimed recordings created before ``older_than``; returns how many."""
+        swept = 0
+        for recording_id in await repository.unclaimed_before(older_than):
+            await self.purge(recording_id)
+            swept += 1
+        return swept
 
     async def _delete_object_quietly(self, key: str) -> None:
         try:

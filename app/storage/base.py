@@ -48,6 +48,14 @@ class Storage(Protocol):
         """
         ...
 
+    async def put_bytes(self, key: str, content_type: str, data: bytes) -> None:
+        """Store a small object (thumbnails)."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Remove every object whose key starts with ``prefix`` (a folder, ending in ``/``)."""
+        ...
+
     async def head(self, key: str) -> ObjectInfo | None:
         """Size and type of a stored object, or None when there is none."""
         ...

@@ -64,6 +64,16 @@ class LocalStorage:
             partial.unlink(missing_ok=True)
             raise
 
+    async def put_bytes(self, key: str, content_type: str, data: bytes) -> None:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        await self.put_stream(key, content_type, one(), len(data))
+
+    async def delete_prefix(self, prefix: str) -> None:
+        folder = self.path_for(prefix.rstrip("/"))
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
     async def head(self, key: str) -> ObjectInfo | None:
         path = self.path_for(key)
         try:

@@ -151,6 +151,22 @@ class S3Storage:
         except StorageError:
             pass  # the bucket's lifecycle rule for incomplete uploads is the backstop
 
+    async def put_bytes(self, key: str, content_type: str, data: bytes) -> None:
+        await self._call("put_object", Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        def delete_all() -> None:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+                if keys:
+                    self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+
+        try:
+            await anyio.to_thread.run_sync(delete_all)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"s3 delete of {prefix!r} failed: {exc}") from exc
+
     async def head(self, key: str) -> ObjectInfo | None:
         try:
             result = await anyio.to_thread.run_sync(

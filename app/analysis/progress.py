@@ -1,0 +1,112 @@
+"""Analysis progress events: published on Redis pub/sub, latest state kept in Redis.
+
+Channels (dotted names shared by channels, jobs and logs):
+- ``analysis.progress:<recording id>``: every event of one recording's analysis;
+- ``recording.updates:<user subject>``: status changes of one user's recordings.
+The latest event per recording is also stored under ``analysis.state:<recording id>`` so a late
+subscriber or a polling client sees where things stand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+STATE_TTL_SECONDS = 7 * 24 * 3600
+
+# How much of the whole each stage is; transcription overlaps decoding, so the sum is by weight.
+STAGE_WEIGHTS: dict[str, float] = {
+    "probe": 0.02,
+    "decode": 0.20,
+    "keyframes": 0.20,
+    "ocr": 0.15,
+    "transcribe": 0.20,
+    "describe": 0.05,
+    "fuse": 0.08,
+    "summarize": 0.10,
+}
+
+
+def progress_channel(recording_id: str) -> str:
+    return f"analysis.progress:{recording_id}"
+
+
+def user_channel(subject: str) -> str:
+    return f"recording.updates:{subject}"
+
+
+def state_key(recording_id: str) -> str:
+    return f"analysis.state:{recording_id}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnalysisProgress:
+    """One event: where an analysis stands. ``status`` is the recording's status."""
+
+    recording_id: str
+    job_id: str
+    status: str  # analyzing | analyzed | failed
+    stage: str | None
+    progress: float  # 0..1 over the whole analysis
+    message: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("analyzed", "failed")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> AnalysisProgress:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)
+
+
+class OverallProgress:
+    """Turns per-stage fractions into one number over the whole analysis that never goes back."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, float] = {}
+        self.value = 0.0
+
+    def update(self, stage: str, fraction: float) -> float:
+        self._stages[stage] = max(self._stages.get(stage, 0.0), min(1.0, max(0.0, fraction)))
+        total = sum(STAGE_WEIGHTS.get(s, 0.0) * f for s, f in self._stages.items())
+        # Below 1 until the results are saved: "analyzed" is the only event at 1.0.
+        self.value = max(self.value, min(0.99, total))
+        return self.value
+
+
+async def publish(client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> None:
+    payload = event.to_json()
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.set(state_key(event.recording_id), payload, ex=STATE_TTL_SECONDS)
+        pipe.publish(progress_channel(event.recording_id), payload)
+        if owner is not None:
+            pipe.publish(user_channel(owner), payload)
+        await pipe.execute()
+
+
+def publish_sync(client: redis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> None:
+    """The same as :func:`publish`, for the engine's process (no event loop there)."""
+    payload = event.to_json()
+    pipe = client.pipeline(transaction=False)
+    pipe.set(state_key(event.recording_id), payload, ex=STATE_TTL_SECONDS)
+    pipe.publish(progress_channel(event.recording_id), payload)
+    if owner is not None:
+        pipe.publish(user_channel(owner), payload)
+    pipe.execute()
+
+
+async def latest(client: aioredis.Redis, recording_id: str) -> AnalysisProgress | None:
+    raw = await client.get(state_key(recording_id))
+    return AnalysisProgress.from_json(raw) if raw else None
+
+
+async def forget(client: aioredis.Redis, recording_id: str) -> None:
+    await client.delete(state_key(recording_id))

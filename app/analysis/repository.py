@@ -1,0 +1,207 @@
+"""Every query of the analysis domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.analysis.models import (
+    ACTIVE_STATUSES,
+    Analysis,
+    AnalysisFrame,
+    AnalysisSection,
+    AnalysisStatus,
+    Finding,
+    TranscriptSegment,
+)
+from app.recordings.models import Recording, RecordingStatus
+
+
+def new_job_id() -> str:
+    return f"job-{uuid.uuid4().hex}"
+
+
+async def get(analysis_id: str) -> Analysis | None:
+    return await Analysis.get_or_none(id=analysis_id)
+
+
+async def active_for(recording_id: uuid.UUID) -> Analysis | None:
+    return (
+        await Analysis.filter(recording_id=recording_id, status__in=ACTIVE_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+async def latest_for(recording_id: uuid.UUID) -> Analysis | None:
+    return await Analysis.filter(recording_id=recording_id).order_by("-created_at").first()
+
+
+async def start(recording_id: uuid.UUID) -> tuple[Analysis, bool]:
+    """The running analysis of a recording, or a new queued one; True when it is new.
+
+    Serialised on the recording's row, so two requests at once get the same analysis.
+    """
+    async with in_transaction():
+        recording = await Recording.filter(id=recording_id).select_for_update().first()
+        if recording is None:
+            raise LookupError(recording_id)
+        active = await active_for(recording_id)
+        if active is not None:
+            return active, False
+        analysis = await Analysis.create(id=new_job_id(), recording_id=recording_id)
+        recording.status = RecordingStatus.ANALYZING.value
+        recording.status_reason = None
+        await recording.save(update_fields=["status", "status_reason", "updated_at"])
+        return analysis, True
+
+
+async def mark_running(analysis_id: str) -> Analysis | None:
+    """Claim a queued (or interrupted) analysis for this attempt; None when there is nothing to run."""
+    async with in_transaction():
+        analysis = await Analysis.filter(id=analysis_id).select_for_update().first()
+        if analysis is None or analysis.status not in ACTIVE_STATUSES:
+            return None
+        analysis.status = AnalysisStatus.RUNNING.value
+        analysis.attempts += 1
+        analysis.started_at = datetime.now(UTC)
+        await analysis.save(update_fields=["status", "attempts", "started_at"])
+        return analysis
+
+
+async def record_progress(analysis_id: str, stage: str | None, progress: float, message: str | None) -> None:
+    await Analysis.filter(id=analysis_id, status__in=ACTIVE_STATUSES).update(
+        stage=stage, progress=progress, message=message
+    )
+
+
+async def mark_failed(analysis_id: str, reason: str) -> bool:
+    """End an analysis as failed; the recording keeps any earlier result. False if already ended."""
+    async with in_transaction():
+        analysis = await Analysis.filter(id=analysis_id).select_for_update().first()
+        if analysis is None or analysis.status not in ACTIVE_STATUSES:
+            return False
+        analysis.status = AnalysisStatus.FAILED.value
+        analysis.error = reason
+        analysis.finished_at = datetime.now(UTC)
+        await analysis.save(update_fields=["status", "error", "finished_at"])
+        await Recording.filter(id=analysis.recording_id).update(
+            status=RecordingStatus.FAILED.value, status_reason=reason
+        )
+        return True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Saved:
+    saved: bool
+    replaced_thumbnails: list[str]
+
+
+async def save_result(
+    analysis_id: str,
+    result: dict[str, Any],
+    thumbnail_keys: Sequence[str | None],
+    *,
+    engine_versions: dict[str, str],
+) -> Saved:
+    """Store a finished analysis and make it the recording's current one, in one transaction.
+
+    Returns ``saved=False`` (and writes nothing) when the recording is gone or this analysis
+    already ended — a job run twice leaves exactly one result.
+    """
+    async with in_transaction():
+        analysis = await Analysis.filter(id=analysis_id).select_for_update().first()
+        if analysis is None or analysis.status not in ACTIVE_STATUSES:
+            return Saved(saved=False, replaced_thumbnails=[])
+        recording = await Recording.filter(id=analysis.recording_id).select_for_update().first()
+        if recording is None:
+            return Saved(saved=False, replaced_thumbnails=[])
+        previous_id = recording.current_analysis_id
+        await AnalysisSection.bulk_create([
+            AnalysisSection(
+                analysis_id=analysis_id, position=i, title=s["title"], timestamp=s["timestamp"],
+                end_timestamp=s["endTimestamp"], description=s["description"], citations=s["citations"],
+            )
+            for i, s in enumerate(result["sections"])
+        ])
+        await AnalysisFrame.bulk_create([
+            AnalysisFrame(
+                analysis_id=analysis_id, position=i, timestamp=f["timestamp"],
+                description=f["description"], text=f["text"],
+                thumbnail_key=thumbnail_keys[i] if i < len(thumbnail_keys) else None,
+            )
+            for i, f in enumerate(result["frames"])
+        ])
+        await TranscriptSegment.bulk_create([
+            TranscriptSegment(analysis_id=analysis_id, position=i, start=t["start"], end=t["end"], text=t["text"])
+            for i, t in enumerate(result["transcript"])
+        ])
+        await Finding.bulk_create([
+            Finding(analysis_id=analysis_id, position=i, data=f) for i, f in enumerate(result["findings"])
+        ])
+        analysis.status = AnalysisStatus.ANALYZED.value
+        analysis.stage = "summarize"
+        analysis.progress = 1.0
+        analysis.message = "analysis complete"
+        analysis.finished_at = datetime.now(UTC)
+        analysis.summary = result["summary"]["summary"]
+        analysis.key_findings = result["summary"]["keyFindings"]
+        analysis.evidence = result["evidence"]
+        analysis.timings = result.get("timings")
+        analysis.probe = result.get("recording")
+        analysis.engine_versions = engine_versions
+        await analysis.save()
+        recording.current_analysis_id = analysis_id
+        recording.status = RecordingStatus.ANALYZED.value
+        recording.status_reason = None
+        await recording.save(update_fields=["current_analysis_id", "status", "status_reason", "updated_at"])
+        replaced: list[str] = []
+        if previous_id and previous_id != analysis_id:
+            replaced = [
+                key
+                for key in await AnalysisFrame.filter(analysis_id=previous_id).values_list(
+                    "thumbnail_key", flat=True
+                )
+                if key
+            ]
+            await Analysis.filter(id=previous_id).delete()
+        return Saved(saved=True, replaced_thumbnails=replaced)
+
+
+async def sections_for(analysis_ids: Sequence[str]) -> list[AnalysisSection]:
+    return await AnalysisSection.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+
+
+async def frames_for(analysis_ids: Sequence[str]) -> list[AnalysisFrame]:
+    return await AnalysisFrame.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+
+
+async def transcript_for(analysis_ids: Sequence[str]) -> list[TranscriptSegment]:
+    return await TranscriptSegment.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+
+
+async def findings_for(analysis_ids: Sequence[str]) -> list[Finding]:
+    return await Finding.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+
+
+async def analyses_by_id(analysis_ids: Sequence[str]) -> list[Analysis]:
+    return await Analysis.filter(id__in=list(analysis_ids))
+
+
+async def latest_for_recordings(recording_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Analysis]:
+    """The newest analysis of each recording (one query)."""
+    rows = await Analysis.filter(recording_id__in=list(recording_ids)).order_by("recording_id", "-created_at")
+    latest: dict[uuid.UUID, Analysis] = {}
+    for row in rows:
+        latest.setdefault(row.recording_id, row)
+    return latest
+
+
+async def thumbnail_keys_of_recording(recording_id: uuid.UUID) -> list[str]:
+    keys = await AnalysisFrame.filter(analysis__recording_id=recording_id).values_list("thumbnail_key", flat=True)
+    return [k for k in keys if k]
