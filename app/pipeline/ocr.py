@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
@@ -363,30 +364,151 @@ def make_ocr(options: OcrOptions) -> OcrEngine:
     raise ValueError(f"unknown OCR engine {options.engine!r}")
 
 
+_PLAN_SCALE = 0.5  # keyframes are compared at half resolution: cheap, still sharp enough for text
+_PLAN_THRESHOLD = 24  # grey-level difference that counts as changed
+_MIN_SHIFT_RESPONSE = 0.03  # phase-correlation peak worth checking (sticky headers lower it)
+_MIN_SHIFT_GAIN = 0.3  # a scroll must explain this share of the changed pixels
+
+
+@dataclass(slots=True)
+class _Plan:
+    read: list[Box]  # regions to OCR afresh
+    carried: list[OcrLine]  # previous lines still on screen (moved by a scroll where needed)
+
+
+def _small_gray(image: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.resize(gray, None, fx=_PLAN_SCALE, fy=_PLAN_SCALE, interpolation=cv2.INTER_AREA)
+
+
+def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
+    """Vertical scroll between two small frames (small pixels, + means content moved down); 0 if none."""
+    (dx, dy), response = cv2.phaseCorrelate(prev.astype(np.float32), cur.astype(np.float32))
+    shift = int(round(dy))
+    if response < _MIN_SHIFT_RESPONSE or abs(dx) > 1.0 or shift == 0:
+        return 0
+    # Trust the peak only if moving the old frame really explains the new one.
+    changed = cv2.absdiff(prev, cur) > _PLAN_THRESHOLD
+    explained = changed & (cv2.absdiff(_shifted(prev, shift), cur) <= _PLAN_THRESHOLD)
+    if int(explained.sum()) < _MIN_SHIFT_GAIN * max(1, int(changed.sum())):
+        return 0
+    return shift
+
+
+def _shifted(img: np.ndarray, dy: int) -> np.ndarray:
+    out = np.zeros_like(img)
+    if dy > 0:
+        out[dy:] = img[:-dy]
+    elif dy < 0:
+        out[:dy] = img[-dy:]
+    else:
+        out[:] = img
+    return out
+
+
+def _plan(prev_img: np.ndarray, cur_img: np.ndarray, region: Box, previous: list[OcrLine]) -> _Plan:
+    """Decide what to read afresh and which previous lines carry forward.
+
+    Pixels equal to the previous keyframe keep their lines; pixels equal to
+    the previous keyframe moved by the scroll offset keep their lines, moved;
+    only the rest (inside ``region``) is read. A previous line that touches a
+    region to read is dropped and the region grown to cover it, so a partly
+    changed line is read whole.
+    """
+    h, w = cur_img.shape[:2]
+    if prev_img.shape != cur_img.shape:
+        return _Plan([Box(x=0, y=0, w=w, h=h)], [])
+    a, b = _small_gray(prev_img), _small_gray(cur_img)
+    same = cv2.absdiff(a, b) <= _PLAN_THRESHOLD
+    dy = _scroll_shift(a, b)
+    moved = np.zeros_like(same)
+    if dy:
+        moved = cv2.absdiff(_shifted(a, dy), b) <= _PLAN_THRESHOLD
+        if dy > 0:
+            moved[:dy] = False
+        else:
+            moved[dy:] = False
+    need = (~(same | moved)).astype(np.uint8) * 255
+    # Only inside the detector's changed region (cursor blobs are already excluded there).
+    s = _PLAN_SCALE
+    mask = np.zeros_like(need)
+    x0, y0 = int(region.x * s), int(region.y * s)
+    x1, y1 = int(np.ceil((region.x + region.w) * s)), int(np.ceil((region.y + region.h) * s))
+    mask[y0:y1, x0:x1] = 255
+    need = cv2.bitwise_and(need, mask)
+    # Join the letters of a line and the lines of a paragraph into one block.
+    need = cv2.dilate(need, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 5)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
+    blocks: list[Box] = []
+    for i in range(1, count):
+        bx, by, bw, bh, _area = (int(v) for v in stats[i])
+        if bw * bh < 12:
+            continue
+        blocks.append(Box(x=int(bx / s), y=int(by / s), w=int(np.ceil(bw / s)), h=int(np.ceil(bh / s))))
+
+    carried: list[OcrLine] = []
+    full_dy = int(round(dy / s))
+    for line in previous:
+        if _covered(same, line.box, s):
+            candidate = line
+        elif dy and _covered(moved, _move(line.box, full_dy), s):
+            candidate = _move_line(line, full_dy)
+        else:
+            candidate = None
+        if candidate is None or any(_overlap(candidate.box, b) > 0 for b in blocks):
+            # Changed or cut by a changed block: read it again with the block.
+            target = candidate.box if candidate is not None else line.box
+            if any(_overlap(target, b) > 0 for b in blocks):
+                blocks.append(target)
+            continue
+        carried.append(candidate)
+    return _Plan(_merge_nearby(blocks, w, h, gap=4), carried)
+
+
+def _covered(mask: np.ndarray, box: Box, s: float) -> bool:
+    x0, y0 = int(box.x * s), int(box.y * s)
+    x1, y1 = int(np.ceil((box.x + box.w) * s)), int(np.ceil((box.y + box.h) * s))
+    if x0 < 0 or y0 < 0 or x1 > mask.shape[1] or y1 > mask.shape[0] or x1 <= x0 or y1 <= y0:
+        return False
+    return float(mask[y0:y1, x0:x1].mean()) > 0.97
+
+
+def _move(box: Box, dy: int) -> Box:
+    return Box(x=box.x, y=box.y + dy, w=box.w, h=box.h)
+
+
+def _move_line(line: OcrLine, dy: int) -> OcrLine:
+    words = tuple(OcrWord(text=w.text, box=_move(w.box, dy), confidence=w.confidence) for w in line.words)
+    return OcrLine(text=line.text, box=_move(line.box, dy), confidence=line.confidence, words=words)
+
+
 def ocr_keyframes(
     keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
 ) -> None:
     """Fill ``kf.lines`` for every keyframe.
 
-    The first keyframe is read whole; each later one only inside its
-    ``changed_region``, with the previous keyframe's lines outside that
-    region carried forward.
+    The first keyframe is read whole. Each later one is compared with the
+    previous keyframe inside its ``changed_region``: lines that are still on
+    screen (in place, or moved by a scroll) are carried forward and only the
+    blocks that really changed are read.
     """
     previous: list[OcrLine] = []
+    prev_img: np.ndarray | None = None
     total = len(keyframes)
     for i, kf in enumerate(keyframes):
-        region = kf.changed_region
         h, w = kf.image.shape[:2]
-        full = Box(x=0, y=0, w=w, h=h)
-        if i == 0 or region is None:
-            region = full
-        if region.w == 0 or region.h == 0:
+        region = kf.changed_region
+        if prev_img is None or region is None:
+            fresh = engine.read(kf.image, Box(x=0, y=0, w=w, h=h))
+            kf.lines = sorted(fresh, key=lambda ln: (ln.box.y, ln.box.x))
+        elif region.w == 0 or region.h == 0:
             kf.lines = list(previous)
         else:
-            fresh = engine.read(kf.image, region)
-            carried = [ln for ln in previous if not _inside(ln.box, region)]
-            kf.lines = sorted(carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
+            plan = _plan(prev_img, kf.image, region, previous)
+            fresh = [ln for box in plan.read for ln in engine.read(kf.image, box)]
+            kf.lines = sorted(plan.carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
         previous = kf.lines
+        prev_img = kf.image
         progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")
     if not keyframes:
         progress("ocr", 1.0, "no keyframes")

@@ -100,7 +100,15 @@ class TranscribeOptions:
     beam_size: int = 5
     word_timestamps: bool = True
     use_vocabulary: bool = True
-    """Feed the screen's words to the recogniser as a prompt and hotwords."""
+    """Feed the screen's words to the recogniser as its initial prompt."""
     max_vocabulary_words: int = 60
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    """Fallback temperatures: a window whose text repeats itself is decoded again hotter."""
+    split_gap_s: float = 0.8
+    """A pause this long between words starts a new segment."""
+    drop_logprob: float = -1.0
+    drop_no_speech: float = 0.3
+    """Segments below ``drop_logprob`` that Whisper also rates above ``drop_no_speech``
+    as non-speech are hallucinations (typically "..." after the last words)."""
     batch_size: int = 16
     """WhisperX batch size."""
