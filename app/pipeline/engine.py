@@ -190,7 +190,7 @@ class Engine:
         progress("summarize", 0.0, "writing the summary")
 
         def write() -> tuple[Any, list[Finding], list[Section]]:
-            summary = summarize(recording, findings, duration)
+            summary = summarize(recording, findings, duration, evidence)
             final = list(findings)
             if self._llm is not None:
                 summary, final = write_report(self._llm, intent=recording.intent, evidence=evidence,

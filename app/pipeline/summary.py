@@ -212,7 +212,8 @@ def _page_name(title: str, url: str) -> str:
     return url
 
 
-def summarize(recording: Recording, findings: Sequence[Finding], duration: float) -> Summary:
+def summarize(recording: Recording, findings: Sequence[Finding], duration: float,
+              evidence: EvidenceTable) -> Summary:
     """Two to four sentences (intent, what happened, outcome) and the key findings."""
     sentences: list[str] = []
     intent = (recording.intent or "").strip().rstrip(".")
@@ -234,13 +235,18 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
     if serious:
         listed = "; ".join(f.title for f in serious[:2])
         sentences.append(f"Problems observed: {listed}.")
-        last = max(serious, key=lambda f: f.time)
+        # The last moment any serious finding was observed (repeats included).
+        last = max(
+            (item.time for f in serious for item in map(evidence.get, f.evidence_ids)
+             if item is not None and item.type != "action"),
+            default=max(f.time for f in serious),
+        )
         final_page = recording.pages[-1] if recording.pages else None
-        if final_page and last.time >= final_page.start:
+        if final_page and last >= final_page.start:
             # State only what was observed: where it ended and that no page followed.
             sentences.append(
                 f"The recording ends on {_page_name(final_page.title, final_page.url)} "
-                f"{max(0.0, duration - last.time):.0f} s after the last problem, "
+                f"{max(0.0, duration - last):.0f} s after the last sign of a problem, "
                 "without moving on to another page."
             )
     else:

@@ -89,7 +89,7 @@ def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
     evidence = build_evidence(rec, keyframes, descriptions, [])
     signals = detect_signals(rec, evidence, keyframes, 10.0, SignalOptions())
     findings = build_findings(signals, evidence)
-    return rec, evidence, findings, summarize(rec, findings, 10.0)
+    return rec, evidence, findings, summarize(rec, findings, 10.0, evidence)
 
 
 def test_model_prose_is_kept_and_invented_evidence_dropped(service: FakeService) -> None:

@@ -1,0 +1,72 @@
+"""Sections: boundaries at navigations and major visual changes, grounded citations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.pipeline.describe import describe_keyframes
+from app.pipeline.evidence import build_evidence
+from app.pipeline.meta import parse_recording
+from app.pipeline.sections import CITATION_TYPES, build_sections
+from app.pipeline.signals import SignalOptions, detect_signals
+from app.pipeline.summary import build_findings
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+
+
+def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Keyframe:
+    return Keyframe(index=index, timestamp=t, reasons=("change",) if index else ("first",),
+                    changed_region=Box(x=0, y=0, w=320, h=180), change_ratio=ratio,
+                    image=np.full((180, 320, 3), 255, np.uint8), lines=list(lines))
+
+
+def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0):  # type: ignore[no-untyped-def]
+    rec = parse_recording({"metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
+                           "actions": list(actions), "browserState": {"networkRequests": list(network)}})
+    keyframes = keyframes or [_frame(0, 0.0, 1.0)]
+    descriptions = describe_keyframes(keyframes, rec)
+    evidence = build_evidence(rec, keyframes, descriptions, list(speech))
+    signals = detect_signals(rec, evidence, keyframes, duration, SignalOptions())
+    findings = build_findings(signals, evidence)
+    return build_sections(rec, descriptions, evidence, signals, findings, duration), evidence
+
+
+NAVIGATIONS = [
+    {"type": "navigate", "timestamp": 0, "url": "http://s.test/", "title": "Start — S"},
+    {"type": "click", "timestamp": 9000, "selector": "a#next", "text": "Next"},
+    {"type": "navigate", "timestamp": 9100, "url": "http://s.test/form", "title": "Form — S"},
+    {"type": "input", "timestamp": 15000, "selector": "#name", "text": "Name", "value": "x"},
+    {"type": "click", "timestamp": 20000, "selector": "#send", "text": "Send"},
+]
+
+
+def test_one_section_per_page_tiling_the_recording() -> None:
+    sections, evidence = _sections(
+        NAVIGATIONS, network=[{"method": "POST", "url": "http://s.test/api/send", "status": 400, "timestamp": 20100}],
+        speech=[TranscriptSegment(start=21.0, end=23.0, text="Why did that fail?")])
+    assert [(s.start, s.end) for s in sections] == [(0.0, 9.1), (9.1, 60.0)]
+    assert sections[0].title == "Start: clicks 'Next'"
+    assert sections[1].title == "Form: request fails (400)"
+    assert "http://s.test/form" in sections[1].description and "Why did that fail?" in sections[1].description
+    cited = {c.evidence_id: c.type for c in sections[1].citations}
+    assert cited["ev-net-0"] == "network_error"
+    assert cited["ev-action-4"] == "user_action" and cited["ev-speech-0"] == "transcript"
+    for section in sections:
+        for citation in section.citations:
+            item = evidence.get(citation.evidence_id)
+            assert citation.type in CITATION_TYPES and item is not None
+            assert section.start <= citation.time == item.time
+            assert citation.detail == item.detail
+
+
+def test_major_visual_change_without_navigation_starts_a_section() -> None:
+    frames = [_frame(0, 0.0, 1.0), _frame(1, 12.0, 0.8), _frame(2, 13.0, 0.9), _frame(3, 30.0, 0.02)]
+    sections, _ = _sections(NAVIGATIONS[:1], keyframes=frames)
+    assert [s.start for s in sections] == [0.0, 12.0]  # 13 s is too close to 12 s to stand alone
+    cited = [c for c in sections[1].citations if c.type == "visual_change"]
+    assert cited and cited[0].evidence_id == "ev-visual-1"
+
+
+def test_successful_requests_and_scrolls_are_not_cited() -> None:
+    actions = [*NAVIGATIONS[:1], {"type": "scroll", "timestamp": 3000, "y": 400}]
+    sections, _ = _sections(actions, network=[{"url": "http://s.test/a.css", "status": 200, "timestamp": 100}])
+    assert [c.evidence_id for c in sections[0].citations] == ["ev-action-0"]

@@ -1,0 +1,86 @@
+"""Findings: grouping, corroboration, confidence; the deterministic summary."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from app.pipeline.describe import describe_keyframes
+from app.pipeline.evidence import build_evidence
+from app.pipeline.meta import parse_recording
+from app.pipeline.signals import SignalOptions, detect_signals
+from app.pipeline.summary import build_findings, summarize
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+
+
+def _report(network=(), console=(), speech=(), screen=(), actions=(), intent="Buy a ticket."):  # type: ignore[no-untyped-def]
+    rec = parse_recording({
+        "metadata": {"url": "http://t.test/", "title": "Tickets — T", "intent": intent},
+        "actions": list(actions),
+        "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
+    })
+    image = np.full((120, 320, 3), 255, np.uint8)
+    keyframes = [Keyframe(index=0, timestamp=0.0, reasons=("first",), changed_region=None, change_ratio=1.0,
+                          image=image)]
+    for i, (t, text) in enumerate(screen, start=1):
+        keyframes.append(Keyframe(index=i, timestamp=t, reasons=("change",),
+                                  changed_region=Box(x=0, y=0, w=320, h=120), change_ratio=0.1, image=image,
+                                  lines=[OcrLine(text=text, box=Box(x=10, y=10 + 20 * i, w=200, h=16),
+                                                 confidence=0.9)]))
+    descriptions = describe_keyframes(keyframes, rec)
+    evidence = build_evidence(rec, keyframes, descriptions, list(speech))
+    findings = build_findings(detect_signals(rec, evidence, keyframes, 40.0, SignalOptions()), evidence)
+    return rec, evidence, findings
+
+
+FAIL = {"method": "POST", "url": "http://t.test/api/buy", "status": 503, "timestamp": 5000}
+
+
+def test_a_lone_failed_request_is_medium_confidence() -> None:
+    _, _, findings = _report(network=[FAIL])
+    assert [(f.kind, f.severity, f.confidence) for f in findings] == [("network_error", "high", "medium")]
+    assert findings[0].evidence_ids == ("ev-net-0",) and findings[0].time == 5.0
+
+
+def test_repeats_group_and_independent_sources_raise_confidence() -> None:
+    again = {**FAIL, "timestamp": 15000}
+    _, _, findings = _report(
+        network=[FAIL, again],
+        console=[{"level": "error", "message": "BuyError: upstream (request id req_1a2b3c)", "timestamp": 5300},
+                 {"level": "error", "message": "BuyError: upstream (request id req_9f8e7d)", "timestamp": 15300}],
+        screen=[(6.0, "Sorry, something went wrong")],
+        speech=[TranscriptSegment(start=7.0, end=9.0, text="It says something went wrong.")],
+    )
+    by_kind = {f.kind: f for f in findings}
+    assert set(by_kind) == {"network_error", "console_error", "screen_error"}
+    network = by_kind["network_error"]
+    assert network.title == "POST /api/buy returned HTTP 503 (2x)"
+    assert {"ev-net-0", "ev-net-1", "ev-console-0", "ev-ocr-0", "ev-speech-0"} <= set(network.evidence_ids)
+    assert all(f.confidence == "high" for f in findings)
+    assert by_kind["console_error"].title.endswith("(2x)")
+
+
+def test_speech_alone_is_a_low_confidence_user_report() -> None:
+    _, _, findings = _report(speech=[TranscriptSegment(start=3.0, end=5.0, text="The button does not work.")])
+    assert [(f.kind, f.confidence, f.evidence_ids) for f in findings] == [("user_reported", "low", ("ev-speech-0",))]
+
+
+def test_summary_states_intent_path_problems_and_outcome() -> None:
+    rec, evidence, findings = _report(network=[FAIL], actions=[
+        {"type": "click", "timestamp": 4900, "selector": "#buy", "text": "Buy"}])
+    summary = summarize(rec, findings, 40.0, evidence)
+    sentences = re.findall(r"[^.]+\.", summary.summary)
+    assert 2 <= len(sentences) <= 4
+    assert summary.summary.startswith("The user set out to buy a ticket.")
+    assert "Tickets" in summary.summary and "1 click" in summary.summary
+    assert "HTTP 503" in summary.summary
+    assert summary.key_findings == ("POST /api/buy returned HTTP 503 after clicking 'Buy'",)
+
+
+def test_a_clean_session_says_so() -> None:
+    rec, evidence, findings = _report(intent="")
+    assert findings == []
+    summary = summarize(rec, findings, 40.0, evidence)
+    assert summary.key_findings == ()
+    assert "No errors, failed requests or on-screen problems were observed." in summary.summary
