@@ -181,11 +181,13 @@ class _Selector:
     def _drop_least(self) -> None:
         # Never the first (the opening state) nor the newest (the detector's reference).
         def weight(kf: Keyframe) -> float:
+            # Big changes (new pages) first; moments the event log flagged get a small,
+            # additive head start so they beat noise but not a page change.
             w = kf.change_ratio
             if "error" in kf.reasons:
-                w *= 4
+                w += 0.05
             if "click" in kf.reasons:
-                w *= 2
+                w += 0.02
             return w
 
         victim = min(range(1, len(self.keyframes) - 1), key=lambda i: weight(self.keyframes[i]))

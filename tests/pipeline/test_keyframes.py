@@ -1,0 +1,147 @@
+"""Keyframe selection on the real recordings: page changes, appearing content, cursor noise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from app.pipeline.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.options import KeyframeOptions, MediaLimits
+from app.pipeline.types import Keyframe, ProbeInfo
+from tests.pipeline.conftest import CONTAINERS, SCENARIOS, hints_for, media_path
+
+CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
+
+
+def truth_of(scenario: str) -> dict:
+    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())
+
+
+def shown_during(keyframes: list[Keyframe], start: float, end: float) -> list[Keyframe]:
+    """The keyframes whose picture is on screen at some moment of [start, end]."""
+    before = [k for k in keyframes if k.timestamp <= start]
+    return before[-1:] + [k for k in keyframes if start < k.timestamp <= end]
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_every_page_interval_has_a_keyframe(scenario: str, container: str, keyframes_of) -> None:
+    keyframes = keyframes_of(scenario, container)
+    for page in truth_of(scenario)["pages"]:
+        inside = [k for k in keyframes if page["start"] <= k.timestamp < page["end"]]
+        assert inside, f"no keyframe while {page['url']} was shown"
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_each_on_screen_text_moment_is_covered_by_a_keyframe_of_its_page(
+    scenario: str, container: str, keyframes_of
+) -> None:
+    """The screen state at each truth text moment is represented by a keyframe taken on that page.
+
+    The truth times are when the user talks about the text; the text may have
+    appeared earlier, so the keyframe on screen at the moment (or within the
+    next 1.5 s) must belong to the same page visit.
+    """
+    keyframes = keyframes_of(scenario, container)
+    pages = truth_of(scenario)["pages"]
+    for item in truth_of(scenario)["onScreenText"]:
+        page = next(p for p in pages if p["start"] <= item["t"] < p["end"])
+        window = shown_during(keyframes, item["t"], item["t"] + 1.5)
+        assert any(k.timestamp >= page["start"] for k in window), item
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_error_messages_appearing_get_a_keyframe_within_1_5_s(
+    scenario: str, container: str, keyframes_of
+) -> None:
+    keyframes = keyframes_of(scenario, container)
+    for request in truth_of(scenario)["failedRequests"]:
+        answered = request["t"] + request["durationMs"] / 1000
+        assert any(answered - 0.1 <= k.timestamp <= answered + 1.5 for k in keyframes), request
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_detector_alone_finds_pages_and_the_first_error(scenario: str, probed) -> None:
+    """Without any hints the change detector still finds every page and the first error message."""
+    info = probed(scenario, "webm")
+    keyframes = extract_keyframes(media_path(scenario, "webm"), info, KeyframeOptions(), MediaLimits(),
+                                  KeyframeHints())
+    truth = truth_of(scenario)
+    for page in truth["pages"]:
+        assert any(page["start"] <= k.timestamp < page["end"] for k in keyframes)
+    first = truth["failedRequests"][0]
+    answered = first["t"] + first["durationMs"] / 1000
+    assert any(answered - 0.1 <= k.timestamp <= answered + 1.5 for k in keyframes)
+    assert all(k.reasons[0] in {"first", "change", "moving", "last"} for k in keyframes)
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_keyframe_count_is_under_the_cap_and_far_below_frame_count(
+    scenario: str, container: str, keyframes_of, probed: Callable[[str, str], ProbeInfo]
+) -> None:
+    keyframes = keyframes_of(scenario, container)
+    assert 2 <= len(keyframes) <= KeyframeOptions().max_keyframes
+    assert len(keyframes) * 10 < probed(scenario, container).frame_count
+    assert [k.index for k in keyframes] == list(range(len(keyframes)))
+    assert [k.timestamp for k in keyframes] == sorted(k.timestamp for k in keyframes)
+
+
+def test_cap_keeps_the_first_keyframe_and_the_strongest_changes(probed) -> None:
+    info = probed("upgrade-checkout", "webm")
+    capped = extract_keyframes(media_path("upgrade-checkout", "webm"), info,
+                               KeyframeOptions(max_keyframes=8), MediaLimits(), hints_for("upgrade-checkout"))
+    assert len(capped) == 8
+    assert capped[0].reasons == ("first",) and capped[0].timestamp == 0.0
+    # Every page is still represented: page changes are the largest changes.
+    for page in truth_of("upgrade-checkout")["pages"]:
+        assert any(page["start"] <= k.timestamp < page["end"] for k in capped)
+    assert any("error" in k.reasons for k in capped)
+    # Regions are re-measured against the keyframe that now precedes them.
+    for k in capped[1:]:
+        assert k.changed_region is not None and 0.0 <= k.change_ratio <= 1.0
+
+
+def test_cursor_movement_alone_makes_no_keyframe(keyframes_of) -> None:
+    """In upgrade-checkout only the mouse moves between 0.5 s and 6.5 s (frames exist there)."""
+    import av
+
+    with av.open(str(media_path("upgrade-checkout", "webm"))) as c:
+        moving = [f.time for f in c.decode(video=0) if 0.5 < f.time < 6.5]
+    assert len(moving) > 30, "the fixture has frames (cursor motion) in this interval"
+    keyframes = keyframes_of("upgrade-checkout", "webm")
+    assert not [k for k in keyframes if 0.5 < k.timestamp < 6.5]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_keyframes_carry_full_resolution_bgr_and_changed_regions(scenario: str, keyframes_of) -> None:
+    keyframes = keyframes_of(scenario, "webm")
+    first = keyframes[0]
+    assert first.reasons[0] == "first" and first.change_ratio == 1.0
+    assert first.changed_region is not None and (first.changed_region.w, first.changed_region.h) == (1280, 720)
+    for k in keyframes:
+        assert k.image.shape == (720, 1280, 3) and k.image.dtype.name == "uint8"
+        r = k.changed_region
+        assert r is not None and 0 <= r.x and 0 <= r.y and r.x + r.w <= 1280 and r.y + r.h <= 720
+    # Local changes (a field, a message) get a local region, not the whole frame.
+    local = [k for k in keyframes[1:] if k.change_ratio < 0.05]
+    assert local and all(k.changed_region.w * k.changed_region.h < 0.5 * 1280 * 720 for k in local)
+
+
+def test_click_hints_add_frames_after_clicks(keyframes_of) -> None:
+    keyframes = keyframes_of("login-500", "webm")
+    clicks = hints_for("login-500").click_times
+    tagged = [k for k in keyframes if "click" in k.reasons]
+    assert len(tagged) >= len(clicks) - 1
+    errors = [k for k in keyframes if "error" in k.reasons]
+    assert errors
+
+
+def test_progress_reports_decode_and_keyframes_up_to_completion(probed) -> None:
+    events: list[tuple[str, float, str]] = []
+    info = probed("login-500", "webm")
+    extract_keyframes(media_path("login-500", "webm"), info, KeyframeOptions(), MediaLimits(),
+                      KeyframeHints(), lambda s, f, m: events.append((s, f, m)))
+    for stage in ("decode", "keyframes"):
+        fractions = [f for s, f, _ in events if s == stage]
+        assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
