@@ -103,6 +103,11 @@ def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[Erro
     return regions
 
 
+def _seen(text: str, previous: set[str]) -> bool:
+    """Whether a line was on the previous keyframe, up to OCR noise."""
+    return text in previous or any(similar(text, seen, normalized=True) for seen in previous)
+
+
 def _lines_in_regions(lines: Sequence[OcrLine], regions: Sequence[ErrorRegion]) -> list[OcrLine]:
     return [line for line in lines if any(_intersects(line.box, r.box, margin=4) for r in regions)]
 
@@ -162,11 +167,8 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
     for keyframe in keyframes:
         height, width = keyframe.image.shape[:2] if keyframe.image.ndim >= 2 else (0, 0)
         lines = usable_lines(keyframe.lines)
-        previous_texts = [normalize(line.text) for line in previous_lines]
-        appeared = tuple(
-            line for line in lines
-            if not any(similar(normalize(line.text), seen, normalized=True) for seen in previous_texts)
-        )
+        previous_texts = {normalize(line.text) for line in previous_lines}
+        appeared = tuple(line for line in lines if not _seen(normalize(line.text), previous_texts))
         regions = find_error_regions(keyframe.image, lines)
         # A red region counts only when it holds text; red logos and icons are not errors.
         text_regions = [r for r in regions if r.text]

@@ -75,7 +75,11 @@ def similar(a: str, b: str, *, normalized: bool = False, threshold: float = 0.85
         return True
     if not a or not b:
         return False
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold
+    # Length and character-bag bounds reject most pairs before the quadratic ratio.
+    if min(len(a), len(b)) * 2 / (len(a) + len(b)) < threshold:
+        return False
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold
 
 
 def is_problem_speech(text: str) -> bool:

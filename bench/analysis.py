@@ -1,0 +1,163 @@
+"""Benchmark the analysis engine against its floor: decoding plus transcription.
+
+Usage: python -m bench.analysis [--container webm|mp4] [--ocr ENGINE] [SCENARIO ...]
+
+For each fixture, in one run:
+
+* decode   — every video frame decoded with PyAV (thread_type AUTO), nothing else;
+* transcribe — the audio transcribed alone with the engine's Whisper model and settings;
+* analysis — the whole engine.
+
+Cold numbers come from a fresh Python process each (imports and model loading
+included, as a worker that has just started pays them). Warm numbers come from
+one process that has already run each job once. Printed: per-stage timings of
+the warm analysis, the ratio analysis / (decode + transcription) cold and warm,
+the warm × realtime factor and the peak RSS of the analysis process.
+Targets: ratio <= 1.5 cold, warm >= 20x realtime, peak RSS < 1.5 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.5
+TARGET_REALTIME = 20.0
+TARGET_RSS_GIB = 1.5
+
+
+def _decode(video: Path) -> None:
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            pass
+
+
+def _transcriber() -> Any:
+    from app.pipeline.options import TranscribeOptions
+    from app.pipeline.transcribe import make_transcriber
+
+    return make_transcriber(TranscribeOptions())
+
+
+def _engine(ocr: str) -> Any:
+    from app.pipeline.engine import Engine, EngineOptions
+    from app.pipeline.options import OcrOptions
+
+    return Engine(EngineOptions(ocr=OcrOptions(engine=ocr)))  # type: ignore[arg-type]
+
+
+def _analyse(engine: Any, folder: Path, video: Path) -> dict[str, float]:
+    meta = json.loads((folder / "create.json").read_text())
+    return engine.analyze(video, meta).timings
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(kind: str, folder: Path, video: Path, ocr: str) -> dict[str, Any]:
+    """One job in this (fresh) process; cold wall time is measured by the parent."""
+    if kind == "decode":
+        _decode(video)
+        return {"rss": _peak_rss_mib()}
+    if kind == "transcribe":
+        _transcriber().transcribe(video)
+        return {"rss": _peak_rss_mib()}
+    if kind == "analysis":
+        timings = _analyse(_engine(ocr), folder, video)
+        return {"rss": _peak_rss_mib(), "timings": timings}
+    if kind == "warm":
+        out: dict[str, Any] = {}
+        _decode(video)
+        started = time.perf_counter()
+        _decode(video)
+        out["decode"] = time.perf_counter() - started
+        transcriber = _transcriber()
+        transcriber.transcribe(video)
+        started = time.perf_counter()
+        transcriber.transcribe(video)
+        out["transcribe"] = time.perf_counter() - started
+        del transcriber
+        engine = _engine(ocr)
+        _analyse(engine, folder, video)
+        started = time.perf_counter()
+        out["timings"] = _analyse(engine, folder, video)
+        out["analysis"] = time.perf_counter() - started
+        out["rss"] = _peak_rss_mib()
+        return out
+    raise ValueError(kind)
+
+
+def _spawn(kind: str, folder: Path, video: Path, ocr: str) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.analysis", "--ocr", ocr, "--child", kind, str(folder), str(video)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} child failed:\n{done.stderr[-2000:]}")
+    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench(scenario: str, container: str, ocr: str) -> bool:
+    """Run every measurement for one fixture, print it, and say whether the targets hold."""
+    folder = DATA / scenario
+    video = folder / f"recording.{container}"
+    duration = json.loads((folder / "truth.json").read_text())["duration"]
+    decode_cold, _ = _spawn("decode", folder, video, ocr)
+    transcribe_cold, _ = _spawn("transcribe", folder, video, ocr)
+    analysis_cold, cold = _spawn("analysis", folder, video, ocr)
+    _, warm = _spawn("warm", folder, video, ocr)
+    ratio_cold = analysis_cold / (decode_cold + transcribe_cold)
+    ratio_warm = warm["analysis"] / (warm["decode"] + warm["transcribe"])
+    realtime = duration / warm["analysis"]
+    rss_gib = max(cold["rss"], warm["rss"]) / 1024
+    print(f"== {scenario} ({container}, {duration:.1f} s of video, OCR engine {ocr})")
+    print(f"   cold (fresh process): decode {decode_cold:6.2f} s  transcribe {transcribe_cold:6.2f} s  "
+          f"analysis {analysis_cold:6.2f} s  ratio {ratio_cold:4.2f}")
+    print(f"   warm (models loaded): decode {warm['decode']:6.2f} s  transcribe {warm['transcribe']:6.2f} s  "
+          f"analysis {warm['analysis']:6.2f} s  ratio {ratio_warm:4.2f}")
+    stages = "  ".join(f"{k} {v:.2f}" for k, v in warm["timings"].items())
+    print(f"   warm stages (s): {stages}")
+    print(f"   warm speed: {realtime:5.1f}x realtime   peak RSS {rss_gib * 1024:6.0f} MiB")
+    checks = {
+        f"ratio cold <= {TARGET_RATIO}": ratio_cold <= TARGET_RATIO,
+        f"warm >= {TARGET_REALTIME:.0f}x realtime": realtime >= TARGET_REALTIME,
+        f"peak RSS < {TARGET_RSS_GIB} GiB": rss_gib < TARGET_RSS_GIB,
+    }
+    print("   targets: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in checks.items()))
+    return all(checks.values())
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", default=["upgrade-checkout", "login-500"])
+    parser.add_argument("--container", choices=["webm", "mp4"], default="webm")
+    parser.add_argument("--ocr", default="auto", help="OCR engine: auto, tesseract, rapidocr, hybrid")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "FOLDER", "VIDEO"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, folder, video = args.child
+        print(json.dumps(child(kind, Path(folder), Path(video), args.ocr)))
+        return
+    results = [bench(scenario, args.container, args.ocr) for scenario in args.scenarios]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
