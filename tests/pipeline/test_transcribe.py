@@ -1,0 +1,144 @@
+"""Transcription with the bundled tiny.en model: accuracy, timing, vocabulary, silence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.pipeline.options import TranscribeOptions
+from app.pipeline.text import speech_words, word_error_rate
+from app.pipeline.transcribe import (
+    make_transcriber,
+    split_into_segments,
+    vocabulary_prompt,
+    vocabulary_terms,
+)
+from app.pipeline.types import TranscriptSegment, TranscriptWord
+from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path
+
+CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
+
+
+def speech_of(scenario: str) -> list[dict]:
+    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())["speech"]
+
+
+def text_of(segments: list[TranscriptSegment]) -> str:
+    return " ".join(s.text for s in segments)
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_word_error_rate_is_at_most_15_percent(scenario: str, container: str, transcript_of) -> None:
+    reference = " ".join(s["text"] for s in speech_of(scenario))
+    wer = word_error_rate(reference, text_of(transcript_of(scenario, container)))
+    assert wer <= 0.15, f"WER {wer:.3f}"
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_segments_line_up_with_the_spoken_sentences(scenario: str, container: str, transcript_of) -> None:
+    segments = transcript_of(scenario, container)
+    for sentence in speech_of(scenario):
+        overlapping = [s for s in segments if s.start < sentence["end"] and s.end > sentence["start"]]
+        assert overlapping, sentence
+        assert abs(overlapping[0].start - sentence["start"]) <= 0.75, (overlapping[0], sentence)
+        assert abs(overlapping[-1].end - sentence["end"]) <= 0.75, (overlapping[-1], sentence)
+    # Nothing is heard where nobody speaks.
+    for segment in segments:
+        assert any(segment.start < s["end"] + 1.0 and segment.end > s["start"] - 1.0
+                   for s in speech_of(scenario)), segment
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_words_carry_ordered_timestamps_and_probabilities(scenario: str, container: str, transcript_of) -> None:
+    for segment in transcript_of(scenario, container):
+        assert segment.words, segment
+        assert segment.start == segment.words[0].start and segment.end == segment.words[-1].end
+        starts = [w.start for w in segment.words]
+        assert starts == sorted(starts)
+        assert all(w.start <= w.end and 0.0 <= w.probability <= 1.0 for w in segment.words)
+        assert speech_words(segment.text) == speech_words(" ".join(w.text for w in segment.words))
+
+
+@pytest.mark.parametrize(("scenario", "container"), CASES)
+def test_vocabulary_never_hurts_word_error_rate(scenario: str, container: str, transcript_of) -> None:
+    reference = " ".join(s["text"] for s in speech_of(scenario))
+    with_vocabulary = word_error_rate(reference, text_of(transcript_of(scenario, container, True)))
+    without = word_error_rate(reference, text_of(transcript_of(scenario, container, False)))
+    assert with_vocabulary <= without + 1e-9, (with_vocabulary, without)
+
+
+def test_vocabulary_fixes_a_misheard_on_screen_name(transcript_of) -> None:
+    """Without help tiny.en writes "Proplan" in the MP4; the screen's "Pro plan" fixes it."""
+    without = speech_words(text_of(transcript_of("upgrade-checkout", "mp4", False)))
+    helped = speech_words(text_of(transcript_of("upgrade-checkout", "mp4", True)))
+    assert "proplan" in without
+    assert "proplan" not in helped and "pro" in helped and "plan" in helped
+
+
+def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
+    terms = vocabulary_terms(
+        ["Pricing — Example Shop", "Save settings", "Pay $12.00", "What payment methods do you accept?",
+         "pricing", "Remember me", "a very long sentence that is not a label at all"], max_words=60)
+    assert terms == ["Pricing", "Example Shop", "Save settings", "Remember me"]
+    assert vocabulary_prompt(["Save settings", "Log in"], 60) == "Save settings, Log in."
+    assert vocabulary_prompt([], 60) == ""
+    labels = [f"Label {chr(65 + i % 26)}{chr(65 + i // 26)}" for i in range(100)]
+    assert len(vocabulary_terms(labels, max_words=10)) == 5
+
+
+def test_segments_split_at_pauses() -> None:
+    words = [TranscriptWord(start=t, end=t + 0.3, text=w, probability=0.9)
+             for t, w in [(1.0, "one"), (1.4, "two."), (3.0, "three"), (3.4, "four.")]]
+    segments = split_into_segments(words, 0.8)
+    assert [(s.start, s.end, s.text) for s in segments] == [(1.0, 1.7, "one two."), (3.0, 3.7, "three four.")]
+
+
+def test_silence_gives_no_segments(transcriber) -> None:
+    assert transcriber.transcribe_array(np.zeros(16000 * 5, np.float32)) == []
+    assert transcriber.transcribe_array(np.zeros(0, np.float32)) == []
+    quiet_noise = np.random.default_rng(1).normal(0, 2e-4, 16000 * 5).astype(np.float32)
+    assert transcriber.transcribe_array(quiet_noise) == []
+
+
+def test_file_with_silent_audio_gives_no_segments(tmp_path: Path, transcriber) -> None:
+    import av
+
+    path = tmp_path / "silent.webm"
+    with av.open(str(path), "w", format="webm") as out:
+        video = out.add_stream("libvpx", rate=10)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = out.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        for i in range(20):
+            img = np.full((120, 160, 3), 255, np.uint8)
+            for p in video.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(p)
+        samples = np.zeros((1, 960), np.float32)
+        for i in range(100):
+            frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = i * 960
+            for p in audio.encode(frame):
+                out.mux(p)
+        for stream in (video, audio):
+            for p in stream.encode():
+                out.mux(p)
+    assert transcriber.transcribe(path) == []
+
+
+def test_auto_engine_uses_faster_whisper_without_a_gpu() -> None:
+    from app.pipeline.transcribe import whisperx_available
+
+    transcriber = make_transcriber(TranscribeOptions(engine="auto"))
+    expected = "whisperx" if whisperx_available() else "faster-whisper"
+    assert transcriber.name == expected
+
+
+def test_configured_model_directory_is_used(tmp_path: Path) -> None:
+    from app.pipeline.errors import StageError
+
+    with pytest.raises(StageError, match="model.bin"):
+        make_transcriber(TranscribeOptions(model_dir=str(tmp_path)))
