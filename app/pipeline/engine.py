@@ -153,6 +153,9 @@ class Engine:
                     lambda: self._transcriber.transcribe(video_path, vocabulary=vocabulary, progress=progress,
                                                      limits=options.limits),
                 )
+                # A failed transcription stops decoding and OCR at their next progress report.
+                transcript_future.add_done_callback(
+                    lambda done: progress.cancelled.set() if done.exception() is not None else None)
             try:
                 keyframes = timer.run("keyframes", lambda: extract_keyframes(
                     video_path, info, options.keyframes, options.limits, hints, progress))
@@ -160,11 +163,12 @@ class Engine:
                 progress.done("keyframes", f"{len(keyframes)} keyframes")
                 timer.run("ocr", lambda: ocr_keyframes(keyframes, self._ocr, progress))
                 progress.done("ocr", "text read")
-            except BaseException:
-                # Stop the transcription at its next progress report, then re-raise ours.
+            except BaseException as exc:
+                # Stop the transcription at its next progress report, then report the first failure.
                 progress.cancelled.set()
-                if transcript_future is not None:
-                    transcript_future.exception()
+                if transcript_future is not None and transcript_future.exception() is not None:
+                    if isinstance(exc, _Cancelled):
+                        self._transcript(transcript_future)  # raises the transcription's error
                 raise
             transcript = split_sentences(self._transcript(transcript_future))
         progress.done("transcribe", f"{len(transcript)} segments")

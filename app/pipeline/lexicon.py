@@ -20,22 +20,15 @@ ERROR_WORDS_RE = re.compile(
 
 PROBLEM_SPEECH_RE = re.compile(
     r"\b(error|errors|failed|fails|failing|broken|broke|invalid|wrong|doesn't work|does not work|"
-    r"didn't work|did not work|not working|isn't working|won't|can't|cannot|couldn't|unable|"
-    r"stuck|nothing happens|nothing happened|still says|again|weird|strange|confusing|"
-    r"supposed to|should be|but it|but the|said)\b",
+    r"didn't work|did not work|not working|isn't working|won't (?:load|work|let)|can't|cannot|couldn't|"
+    r"unable|stuck|nothing happens|nothing happened|still says|weird|strange|confusing|frustrating)\b",
     re.IGNORECASE,
 )
-"""Phrases with which a user says aloud that something is off."""
+"""Words with which a user says aloud that something went wrong."""
 
-# Contrast or complaint words that must accompany a problem phrase in speech:
-# "again" or "said" alone are not complaints.
-_STRONG_SPEECH_RE = re.compile(
-    r"\b(error|errors|failed|fails|failing|broken|broke|invalid|wrong|doesn't work|does not work|"
-    r"didn't work|did not work|not working|isn't working|can't|cannot|couldn't|unable|stuck|"
-    r"nothing happens|nothing happened|still says|weird|strange|confusing|supposed to|"
-    r"should be|but)\b",
-    re.IGNORECASE,
-)
+# "X, but it said Y": a contrast plus a reference to what was said or expected.
+_CONTRAST_RE = re.compile(r"\b(but|though|however|instead)\b", re.IGNORECASE)
+_EXPECTATION_RE = re.compile(r"\b(said|says|saying|supposed|should|expected|thought|was)\b", re.IGNORECASE)
 
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _CURRENCY_WORDS = {
@@ -84,7 +77,9 @@ def similar(a: str, b: str, *, normalized: bool = False, threshold: float = 0.85
 
 def is_problem_speech(text: str) -> bool:
     """Whether a transcript segment says that something went wrong or looks off."""
-    return bool(_STRONG_SPEECH_RE.search(text)) and bool(PROBLEM_SPEECH_RE.search(text))
+    if PROBLEM_SPEECH_RE.search(text):
+        return True
+    return bool(_CONTRAST_RE.search(text)) and bool(_EXPECTATION_RE.search(text))
 
 
 _UNITS = {

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.pipeline.errors import MediaInputError
+from app.pipeline.errors import MediaInputError, PipelineError, StageError
 from app.pipeline.sections import CITATION_TYPES
 from app.pipeline.types import STAGES
 
-from .conftest import CONTAINERS, SCENARIOS
+from .conftest import CONTAINERS, FIXTURE_DATA, SCENARIOS
 
 CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 ERRORISH = re.compile(r"wrong|invalid|error|failed", re.IGNORECASE)
@@ -220,4 +220,24 @@ def test_truncated_video_fails_cleanly(engine, tmp_path: Path) -> None:
     with pytest.raises(MediaInputError) as error:
         engine.analyze(_broken_copy(tmp_path, 40_000), {})
     assert error.value.reason
+    assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
+
+
+class _FailingTranscriber:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def transcribe(self, path: Any, **kwargs: Any) -> list[Any]:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [StageError("the model crashed"), MediaInputError("the audio is corrupt"),
+                                   RuntimeError("unexpected")])
+def test_a_failed_transcription_stops_the_analysis_with_its_reason(engine, monkeypatch, error: Exception) -> None:
+    monkeypatch.setattr(engine, "_transcriber", _FailingTranscriber(error))
+    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
+    expected = type(error) if isinstance(error, PipelineError) else StageError
+    with pytest.raises(expected) as raised:
+        engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
+    assert str(error) in raised.value.reason
     assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
