@@ -238,6 +238,27 @@ class RapidOcr:
         return _lines_from_rapid(result, box, pad, self.options.min_confidence)
 
 
+    def recognise(self, image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
+        """Recognise one line of text in each box (no detection), batched; ("", 0) where unreadable."""
+        crops = []
+        for box in boxes:
+            b = _clip(box, image)
+            crops.append(
+                np.ascontiguousarray(image[b.y : b.y + b.h, b.x : b.x + b.w]) if b is not None
+                else np.zeros((8, 8, 3), np.uint8)
+            )
+        if not crops:
+            return []
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        with self._lock:
+            # Detection is the expensive half of PP-OCR; these boxes are single lines already.
+            recogniser = self._engine._load_rec_model()
+            result = recogniser(TextRecInput(img=crops))
+        texts = result.txts or ()
+        return [(str(t).strip(), float(sc)) for t, sc in zip(texts, result.scores, strict=False)]
+
+
 def _lines_from_rapid(result: object, offset: Box, pad: int, min_conf: float) -> list[OcrLine]:
     boxes = getattr(result, "boxes", None)
     txts = getattr(result, "txts", None)
@@ -285,7 +306,15 @@ def _quad_box(quad: object, offset: Box, pad: int) -> Box:
 
 
 class HybridOcr:
-    """Tesseract first; PP-OCR re-reads only the text blocks Tesseract missed or doubted."""
+    """Tesseract first; PP-OCR re-reads only the lines Tesseract doubted and the text it missed.
+
+    Doubted: a real word (two or more letters or digits) under ``recheck_confidence``,
+    or an ellipsis, which Tesseract's LSTM emits for glyphs it cannot resolve
+    (small print next to large type). Missed: text-like blocks found by
+    morphology that no Tesseract line covers (light text on a coloured button).
+    Single lines are re-read by PP-OCR's recogniser alone, in one batch; only
+    tall blocks get its detector too.
+    """
 
     name = "hybrid"
 
@@ -294,30 +323,67 @@ class HybridOcr:
         self.fast = TesseractOcr(options)
         self.accurate = RapidOcr(options)
 
+    def _doubtful(self, line: OcrLine) -> bool:
+        if "..." in line.text or "\u2026" in line.text:
+            return True
+        return any(
+            w.confidence < self.options.recheck_confidence
+            for w in line.words
+            if sum(ch.isalnum() for ch in w.text) >= 2
+        )
+
     def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
         """Read the lines in ``region`` of a BGR image."""
         box = _clip(region, image)
         if box is None:
             return []
+        h_img, w_img = image.shape[:2]
         lines = self.fast.read(image, box)
-        doubtful = [
-            ln for ln in lines
-            if min((w.confidence for w in ln.words), default=ln.confidence) < self.options.recheck_confidence
-        ]
-        sure = [ln for ln in lines if ln not in doubtful]
+        doubtful = [ln for ln in lines if self._doubtful(ln)]
+        sure = [ln for ln in lines if not self._doubtful(ln)]
         crop = image[box.y : box.y + box.h, box.x : box.x + box.w]
-        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        blocks = _text_blocks(gray, box)
-        missed = [b for b in blocks if not any(_overlap(b, ln.box) > 0.5 for ln in sure)]
-        targets = _merge_nearby(missed + [ln.box for ln in doubtful], image.shape[1], image.shape[0])
-        if not targets:
-            return sure
-        extra: list[OcrLine] = []
-        for target in targets:
-            extra.extend(self.accurate.read(image, target))
-        # An accurate line replaces the doubtful Tesseract lines it covers.
-        kept = [ln for ln in doubtful if not any(_overlap(ln.box, e.box) > 0.3 for e in extra)]
-        return _dedupe(sure + kept + extra)
+        blocks = _text_blocks(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), box)
+        missed = [b for b in blocks if not any(_overlap(b, ln.box) > 0.5 for ln in lines)]
+        missed = _merge_nearby(missed, w_img, h_img, gap=6)
+
+        single = [_pad(ln.box, 6, 4, w_img, h_img) for ln in doubtful]
+        single += [b for b in missed if b.h <= 40]
+        tall = [b for b in missed if b.h > 40]
+        out = list(sure)
+        for (text, score), target, origin in zip(
+            self.accurate.recognise(image, single), single,
+            doubtful + [None] * (len(single) - len(doubtful)), strict=True,
+        ):
+            if origin is not None and (score < self.options.min_confidence or not text):
+                out.append(origin)  # PP-OCR could not do better: keep Tesseract's reading
+            elif score >= self.options.recheck_confidence and sum(ch.isalnum() for ch in text) >= 2:
+                out.append(_line_from_text(text, score, target if origin is None else origin.box))
+            elif origin is not None:
+                out.append(origin)
+        for target in tall:
+            out.extend(self.accurate.read(image, target))
+        return _dedupe(out)
+
+
+def _pad(box: Box, px: int, py: int, width: int, height: int) -> Box:
+    x0, y0 = max(0, box.x - px), max(0, box.y - py)
+    x1, y1 = min(width, box.x + box.w + px), min(height, box.y + box.h + py)
+    return Box(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+
+
+def _line_from_text(text: str, score: float, box: Box) -> OcrLine:
+    """A line whose words get boxes in proportion to their length (the recogniser gives none)."""
+    tokens = text.split()
+    total = sum(len(t) for t in tokens) + max(0, len(tokens) - 1)
+    words: list[OcrWord] = []
+    pos = 0
+    for token in tokens:
+        x0 = box.x + int(box.w * pos / total)
+        x1 = box.x + int(box.w * (pos + len(token)) / total)
+        words.append(OcrWord(text=token, box=Box(x=x0, y=box.y, w=max(1, x1 - x0), h=box.h),
+                             confidence=score))
+        pos += len(token) + 1
+    return OcrLine(text=" ".join(tokens), box=box, confidence=score, words=tuple(words))
 
 
 def _merge_nearby(boxes: list[Box], width: int, height: int, gap: int = 8) -> list[Box]:

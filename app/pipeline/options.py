@@ -74,7 +74,7 @@ class OcrOptions:
     """Directory holding ``<language>.traineddata``; None finds the installed tessdata package."""
     min_confidence: float = 0.4
     """Lines below this confidence (0..1) are dropped."""
-    recheck_confidence: float = 0.8
+    recheck_confidence: float = 0.6
     """In the hybrid engine, regions with a word below this are re-read by the accurate engine."""
     upscale_below_px: int = 24
     """Regions shorter than this are upscaled before recognition (small print)."""
