@@ -1,0 +1,172 @@
+"""OCR of keyframes: the truth's key strings are read, only changed regions are OCR'd."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from app.pipeline.ocr import AUTO_ENGINE, make_ocr, ocr_keyframes
+from app.pipeline.options import OcrOptions
+from app.pipeline.text import fuzzy_contains
+from app.pipeline.types import Box, Keyframe, OcrLine
+from tests.pipeline.conftest import SCENARIOS, media_path
+
+# Spacing is ignored; 85/100 tolerates one wrong character in a ~7-character
+# string ("$59/mo") but not a different price or word.
+MATCH = 85.0
+
+
+def truth_of(scenario: str) -> dict:
+    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())
+
+
+def shown_during(keyframes: list[Keyframe], start: float, end: float) -> list[Keyframe]:
+    before = [k for k in keyframes if k.timestamp <= start]
+    return before[-1:] + [k for k in keyframes if start < k.timestamp <= end]
+
+
+def texts(keyframes: list[Keyframe]) -> list[str]:
+    return [line.text for k in keyframes for line in k.lines]
+
+
+def test_fuzzy_match_threshold_is_meaningful() -> None:
+    assert fuzzy_contains(["Pro plan from $49 /mo — 10 seats"], "Pro plan from $49/mo") == 100
+    assert fuzzy_contains(["$59/m0"], "$59/mo") >= MATCH
+    assert fuzzy_contains(["$49/mo"], "$59/mo") < MATCH
+    assert fuzzy_contains(["Card number"], "Card number is invalid") < MATCH
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_key_text_of_every_page_is_read(scenario: str, read_keyframes) -> None:
+    keyframes = read_keyframes(scenario)
+    for page in truth_of(scenario)["pages"]:
+        seen = texts(shown_during(keyframes, page["start"], page["end"] - 0.05))
+        for key in page["keyText"]:
+            assert fuzzy_contains(seen, key) >= MATCH, (page["url"], key)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_on_screen_text_is_read_when_it_is_shown(scenario: str, read_keyframes) -> None:
+    keyframes = read_keyframes(scenario)
+    for item in truth_of(scenario)["onScreenText"]:
+        seen = texts(shown_during(keyframes, item["t"], item["t"] + 1.5))
+        assert fuzzy_contains(seen, item["text"]) >= MATCH, item
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_lines_have_words_boxes_and_confidence(scenario: str, read_keyframes) -> None:
+    for k in read_keyframes(scenario):
+        assert k.lines
+        h, w = k.image.shape[:2]
+        for line in k.lines:
+            assert line.text.strip() and line.words
+            assert " ".join(word.text for word in line.words) == line.text
+            assert 0.0 <= line.confidence <= 1.0
+            for b in [line.box] + [word.box for word in line.words]:
+                assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w + 1 and b.y + b.h <= h + 1, (line, b)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_unchanged_lines_are_carried_forward(scenario: str, read_keyframes) -> None:
+    keyframes = read_keyframes(scenario)
+    carried = 0
+    for prev, cur in zip(keyframes, keyframes[1:], strict=False):
+        ids = {id(line) for line in prev.lines}
+        for line in cur.lines:
+            if id(line) in ids:
+                carried += 1
+                # A carried line is one whose pixels did not change.
+                b = line.box
+                before = prev.image[b.y:b.y + b.h, b.x:b.x + b.w].astype(np.int16)
+                after = cur.image[b.y:b.y + b.h, b.x:b.x + b.w].astype(np.int16)
+                assert float(np.abs(before - after).mean()) < 8.0, line
+    assert carried >= 3 * len(keyframes)
+
+
+class _Spy:
+    """Wraps an engine and records the area of every region it is asked to read."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.areas: list[int] = []
+
+    def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+        h, w = image.shape[:2]
+        self.areas.append(w * h if region is None else region.w * region.h)
+        return self.inner.read(image, region)
+
+
+def test_only_changed_regions_are_read(keyframes_of, ocr_engine) -> None:
+    keyframes = keyframes_of("login-500", "mp4")
+    spy = _Spy(ocr_engine)
+    events: list[tuple[str, float, str]] = []
+    ocr_keyframes(keyframes, spy, lambda s, f, m: events.append((s, f, m)))
+    full = 1280 * 720
+    assert spy.areas[0] == full
+    assert sum(spy.areas) < 0.4 * full * len(keyframes)
+    assert [f for s, f, _ in events if s == "ocr"][-1] == 1.0
+
+
+def _page(lines: list[str], top: int = 40, gap: int = 60, size: tuple[int, int] = (900, 640)) -> np.ndarray:
+    img = np.full((size[1], size[0], 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(img, text, (40, top + i * gap), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30, 30, 30), 2, cv2.LINE_AA)
+    return img
+
+
+def _frame(index: int, t: float, image: np.ndarray, region: Box | None, ratio: float) -> Keyframe:
+    return Keyframe(index=index, timestamp=t, reasons=("change",), changed_region=region,
+                    change_ratio=ratio, image=image)
+
+
+def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine) -> None:
+    words = ["ALPHA ORDERS 2041", "BRAVO INVOICE 7730", "CHARLIE REFUND 118", "DELTA BILLING 9052",
+             "ECHO ACCOUNT 3316", "FOXTROT PAYMENT 4410", "GOLF RECEIPT 5583", "HOTEL CREDIT 6624",
+             "INDIA TRANSFER 7719", "JULIET BALANCE 8807", "KILO STATEMENT 9931"]
+    first = _page(words[:10])
+    scrolled = _page(words[1:11])  # scrolled by one line (60 px): KILO appears at the bottom
+    spy = _Spy(ocr_engine)
+    keyframes = [_frame(0, 0.0, first, None, 1.0),
+                 _frame(1, 1.0, scrolled, Box(x=0, y=0, w=900, h=640), 0.2)]
+    ocr_keyframes(keyframes, spy)
+    assert fuzzy_contains(texts(keyframes[:1]), "ALPHA ORDERS 2041") >= MATCH
+    second = keyframes[1].lines
+    assert fuzzy_contains([ln.text for ln in second], "KILO STATEMENT 9931") >= MATCH
+    assert fuzzy_contains([ln.text for ln in second], "ALPHA ORDERS 2041") < MATCH
+    moved = [ln for ln in second if any(ln.text == p.text and ln.box.y == p.box.y - 60
+                                        for p in keyframes[0].lines)]
+    assert len(moved) >= 6, "lines still on screen are carried, moved up by the scroll"
+    assert spy.areas[1] < 0.3 * 900 * 640, "only the newly exposed strip is read"
+
+
+def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
+    img = np.full((200, 700, 3), 255, np.uint8)
+    cv2.putText(img, "Order summary", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2, cv2.LINE_AA)
+    cv2.rectangle(img, (30, 100), (330, 160), (229, 70, 79), -1)  # a blue-violet button (BGR)
+    cv2.putText(img, "Save settings", (50, 142), cv2.FONT_HERSHEY_DUPLEX, 0.9, (255, 255, 255), 2,
+                cv2.LINE_AA)
+    lines = make_ocr(OcrOptions(engine="hybrid")).read(img)
+    seen = [ln.text for ln in lines]
+    assert fuzzy_contains(seen, "Order summary") >= MATCH
+    assert fuzzy_contains(seen, "Save settings") >= MATCH, seen
+
+
+def test_tesseract_engine_reads_plain_text_with_word_boxes() -> None:
+    img = _page(["Invoice total 42"], top=60, size=(500, 100))
+    lines = make_ocr(OcrOptions(engine="tesseract")).read(img)
+    assert fuzzy_contains([ln.text for ln in lines], "Invoice total 42") >= MATCH
+    words = [w for ln in lines for w in ln.words]
+    assert len(words) == 3 and words[0].box.x < words[1].box.x < words[2].box.x
+    # A region limits the reading, and boxes stay in full-image coordinates.
+    right = make_ocr(OcrOptions(engine="tesseract")).read(img, Box(x=150, y=0, w=350, h=100))
+    assert all(w.box.x >= 150 for ln in right for w in ln.words)
+
+
+def test_engine_choice() -> None:
+    assert AUTO_ENGINE in {"tesseract", "rapidocr", "hybrid"}
+    with pytest.raises(ValueError):
+        make_ocr(OcrOptions(engine="nonsense"))  # type: ignore[arg-type]
