@@ -146,6 +146,8 @@ def _where(box: Box, width: int, height: int) -> str:
 def _kind_of_change(box: Box, width: int, height: int) -> str:
     """A dialog is a centred block, a toast a small block near an edge, otherwise inline."""
     area = box.w * box.h / float(max(1, width * height))
+    if area > 0.6:
+        return "new content across the page"
     centred = abs((box.x + box.w / 2) - width / 2) < width * 0.15
     if centred and 0.08 <= area <= 0.6 and box.h > height * 0.2:
         return "a dialog-like block"
@@ -177,7 +179,8 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         since = previous.timestamp if previous is not None else -1.0
         window = [a for a in recording.actions if since < a.time <= keyframe.timestamp + 0.05]
         navigations = [a for a in window if a.type == "navigate"]
-        scrolls = [a for a in window if a.type == "scroll"]
+        # Scroll events are stamped when scrolling ends, after the picture moved.
+        scrolls = [a for a in recording.actions if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0]
         clicks = [a for a in window if a.type == "click"]
         parts: list[str] = []
         major = False
@@ -196,6 +199,8 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
                 major = True
+            elif field := _field_at(region, recording, since, keyframe.timestamp):
+                change = f"text typed into {field}" if inside else f"a change on the {field} field"
             elif inside:
                 # Only new text makes a change a message; otherwise say no more than "changed".
                 change = f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
@@ -203,8 +208,8 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
                 change = f"a change {where}"
         else:
             change = "no visible change"
-        parts.append(f"{page.title or page.url}" if page else "Unknown page")
-        parts.append(f"{change}.")
+        name = recording.page_name(page)
+        parts.append(f"{name[:1].upper()}{name[1:]}: {change}.")
         clicked = _clicked_label(clicks[-1], recording) if clicks else None
         pointer = (clicks[-1].x, clicks[-1].y) if clicks and clicks[-1].x is not None and clicks[-1].y is not None else None
         if clicked:
@@ -233,6 +238,17 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         )
         previous, previous_lines = keyframe, lines
     return out
+
+
+def _field_at(region: Box, recording: Recording, since: float, until: float) -> str | None:
+    """The form field a change lies on, when the user types into it (input events come at the end)."""
+    for action in recording.actions:
+        if action.type != "input" or not since < action.time <= until + 5.0:
+            continue
+        element = recording.element(action.selector)
+        if element is not None and element.box is not None and _intersects(element.box, region):
+            return f"'{action.text or element.text or action.selector}'"
+    return None
 
 
 def _clicked_label(action: Action, recording: Recording) -> str | None:

@@ -186,7 +186,8 @@ class Engine:
         def fuse() -> tuple[EvidenceTable, list[Any], list[Finding]]:
             evidence = build_evidence(recording, keyframes, descriptions, transcript)
             signals = detect_signals(recording, evidence, keyframes, duration, options.signals)
-            return evidence, signals, build_findings(signals, evidence)
+            page_urls = [p.url for p in recording.pages] + list(recording.visited_urls)
+            return evidence, signals, build_findings(signals, evidence, page_urls)
 
         evidence, signals, findings = timer.run("fuse", fuse)
         progress.done("fuse", f"{len(evidence)} evidence items, {len(findings)} findings")

@@ -13,7 +13,8 @@ from difflib import SequenceMatcher
 ERROR_WORDS_RE = re.compile(
     r"\b(error|errors|failed|fails|failure|invalid|incorrect|wrong|denied|unable|cannot|can't|"
     r"couldn't|could not|not found|unavailable|expired|declined|rejected|forbidden|unauthori[sz]ed|"
-    r"timed out|timeout|try again|went wrong|problem|oops|not allowed|exception|required)\b",
+    r"timed out|timeout|try again|went wrong|something wrong|a problem|oops|not allowed|exception|"
+    r"(?:is|are) required|required field)\b",
     re.IGNORECASE,
 )
 """Words that make an on-screen line read as an error message."""

@@ -119,6 +119,32 @@ class Recording:
                 current = page
         return current or (self.pages[0] if self.pages else None)
 
+    def page_name(self, page: PageVisit | None) -> str:
+        """A short human name for a page: its title without the site name, else its path.
+
+        Titles usually read "Pricing — Acme"; the part shared by every title is
+        the site's name, so a page titled only by it is named by its path
+        ("home page" for "/").
+        """
+        if page is None:
+            return "an unknown page"
+        path = urlsplit(page.url).path or "/"
+        parts = _title_parts(page.title) if page.title else []
+        site = self._site_name()
+        if parts and parts[0] != site:
+            return parts[0]
+        if path == "/":
+            return "the home page"
+        own = [part for part in parts if part != site]
+        return own[0] if own else path
+
+    def _site_name(self) -> str | None:
+        titled = [_title_parts(p.title) for p in self.pages if p.title]
+        if len(titled) < 2:
+            return None
+        common = set(titled[0]).intersection(*map(set, titled[1:]))
+        return next(iter(common)) if len(common) == 1 else None
+
     def element(self, selector: str | None) -> ElementSnapshot | None:
         """The DOM snapshot captured for ``selector``, if the recorder sent one."""
         if not selector:
@@ -162,6 +188,11 @@ class Recording:
             if len(out) >= limit:
                 break
         return tuple(out)
+
+
+def _strip(url: str) -> str:
+    """A URL without its fragment: "#section" jumps are not page changes."""
+    return url.split("#", 1)[0]
 
 
 def _title_parts(title: str) -> list[str]:
@@ -346,7 +377,7 @@ def parse_recording(raw: Any) -> Recording:
         console=tuple(console),
         network=tuple(network),
         elements=tuple(elements),
-        pages=_pages(actions, _text(meta.get("url")), _text(meta.get("title")), duration),
+        pages=_pages(actions, network, _text(meta.get("url")), _text(meta.get("title")), duration),
         skipped=skipped,
     )
 
@@ -363,9 +394,15 @@ def _box(value: Any) -> Box | None:
 
 
 def _pages(
-    actions: list[Action], url: str | None, title: str | None, duration: float | None
+    actions: list[Action], network: list[NetworkRequest], url: str | None, title: str | None,
+    duration: float | None,
 ) -> tuple[PageVisit, ...]:
-    """Page visits from navigate actions; the metadata's first page fills the start."""
+    """Page visits from navigate actions; the metadata's first page fills the start.
+
+    A recorder that missed a navigation still stamps each action with the page
+    it happened on: when that URL changes, the page changed in between, at the
+    document request for it when one was logged, else at the action.
+    """
     starts: list[tuple[float, str, str]] = []
     for action in actions:
         if action.type != "navigate" or not action.url:
@@ -375,6 +412,18 @@ def _pages(
         starts.append((action.time, action.url, action.title or ""))
     if url and (not starts or starts[0][0] > 0.5):
         starts.insert(0, (0.0, url, title or ""))
+    previous_time, current = 0.0, starts[0][1] if starts else url
+    for action in actions:
+        page = next((s for s in reversed(starts) if s[0] <= action.time + 1e-6), None)
+        current = page[1] if page else current
+        if action.url and current and action.type != "navigate" and _strip(action.url) != _strip(current):
+            documents = [r.time for r in network
+                         if previous_time - 0.5 <= r.time <= action.time and _strip(r.url) == _strip(action.url)
+                         and (r.resource_type or "document") == "document"]
+            starts.append((documents[0] if documents else action.time, action.url, ""))
+            starts.sort(key=lambda s: s[0])
+            current = action.url
+        previous_time = action.time
     end_of_video = duration if duration is not None and duration > 0 else None
     pages: list[PageVisit] = []
     for i, (start, page_url, page_title) in enumerate(starts):

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.pipeline.describe import FrameDescription
 from app.pipeline.evidence import Evidence, EvidenceTable
+from app.pipeline.lexicon import normalize
 from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 from app.pipeline.summary import Finding
@@ -52,10 +53,8 @@ class Section:
                 "description": self.description, "citations": [c.to_dict() for c in self.citations]}
 
 
-def _page_name(title: str | None, url: str | None) -> str:
-    if title:
-        return title.split(" — ")[0].split(" | ")[0].split(" - ")[0].strip() or (url or "")
-    return url or "Unknown page"
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def boundaries(recording: Recording, descriptions: Sequence[FrameDescription], duration: float) -> list[float]:
@@ -115,6 +114,7 @@ def build_sections(
             for evidence_id in signal.evidence_ids:
                 signal_kinds[evidence_id] = signal.kind
     finding_ids = {e for f in findings for e in f.evidence_ids}
+    chrome = _chrome(descriptions)
     starts = boundaries(recording, descriptions, duration)
     sections: list[Section] = []
     for i, start in enumerate(starts):
@@ -124,12 +124,21 @@ def build_sections(
         page = recording.page_at(start + 0.01)
         frames = [d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)]
         citations = _citations(items, signal_kinds, finding_ids)
-        title = _title(page.title if page else None, page.url if page else None, items, signal_kinds)
-        description = _describe(page.title if page else None, page.url if page else None, start, end,
-                                items, frames, signal_kinds, findings)
+        name = recording.page_name(page)
+        title = _title(name, items, signal_kinds)
+        description = _describe(name, page.url if page else None, start, end, items, frames, findings, chrome)
         sections.append(Section(title=title, start=start, end=end, description=description,
                                 citations=tuple(citations)))
     return sections
+
+
+def _chrome(descriptions: Sequence[FrameDescription]) -> set[str]:
+    """Text seen on more than one page (site name, navigation links): not worth quoting."""
+    pages: dict[str, set[str]] = {}
+    for frame in descriptions:
+        for text in frame.notable_text:
+            pages.setdefault(normalize(text), set()).add(frame.url or "")
+    return {text for text, urls in pages.items() if len(urls) > 1}
 
 
 def _citations(items: Sequence[Evidence], signal_kinds: dict[str, str], finding_ids: set[str]) -> list[Citation]:
@@ -156,8 +165,7 @@ def _citations(items: Sequence[Evidence], signal_kinds: dict[str, str], finding_
     return out
 
 
-def _title(title: str | None, url: str | None, items: Sequence[Evidence], signal_kinds: dict[str, str]) -> str:
-    name = _page_name(title, url)
+def _title(name: str, items: Sequence[Evidence], signal_kinds: dict[str, str]) -> str:
     failed = [e for e in items if signal_kinds.get(e.id) == "network_error"]
     errors = [e for e in items if e.type == "console" and e.data.get("level") == "error"]
     clicks = [e for e in items if e.type == "action" and e.data.get("action") == "click"]
@@ -174,25 +182,25 @@ def _title(title: str | None, url: str | None, items: Sequence[Evidence], signal
         activity = f"clicks '{label}'"
     else:
         activity = "viewing the page"
-    return f"{name}: {activity}"
+    return f"{_capitalised(name)}: {activity}"
 
 
 def _describe(
-    title: str | None,
+    name: str,
     url: str | None,
     start: float,
     end: float,
     items: Sequence[Evidence],
     frames: Sequence[FrameDescription],
-    signal_kinds: dict[str, str],
     findings: Sequence[Finding],
+    chrome: set[str],
 ) -> str:
-    sentences = [f"{_page_name(title, url)} ({url}) from {start:.1f} s to {end:.1f} s." if url
+    sentences = [f"{_capitalised(name)} ({url}) from {start:.1f} s to {end:.1f} s." if url
                  else f"From {start:.1f} s to {end:.1f} s."]
     notable: list[str] = []
     for frame in frames:
         for text in frame.notable_text:
-            if text not in notable:
+            if text not in notable and normalize(text) not in chrome:
                 notable.append(text)
     if notable:
         sentences.append("On screen: " + ", ".join(f"'{t}'" for t in notable[:4]) + ".")
@@ -202,7 +210,7 @@ def _describe(
         sentences.append("The user did: " + "; ".join(described[:6]) + ("; ..." if len(described) > 6 else "") + ".")
     said = [str(e.data.get("text")) for e in items if e.type == "speech"]
     if said:
-        sentences.append("They said: " + " ".join(f'"{s}"' for s in said[:3]) + ".")
+        sentences.append("They said: " + " ".join(f'"{s}"' for s in said[:3]))
     ids = {e.id for e in items}
     problems = [f.title for f in findings if ids & set(f.evidence_ids) and start <= f.time < end + 1e-6]
     if problems:

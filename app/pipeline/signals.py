@@ -369,11 +369,20 @@ def _page_key(url: str | None) -> str:
 
 def _page_name(recording: Recording, sighting: _Sighting) -> str:
     page = recording.page_at(sighting.evidence.time)
-    path = urlsplit(sighting.url).path if sighting.url else ""
-    name = page.title.split(" — ")[0].split(" | ")[0].strip() if page and page.title else ""
-    if name and path:
-        return f"{name} ({path})"
-    return name or path or "screen"
+    return recording.page_name(page) if page else (urlsplit(sighting.url).path if sighting.url else "screen")
+
+
+def _disjoint_pages(members: Sequence[_Sighting]) -> bool:
+    """Whether two pages show the thing with no value in common.
+
+    A page showing "$79 $59" (a sale) and another showing "$59" agree; "$49"
+    on one page and only "$59" on another do not.
+    """
+    by_page: dict[str, set[float]] = {}
+    for m in members:
+        by_page.setdefault(_page_key(m.url), set()).add(m.quantity.value)
+    pages = list(by_page.values())
+    return any(not (a & b) for i, a in enumerate(pages) for b in pages[i + 1:])
 
 
 def contradiction_signals(
@@ -420,7 +429,7 @@ def contradiction_signals(
     out: list[Signal] = []
     for root, members in groups.items():
         label = " ".join(sorted(shared_labels.get(root, set())))
-        if len({m.quantity.value for m in members}) < 2 or not label:
+        if len({m.quantity.value for m in members}) < 2 or not label or not _disjoint_pages(members):
             continue
         members.sort(key=lambda m: m.evidence.time)
         first_by_value: dict[float, _Sighting] = {}

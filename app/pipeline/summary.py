@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.pipeline.evidence import EvidenceTable
 from app.pipeline.lexicon import similar
@@ -112,14 +113,21 @@ def _times(group: _Group) -> str:
     return f" ({len(group.signals)}x)" if len(group.signals) > 1 else ""
 
 
-def build_findings(signals: Sequence[Signal], evidence: EvidenceTable) -> list[Finding]:
+def _host(url: Any) -> str:
+    return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
+
+
+def build_findings(signals: Sequence[Signal], evidence: EvidenceTable,
+                   page_urls: Sequence[str] = ()) -> list[Finding]:
     """Group signals into findings, attach corroboration, grade severity and confidence.
 
     The browser's "Failed to load resource" console line and a click followed
     by an error are folded into the error they belong to rather than reported
     twice; the user's spoken complaints corroborate the finding they refer to
-    and only stand alone when nothing else explains them.
+    and only stand alone when nothing else explains them. ``page_urls`` are the
+    pages the user visited: failures on other hosts are graded low.
     """
+    page_hosts = {_host(url) for url in page_urls} or {_host(s.data.get("url")) for s in signals}
     by_kind: dict[str, list[Signal]] = {}
     for signal in signals:
         by_kind.setdefault(signal.kind, []).append(signal)
@@ -147,13 +155,16 @@ def build_findings(signals: Sequence[Signal], evidence: EvidenceTable) -> list[F
 
     for group in _group(network):
         status = group.signals[0].data.get("status")
+        # A third-party request (analytics, ads) failing rarely breaks the user's task.
+        third_party = _host(group.signals[0].data.get("url")) not in page_hosts
         support = [e for s in _near(group, echoes + console + screen, 0.2, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         click_ids, label = trigger(group)
         ids = _unique([*group.own_ids, *support, *click_ids])
         title = group.signals[0].title + (f" after clicking '{label}'" if label else "") + _times(group)
+        severity = "low" if third_party else "high" if not status or status >= 500 else "medium"
         findings.append(Finding(
-            kind="network_error", severity="high" if not status or status >= 500 else "medium",
+            kind="network_error", severity=severity,
             time=group.time, confidence=finding_confidence(ids, evidence), evidence_ids=ids, title=title))
 
     for group in _group(console):
@@ -206,12 +217,6 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
 
 
-def _page_name(title: str, url: str) -> str:
-    if title:
-        return title.split(" — ")[0].split(" | ")[0].split(" - ")[0].strip() or url
-    return url
-
-
 def summarize(recording: Recording, findings: Sequence[Finding], duration: float,
               evidence: EvidenceTable) -> Summary:
     """Two to four sentences (intent, what happened, outcome) and the key findings."""
@@ -219,7 +224,7 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
     intent = (recording.intent or "").strip().rstrip(".")
     if intent:
         sentences.append(f"The user set out to {_lower_first(intent)}.")
-    names = list(dict.fromkeys(_page_name(p.title, p.url) for p in recording.pages))
+    names = list(dict.fromkeys(recording.page_name(p) for p in recording.pages))
     clicks = sum(1 for a in recording.actions if a.type == "click")
     inputs = len({a.selector for a in recording.actions if a.type == "input"})
     activity = []
@@ -245,7 +250,7 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
         if final_page and last >= final_page.start:
             # State only what was observed: where it ended and that no page followed.
             sentences.append(
-                f"The recording ends on {_page_name(final_page.title, final_page.url)} "
+                f"The recording ends on {recording.page_name(final_page)} "
                 f"{max(0.0, duration - last):.0f} s after the last sign of a problem, "
                 "without moving on to another page."
             )

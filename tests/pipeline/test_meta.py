@@ -103,3 +103,21 @@ def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
     assert "login" in vocabulary
     assert all(len(v) <= 40 for v in vocabulary)
     assert len({v.lower() for v in vocabulary}) == len(vocabulary)
+
+
+def test_pages_are_inferred_when_navigations_were_not_recorded() -> None:
+    raw = json.loads((DATA / "upgrade-checkout" / "create.json").read_text())
+    raw["actions"] = [a for a in raw["actions"] if a["type"] != "navigate"]
+    rec = parse_recording(raw)
+    truth = json.loads((DATA / "upgrade-checkout" / "truth.json").read_text())
+    assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
+    for page, expected in zip(rec.pages, truth["pages"], strict=True):
+        assert page.start == pytest.approx(expected["start"], abs=0.2)  # from the document requests
+
+
+def test_page_names_drop_the_site_name() -> None:
+    rec = parse_recording(json.loads((DATA / "upgrade-checkout" / "create.json").read_text()))
+    assert [rec.page_name(p) for p in rec.pages] == ["the home page", "Pricing", "Checkout"]
+    assert rec.page_name(None) == "an unknown page"
+    untitled = parse_recording({"metadata": {"url": "http://x.test/docs/start"}})
+    assert untitled.page_name(untitled.pages[0]) == "/docs/start"

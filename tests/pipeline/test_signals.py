@@ -238,3 +238,8 @@ def test_different_values_on_one_page_are_not_a_contradiction() -> None:
         line("Team", 300, 100, 80), line("$24/mo", 300, 130, 80, 30),
     ], reasons=("first",), ratio=1.0)
     assert "contradiction" not in kinds(signals_of(rec, [monthly_yearly]))
+
+
+def test_a_sale_price_beside_the_list_price_is_not_a_contradiction() -> None:
+    rec, keyframes = _priced_pages("Team was $39/mo, now $29/mo")
+    assert "contradiction" not in kinds(signals_of(rec, keyframes))

@@ -84,3 +84,14 @@ def test_a_clean_session_says_so() -> None:
     summary = summarize(rec, findings, 40.0, evidence)
     assert summary.key_findings == ()
     assert "No errors, failed requests or on-screen problems were observed." in summary.summary
+
+
+def test_third_party_failures_are_graded_low() -> None:
+    rec, evidence, _ = _report(network=[FAIL, {"method": "GET", "url": "http://ads.example/pixel", "status": 0,
+                                               "timestamp": 9000}])
+    signals = detect_signals(rec, evidence, [], 40.0, SignalOptions())
+    findings = build_findings(signals, evidence, [p.url for p in rec.pages])
+    assert [(f.title, f.severity) for f in findings] == [
+        ("POST /api/buy returned HTTP 503", "high"),
+        ("GET /pixel returned a network error (no response)", "low"),
+    ]
