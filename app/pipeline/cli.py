@@ -36,7 +36,7 @@ class ProgressBar:
         self.fractions[stage] = max(self.fractions.get(stage, 0.0), fraction)
         total = sum(_WEIGHTS.get(s, 0.0) * f for s, f in self.fractions.items())
         if self.tty:
-            filled = int(round(total * self.width))
+            filled = round(total * self.width)
             bar = "#" * filled + "-" * (self.width - filled)
             self.stream.write(f"\r[{bar}] {total * 100:3.0f}% {stage}: {message[:50]:<50}")
         elif stage not in self._started or (fraction >= 1.0 and stage not in self._finished):

@@ -166,9 +166,9 @@ class Engine:
             except BaseException as exc:
                 # Stop the transcription at its next progress report, then report the first failure.
                 progress.cancelled.set()
-                if transcript_future is not None and transcript_future.exception() is not None:
-                    if isinstance(exc, _Cancelled):
-                        self._transcript(transcript_future)  # raises the transcription's error
+                failed = transcript_future is not None and transcript_future.exception() is not None
+                if failed and isinstance(exc, _Cancelled):
+                    self._transcript(transcript_future)  # raises the transcription's error
                 raise
             transcript = split_sentences(self._transcript(transcript_future))
         progress.done("transcribe", f"{len(transcript)} segments")

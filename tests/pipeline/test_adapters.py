@@ -46,7 +46,7 @@ def service() -> Iterator[FakeService]:
     state = FakeService(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+        def do_POST(self) -> None:  # the http.server interface names it so
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.requests.append({"path": self.path, **body})
             state.headers.append(dict(self.headers))

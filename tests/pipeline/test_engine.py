@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -180,7 +181,7 @@ def test_result_json_shape(analyse, truth, scenario: str, container: str) -> Non
     # Sections tile the recording in order.
     sections = out["sections"]
     assert sections[0]["timestamp"] == 0.0
-    assert all(a["endTimestamp"] == b["timestamp"] for a, b in zip(sections, sections[1:]))
+    assert all(a["endTimestamp"] == b["timestamp"] for a, b in itertools.pairwise(sections))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -41,11 +41,11 @@ def line(text: str, x: int, y: int, w: int = 200, h: int = 20) -> OcrLine:
 
 
 def signals_of(rec: Recording, keyframes: list[Keyframe] = (), speech: list[TranscriptSegment] = (),
-               options: SignalOptions = SignalOptions(), duration: float = 30.0) -> list[Signal]:
+               options: SignalOptions | None = None, duration: float = 30.0) -> list[Signal]:
     keyframes = list(keyframes) or [frame(0, 0.0, reasons=("first",), ratio=1.0)]
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
-    found = detect_signals(rec, evidence, keyframes, duration, options)
+    found = detect_signals(rec, evidence, keyframes, duration, options or SignalOptions())
     for signal in found:
         assert all(e in evidence for e in signal.evidence_ids), signal
     return found

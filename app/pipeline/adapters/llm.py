@@ -160,8 +160,8 @@ def merge_report(
             merged[overlap] = Finding(kind=old.kind, severity=old.severity, time=old.time,
                                       confidence=old.confidence, evidence_ids=old.evidence_ids, title=title)
             continue
-        severity = item.get("severity") if item.get("severity") in SEVERITIES else "low"
-        kind = item.get("kind") if isinstance(item.get("kind"), str) and item.get("kind") else "other"
+        severity = str(item["severity"]) if item.get("severity") in SEVERITIES else "low"
+        kind = str(item["kind"]) if isinstance(item.get("kind"), str) and item["kind"] else "other"
         time = min(evidence.get(i).time for i in valid)  # type: ignore[union-attr]
         merged.append(Finding(kind=kind, severity=severity, time=time,
                               confidence=finding_confidence(valid, evidence),
