@@ -12,10 +12,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from app import db
 from app.analysis import routes as analysis_routes
+from app.analysis.broker import Broker
 from app.analysis.service import AnalysisService
 from app.auth import Authenticator
 from app.config import Settings
@@ -51,6 +52,9 @@ def create_app(settings: Settings) -> Starlette:
             await queue.enqueue_job("analyze_recording", analysis_id, _job_id=analysis_id)
 
         recordings = RecordingService(settings=settings, storage=storage, auth=auth)
+        broker = Broker(aioredis.from_url(settings.redis_url))
+        await broker.start()
+        app.state.broker = broker
         app.state.redis = redis
         app.state.storage = storage
         app.state.services = Services(
@@ -62,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await broker.close()
             await queue.aclose()
             await storage.close()
             await redis.aclose()
@@ -108,7 +113,12 @@ def create_app(settings: Settings) -> Starlette:
         info = await storage.head(key)
         return FileResponse(path, media_type=(info.content_type if info else None) or "application/octet-stream")
 
+    from schema import GraphQLApp, build_schema
+
+    graphql = GraphQLApp(build_schema(settings), settings)
     routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),

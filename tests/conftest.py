@@ -29,6 +29,7 @@ class Backends:
     s3_endpoint: str
     jwt_secret: str
     workdir: Path
+    queue_name: str
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,7 @@ def backends() -> Iterator[Backends]:
                 s3_endpoint=s3_endpoint,
                 jwt_secret=secrets.token_urlsafe(24),
                 workdir=workdir,
+                queue_name=f"recordings-test:{secrets.token_hex(4)}",
             )
         finally:
             asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -101,6 +103,7 @@ def _base_env(b: Backends) -> dict[str, str]:
         "RECORDINGS_REDIS_URL": b.redis_url,
         "RECORDINGS_JWT_SECRET": b.jwt_secret,
         "RECORDINGS_ENVIRONMENT": "test",
+        "RECORDINGS_QUEUE_NAME": b.queue_name,
     }
 
 
@@ -174,3 +177,10 @@ async def db(pg: asyncpg.Connection) -> asyncpg.Connection:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def worker(local_api: Api) -> Iterator[services.Worker]:
+    """An analysis worker beside the local-storage API, sharing its database, Redis, storage and queue."""
+    with services.worker_process(local_api.env, cwd=local_api.data_dir.parent) as proc:
+        yield proc

@@ -44,7 +44,7 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
         functions=[
             func(analyze_recording, name="analyze_recording", max_tries=settings.analysis_max_tries,
                  # the engine process has its own limit; this one only backs it up
-                 timeout=settings.analysis_timeout_seconds + 120),
+                 timeout=settings.analysis_timeout_seconds + 5),
         ],
         cron_jobs=[cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True)],
         on_startup=startup,

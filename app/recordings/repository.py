@@ -131,14 +131,16 @@ async def mark_upload_failed(
 
 
 async def list_for_owner(
-    owner_id: int, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+    owner_id: int, *, limit: int, after: tuple[datetime, uuid.UUID] | None, status: str | None = None
 ) -> list[Recording]:
     """One owner's recordings, newest first, keyset-paginated after ``(created_at, id)``."""
     query = Recording.filter(owner_id=owner_id)
+    if status is not None:
+        query = query.filter(status=status)
     if after is not None:
         created_at, last_id = after
         query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id))
-    return await query.order_by("-created_at", "-id").limit(limit)
+    return await query.order_by("-created_at", "-id").limit(limit).prefetch_related("owner")
 
 
 async def claim(recording_id: uuid.UUID, owner_id: int, claimed_at: datetime) -> bool:

@@ -35,7 +35,7 @@ from app.errors import (
     UnsupportedMediaType,
 )
 from app.recordings import repository
-from app.recordings.models import ArtifactState, Recording, UploadStatus
+from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
 from app.recordings.schemas import EXTENSIONS, normalise_content_type, validate_create
 from app.storage import Storage, StorageError
 
@@ -298,6 +298,13 @@ class RecordingService:
 
     # ---- read ---------------------------------------------------------------------------
 
+    async def get_unchecked(self, recording_id: str) -> Recording:
+        """A recording by id without an access check (for a creator's own fresh recording)."""
+        recording = await repository.get_recording(parse_recording_id(recording_id))
+        if recording is None:
+            raise NotFound("recording not found")
+        return recording
+
     async def get(self, caller: Caller, recording_id: str) -> Recording:
         recording = await self._load(caller, recording_id, mode="read")
         await self.reconcile_direct_upload(recording)
@@ -312,14 +319,23 @@ class RecordingService:
             artifact.object_key, filename=artifact.object_key.rsplit("/", 1)[-1]
         )
 
-    async def list(self, caller: Caller, *, limit: str | int | None, cursor: str | None) -> Page:
+    async def stored_video_url(self, recording: Recording) -> str | None:
+        """A download URL for the recording's video, or None before one is uploaded."""
+        artifact = await repository.stored_artifact(recording.id)
+        return await self._storage.download_url(artifact.object_key) if artifact else None
+
+    async def list(
+        self, caller: Caller, *, limit: str | int | None, cursor: str | None, status: str | None = None
+    ) -> Page:
         if not caller.signed_in or caller.subject is None:
             raise Unauthenticated("sign in to list recordings")
         page_size = _page_size(limit)
         after = _decode_cursor(cursor) if cursor else None
+        if status is not None and status not in {s.value for s in RecordingStatus}:
+            raise InvalidInput(f"unknown status {status!r}", field="status")
         user = await repository.get_or_create_user(caller.subject)
-        rows = await repository.list_for_owner(user.id, limit=page_size + 1, after=after)
-        next_cursor = _encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
+        rows = await repository.list_for_owner(user.id, limit=page_size + 1, after=after, status=status)
+        next_cursor = encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
         return Page(recordings=rows[:page_size], next_cursor=next_cursor)
 
     # ---- claim and delete ---------------------------------------------------------------
@@ -408,7 +424,7 @@ def _page_size(limit: str | int | None) -> int:
     return value
 
 
-def _encode_cursor(recording: Recording) -> str:
+def encode_cursor(recording: Recording) -> str:
     raw = json.dumps([recording.created_at.isoformat(), str(recording.id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

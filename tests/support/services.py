@@ -117,3 +117,51 @@ def api_server(env: dict[str, str], *, cwd: Path) -> Iterator[tuple[str, subproc
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+class Worker:
+    """A ``recordings worker`` process that tests can kill and replace."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = open(self.cwd / f"worker-{os.getpid()}-{self.starts}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"], env={**os.environ, **self.env}, cwd=self.cwd,
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its engine process, as a crashed machine would."""
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], *, cwd: Path) -> Iterator[Worker]:
+    worker = Worker(env, cwd)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,79 @@
+"""Mutations — the same service layer as REST; expected failures come back as typed errors."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
+from schema.types import (
+    AnalyzeRecordingPayload,
+    AnalyzeRecordingResult,
+    ClaimRecordingPayload,
+    ClaimRecordingResult,
+    ConflictError,
+    CreateRecordingPayload,
+    CreateRecordingResult,
+    Ctx,
+    DeleteRecordingPayload,
+    DeleteRecordingResult,
+    InvalidInputError,
+    NotFoundError,
+    Recording,
+    UnauthenticatedError,
+)
+
+
+def expected(exc: DomainError) -> NotFoundError | ConflictError | InvalidInputError | UnauthenticatedError:
+    """The typed error for a domain error; anything else propagates (and is masked)."""
+    if isinstance(exc, NotFound):
+        return NotFoundError(message=exc.message)
+    if isinstance(exc, Conflict):
+        return ConflictError(message=exc.message, code=exc.code, reason=exc.extra.get("reason") or exc.message)
+    if isinstance(exc, InvalidInput):
+        return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
+    if isinstance(exc, Unauthenticated):
+        return UnauthenticatedError(message=exc.message)
+    raise exc
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a recording from the body a recorder posts (see the REST contract).")
+    async def create_recording(self, info: Ctx, input: JSON) -> CreateRecordingResult:
+        services = info.context.services
+        try:
+            created = await services.recordings.create(info.context.caller, input)
+            row = await services.recordings.get_unchecked(created["recordingId"])
+        except (InvalidInput, Unauthenticated) as exc:
+            return expected(exc)  # type: ignore[return-value]
+        return CreateRecordingPayload(
+            recording=Recording.of(row), upload_token=created["uploadToken"],
+            upload_url=created.get("uploadUrl"), presigned_content_type=created.get("presignedVideoContentType"),
+        )
+
+    @strawberry.mutation(description="Start analysing a recording; asking again while it runs returns the same job.")
+    async def analyze_recording(self, info: Ctx, id: strawberry.ID) -> AnalyzeRecordingResult:
+        try:
+            analysis = await info.context.services.analysis.request_analysis(info.context.caller, str(id))
+        except (NotFound, Conflict, Unauthenticated) as exc:
+            return expected(exc)  # type: ignore[return-value]
+        return AnalyzeRecordingPayload(recording_id=id, job_id=analysis.id, status="analyzing")
+
+    @strawberry.mutation
+    async def claim_recording(self, info: Ctx, id: strawberry.ID) -> ClaimRecordingResult:
+        services = info.context.services
+        try:
+            claimed = await services.recordings.claim(info.context.caller, str(id))
+            row = await services.recordings.get(info.context.caller, str(id))
+        except (NotFound, Conflict, Unauthenticated) as exc:
+            return expected(exc)  # type: ignore[return-value]
+        return ClaimRecordingPayload(recording=Recording.of(row), user_id=claimed["userId"])
+
+    @strawberry.mutation
+    async def delete_recording(self, info: Ctx, id: strawberry.ID) -> DeleteRecordingResult:
+        try:
+            await info.context.services.recordings.delete(info.context.caller, str(id))
+        except (NotFound, Unauthenticated) as exc:
+            return expected(exc)  # type: ignore[return-value]
+        return DeleteRecordingPayload(recording_id=id)

@@ -1,0 +1,52 @@
+"""Subscriptions over graphql-transport-ws, fed by Redis pub/sub through the process's broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from app.analysis.progress import AnalysisProgress, progress_channel, user_channel
+from app.errors import DomainError
+from schema.types import AnalysisProgressEvent, Ctx
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="First the current state, then every event; completes after the final one."
+    )
+    async def analysis_progress(
+        self, info: Ctx, recording_id: strawberry.ID
+    ) -> AsyncGenerator[AnalysisProgressEvent, None]:
+        ctx = info.context
+        try:
+            recording = await ctx.services.recordings.get(ctx.caller, str(recording_id))
+        except DomainError as exc:
+            raise PermissionError(exc.message) from None
+        # Subscribe before reading the current state, so nothing published in between is lost.
+        async with ctx.broker.subscribe(progress_channel(str(recording.id))) as queue:
+            current = await ctx.services.analysis.progress_for(recording)
+            yield AnalysisProgressEvent.of(current)
+            if current.final and current.job_id:
+                return
+            job_id, last = current.job_id, current.progress
+            while True:
+                event = AnalysisProgress.from_json(await queue.get())
+                if event.job_id != job_id:  # a new analysis started: follow it from its start
+                    job_id, last = event.job_id, 0.0
+                if not event.final and event.progress < last:
+                    continue  # an older event overtaken by a newer one: never go backwards
+                last = event.progress
+                yield AnalysisProgressEvent.of(event)
+                if event.final:
+                    return
+
+    @strawberry.subscription(description="Status changes of the signed-in user's recordings.")
+    async def recording_updates(self, info: Ctx) -> AsyncGenerator[AnalysisProgressEvent, None]:
+        ctx = info.context
+        if ctx.caller.subject is None:
+            raise PermissionError("sign in to follow your recordings")
+        async with ctx.broker.subscribe(user_channel(ctx.caller.subject)) as queue:
+            while True:
+                yield AnalysisProgressEvent.of(AnalysisProgress.from_json(await queue.get()))

@@ -1,0 +1,291 @@
+"""GraphQL types: thin views over the domain's rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.analysis.models import Analysis as AnalysisRow
+from app.analysis.progress import AnalysisProgress
+from app.recordings.models import Recording as RecordingRow
+from schema.context import Context
+
+Ctx = Info[Context, None]
+
+
+@strawberry.type
+class Citation:
+    type: str
+    timestamp: float
+    evidence_id: str | None
+    detail: str | None
+
+
+@strawberry.type
+class Section:
+    title: str
+    timestamp: float
+    end_timestamp: float
+    description: str
+    citations: list[Citation]
+
+
+@strawberry.type
+class Frame:
+    timestamp: float
+    description: str
+    text: str
+    thumbnail_key: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def thumbnail_url(self, info: Ctx) -> str | None:
+        return await info.context.services.analysis.thumbnail_url(self.thumbnail_key)
+
+
+@strawberry.type
+class TranscriptSegment:
+    start: float
+    end: float
+    text: str
+
+
+@strawberry.type
+class Finding:
+    kind: str | None
+    title: str | None
+    severity: str | None
+    timestamp: float | None
+    confidence: str | None
+    evidence_ids: list[str]
+    data: JSON
+
+
+@strawberry.type
+class Summary:
+    summary: str
+    key_findings: list[str]
+
+
+@strawberry.type
+class Analysis:
+    job_id: strawberry.ID
+    status: str
+    stage: str | None
+    progress: float
+    error: str | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    timings: JSON | None
+
+    @strawberry.field
+    async def sections(self, info: Ctx) -> list[Section]:
+        rows = await info.context.loaders.sections.load(str(self.job_id))
+        return [
+            Section(
+                title=r.title, timestamp=r.timestamp, end_timestamp=r.end_timestamp, description=r.description,
+                citations=[
+                    Citation(type=c.get("type", ""), timestamp=float(c.get("timestamp", 0.0)),
+                             evidence_id=c.get("evidenceId"), detail=c.get("detail"))
+                    for c in r.citations
+                ],
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def frames(self, info: Ctx) -> list[Frame]:
+        rows = await info.context.loaders.frames.load(str(self.job_id))
+        return [Frame(timestamp=r.timestamp, description=r.description, text=r.text, thumbnail_key=r.thumbnail_key)
+                for r in rows]
+
+    @strawberry.field
+    async def transcript(self, info: Ctx) -> list[TranscriptSegment]:
+        rows = await info.context.loaders.transcript.load(str(self.job_id))
+        return [TranscriptSegment(start=r.start, end=r.end, text=r.text) for r in rows]
+
+    @strawberry.field
+    async def findings(self, info: Ctx) -> list[Finding]:
+        rows = await info.context.loaders.findings.load(str(self.job_id))
+        return [finding_of(r.data) for r in rows]
+
+    @staticmethod
+    def of(row: AnalysisRow) -> Analysis:
+        return Analysis(
+            job_id=strawberry.ID(row.id), status=row.status, stage=row.stage,
+            progress=1.0 if row.status == "analyzed" else row.progress, error=row.error, attempts=row.attempts,
+            created_at=row.created_at, finished_at=row.finished_at, timings=row.timings,
+        )
+
+
+def finding_of(data: dict[str, Any]) -> Finding:
+    evidence = data.get("evidenceIds") or data.get("evidence") or []
+    timestamp = data.get("timestamp", data.get("time"))
+    return Finding(
+        kind=data.get("kind"), title=data.get("title"), severity=data.get("severity"),
+        timestamp=float(timestamp) if isinstance(timestamp, int | float) else None,
+        confidence=str(data["confidence"]) if data.get("confidence") is not None else None,
+        evidence_ids=[str(e) for e in evidence if isinstance(e, str)], data=data,
+    )
+
+
+@strawberry.type
+class Recording:
+    id: strawberry.ID
+    status: str
+    video_upload_status: str
+    created_at: datetime
+    duration: float | None
+    metadata: JSON
+    row: strawberry.Private[RecordingRow]
+
+    @strawberry.field
+    def intent(self) -> str | None:
+        value = self.row.metadata.get("intent") if isinstance(self.row.metadata, dict) else None
+        return value if isinstance(value, str) else None
+
+    @strawberry.field
+    def visited_urls(self) -> list[str]:
+        urls = self.row.metadata.get("visitedUrls", []) if isinstance(self.row.metadata, dict) else []
+        return [u for u in urls if isinstance(u, str)]
+
+    @strawberry.field
+    def console_logs(self) -> JSON:
+        state = self.row.browser_state if isinstance(self.row.browser_state, dict) else {}
+        return state.get("consoleLogs", [])
+
+    @strawberry.field
+    def network_requests(self) -> JSON:
+        state = self.row.browser_state if isinstance(self.row.browser_state, dict) else {}
+        return state.get("networkRequests", [])
+
+    @strawberry.field
+    async def video_url(self, info: Ctx) -> str | None:
+        return await info.context.services.recordings.stored_video_url(self.row)
+
+    @strawberry.field(description="The latest analysis (running or finished); null if never analysed.")
+    async def analysis(self, info: Ctx) -> Analysis | None:
+        row = await info.context.loaders.latest_analysis.load(self.row.id)
+        return Analysis.of(row) if row is not None else None
+
+    @strawberry.field(description="The summary of the last finished analysis.")
+    async def summary(self, info: Ctx) -> Summary | None:
+        if self.row.current_analysis_id is None:
+            return None
+        row = await info.context.loaders.analysis.load(self.row.current_analysis_id)
+        if row is None or row.summary is None:
+            return None
+        return Summary(summary=row.summary, key_findings=list(row.key_findings or []))
+
+    @staticmethod
+    def of(row: RecordingRow) -> Recording:
+        return Recording(
+            id=strawberry.ID(str(row.id)), status=row.status, video_upload_status=row.video_upload_status,
+            created_at=row.created_at, duration=row.duration, metadata=row.metadata, row=row,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class RecordingEdge:
+    cursor: str
+    node: Recording
+
+
+@strawberry.type
+class RecordingConnection:
+    edges: list[RecordingEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class AnalysisProgressEvent:
+    recording_id: strawberry.ID
+    job_id: str
+    status: str
+    stage: str | None
+    progress: float
+    message: str | None
+
+    @staticmethod
+    def of(event: AnalysisProgress) -> AnalysisProgressEvent:
+        return AnalysisProgressEvent(
+            recording_id=strawberry.ID(event.recording_id), job_id=event.job_id, status=event.status,
+            stage=event.stage, progress=event.progress, message=event.message,
+        )
+
+
+# Expected failures, as types in the schema.
+@strawberry.type
+class NotFoundError:
+    message: str
+
+
+@strawberry.type
+class ConflictError:
+    message: str
+    code: str
+    reason: str | None = None
+
+
+@strawberry.type
+class InvalidInputError:
+    message: str
+    field: str | None
+    details: JSON | None = None
+
+
+@strawberry.type
+class UnauthenticatedError:
+    message: str
+
+
+@strawberry.type
+class CreateRecordingPayload:
+    recording: Recording
+    upload_token: str
+    upload_url: str | None
+    presigned_content_type: str | None
+
+
+@strawberry.type
+class AnalyzeRecordingPayload:
+    recording_id: strawberry.ID
+    job_id: str
+    status: str
+
+
+@strawberry.type
+class ClaimRecordingPayload:
+    recording: Recording
+    user_id: str
+
+
+@strawberry.type
+class DeleteRecordingPayload:
+    recording_id: strawberry.ID
+
+
+CreateRecordingResult = Annotated[
+    CreateRecordingPayload | InvalidInputError | UnauthenticatedError, strawberry.union("CreateRecordingResult")
+]
+AnalyzeRecordingResult = Annotated[
+    AnalyzeRecordingPayload | NotFoundError | ConflictError | UnauthenticatedError,
+    strawberry.union("AnalyzeRecordingResult"),
+]
+ClaimRecordingResult = Annotated[
+    ClaimRecordingPayload | NotFoundError | ConflictError | UnauthenticatedError,
+    strawberry.union("ClaimRecordingResult"),
+]
+DeleteRecordingResult = Annotated[
+    DeleteRecordingPayload | NotFoundError | UnauthenticatedError, strawberry.union("DeleteRecordingResult")
+]

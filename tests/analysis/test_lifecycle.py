@@ -1,0 +1,240 @@
+"""The analysis lifecycle end to end: real uvicorn, real worker, real Redis and PostgreSQL, real media."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+
+import pytest
+from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
+
+from tests.conftest import DATA, Api
+from tests.support import services
+from tests.support.factories import BASE, bearer, create, create_body, upload
+from tests.support.graphql import PROGRESS, Subscription, gql
+
+RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploadStatus duration intent visitedUrls
+  analysis { jobId status stage progress error
+    sections { title timestamp endTimestamp description citations { type timestamp evidenceId detail } }
+    frames { timestamp description text thumbnailUrl }
+    transcript { start end text }
+    findings { kind title severity timestamp confidence evidenceIds } }
+  summary { summary keyFindings } } }"""
+
+
+async def uploaded_recording(http, api: Api, headers, scenario="upgrade-checkout", video="recording.webm",
+                             data: bytes | None = None) -> str:
+    created = await create(http, api.url, headers=headers, body=create_body(scenario))
+    payload = data if data is not None else (DATA / scenario / video).read_bytes()
+    content_type = "video/mp4" if video.endswith(".mp4") else "video/webm"
+    r = await upload(http, api.url, created["recordingId"], payload, headers=headers, content_type=content_type)
+    assert r.status_code == 200, r.text
+    return created["recordingId"]
+
+
+async def collect(sub: Subscription, timeout: float = 180) -> list[dict]:
+    events = []
+    async for message in sub.messages(timeout=timeout):
+        if message["type"] == "next":
+            assert "errors" not in message["payload"], message
+            events.append(message["payload"]["data"]["analysisProgress"])
+        elif message["type"] == "error":
+            raise AssertionError(message)
+    return events
+
+
+async def test_analysis_end_to_end_with_live_progress(local_api: Api, worker, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice)
+    r = await http.get(f"{local_api.url}{BASE}/{rid}/analysis", headers=alice)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "analysis_not_found"
+
+    async with Subscription(local_api.url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+        assert sub.ack["type"] == "connection_ack"
+        listener = asyncio.create_task(collect(sub))
+        await asyncio.sleep(0.3)
+        first = await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=alice)
+        second = await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=alice)
+        assert first.status_code == 200 and first.json()["status"] == "analyzing"
+        assert second.json()["jobId"] == first.json()["jobId"]  # idempotent while it runs
+        assert first.json()["jobId"].startswith("job-")
+        early = await http.get(f"{local_api.url}{BASE}/{rid}/summary", headers=alice)
+        assert early.status_code == 409 and early.json()["error"]["code"] == "analysis_not_ready"
+        assert early.json()["error"]["status"] == "analyzing"
+        events = await listener
+
+    assert events[0]["status"] == "pending"  # the current state comes first
+    assert events[-1]["status"] == "analyzed" and events[-1]["progress"] == 1.0
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress), progress  # never backwards
+    stages = {e["stage"] for e in events}
+    assert {"decode", "ocr", "transcribe", "summarize"} <= stages
+    assert len(events) >= 6
+    assert all(e["jobId"] == first.json()["jobId"] for e in events[1:])
+
+    rest = (await http.get(f"{local_api.url}{BASE}/{rid}/analysis", headers=alice)).json()
+    summary = (await http.get(f"{local_api.url}{BASE}/{rid}/summary", headers=alice)).json()
+    assert rest["sections"] and summary["summary"] and summary["keyFindings"]
+    for section in rest["sections"]:
+        assert {"title", "timestamp", "description", "citations", "endTimestamp"} <= set(section)
+        for citation in section["citations"]:
+            assert {"type", "timestamp", "evidenceId"} <= set(citation)
+    thumb = rest["frames"][0]["thumbnailUrl"]
+    image = await http.get(thumb)
+    assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"  # a JPEG
+
+    data = (await gql(http, local_api.url, RECORDING_QUERY, {"id": rid}, alice))["data"]["recording"]
+    assert data["status"] == "analyzed"
+    analysis = data["analysis"]
+    assert analysis["jobId"] == first.json()["jobId"] and analysis["status"] == "analyzed"
+    assert [(s["title"], s["timestamp"], len(s["citations"])) for s in analysis["sections"]] == [
+        (s["title"], s["timestamp"], len(s["citations"])) for s in rest["sections"]]
+    assert [f["title"] for f in analysis["findings"]] == [f.get("title") for f in rest["findings"]]
+    assert data["summary"] == {"summary": summary["summary"], "keyFindings": summary["keyFindings"]}
+    assert analysis["transcript"] and analysis["frames"]
+    row = await db.fetchrow("SELECT status, attempts FROM analyses WHERE id = $1", first.json()["jobId"])
+    assert row["status"] == "analyzed" and row["attempts"] == 1
+
+
+async def test_a_broken_video_fails_with_its_reason_and_the_worker_goes_on(local_api: Api, worker, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    broken = await uploaded_recording(http, local_api, alice, scenario="login-500", data=os.urandom(50_000))
+    async with Subscription(local_api.url, PROGRESS, {"id": broken}, {"Authorization": alice["Authorization"]}) as sub:
+        listener = asyncio.create_task(collect(sub))
+        await asyncio.sleep(0.3)
+        assert (await http.post(f"{local_api.url}{BASE}/{broken}/analyze", headers=alice)).status_code == 200
+        events = await listener
+    assert events[-1]["status"] == "failed" and events[-1]["message"]
+    reason = events[-1]["message"]
+    r = await http.get(f"{local_api.url}{BASE}/{broken}/analysis", headers=alice)
+    assert r.status_code == 409
+    assert r.json()["error"]["status"] == "failed" and r.json()["error"]["reason"] == reason
+    detail = (await http.get(f"{local_api.url}{BASE}/{broken}", headers=alice)).json()
+    assert detail["status"] == "failed" and detail["statusReason"] == reason
+    data = (await gql(http, local_api.url, RECORDING_QUERY, {"id": broken}, alice))["data"]["recording"]
+    assert data["status"] == "failed" and data["analysis"]["error"] == reason
+
+    good = await uploaded_recording(http, local_api, alice, scenario="login-500", video="recording.mp4")
+    assert (await http.post(f"{local_api.url}{BASE}/{good}/analyze", headers=alice)).status_code == 200
+    for _ in range(240):
+        status = (await http.get(f"{local_api.url}{BASE}/{good}", headers=alice)).json()["status"]
+        if status != "analyzing":
+            break
+        await asyncio.sleep(0.5)
+    assert status == "analyzed"
+
+
+async def test_analyze_needs_an_uploaded_video(local_api: Api, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    created = await create(http, local_api.url, headers=alice)
+    r = await http.post(f"{local_api.url}{BASE}/{created['recordingId']}/analyze", headers=alice)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "video_not_uploaded"
+    assert await db.fetchval("SELECT count(*) FROM analyses") == 0
+
+
+async def wait_for_stage(sub: Subscription, stages: set[str]) -> None:
+    async for message in sub.messages(timeout=120):
+        if message["type"] == "next" and message["payload"]["data"]["analysisProgress"]["stage"] in stages:
+            return
+    raise AssertionError("the analysis ended before reaching " + ", ".join(stages))
+
+
+async def test_delete_during_analysis_leaves_nothing(local_api: Api, worker, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice)
+    async with Subscription(local_api.url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+        await asyncio.sleep(0.3)
+        job_id = (await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=alice)).json()["jobId"]
+        await wait_for_stage(sub, {"decode", "keyframes", "ocr", "transcribe"})
+        assert (await http.delete(f"{local_api.url}{BASE}/{rid}", headers=alice)).status_code == 204
+    queue = await create_pool(RedisSettings.from_dsn(backends.redis_url), default_queue_name=backends.queue_name)
+    try:
+        outcome = await Job(job_id, queue, _queue_name=backends.queue_name).result(timeout=180)
+    finally:
+        await queue.aclose()
+    assert outcome in ("discarded", "skipped")
+    assert await db.fetchval("SELECT count(*) FROM analyses") == 0
+    assert await db.fetchval("SELECT count(*) FROM analysis_frames") == 0
+    folder = local_api.data_dir / "objects" / "app" / "recordings" / rid
+    assert [p for p in folder.rglob("*") if p.is_file()] == []
+
+
+async def test_two_api_processes_each_deliver_the_events(local_api: Api, worker, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
+    with services.api_server(local_api.env, cwd=local_api.data_dir.parent) as (second_url, _):
+        auth = {"Authorization": alice["Authorization"]}
+        async with Subscription(local_api.url, PROGRESS, {"id": rid}, auth) as one, \
+                Subscription(second_url, PROGRESS, {"id": rid}, auth) as two:
+            listeners = [asyncio.create_task(collect(one)), asyncio.create_task(collect(two))]
+            await asyncio.sleep(0.3)
+            assert (await http.post(f"{second_url}{BASE}/{rid}/analyze", headers=alice)).status_code == 200
+            first, second = await asyncio.gather(*listeners)
+    assert first[-1]["status"] == second[-1]["status"] == "analyzed"
+    assert first[-1]["jobId"] == second[-1]["jobId"]
+
+
+async def test_killed_worker_is_replaced_and_leaves_one_result(backends, db, http, local_api: Api):
+    # Its own queue and short job timeout, so the interrupted job is picked up again quickly.
+    env = {**local_api.env, "RECORDINGS_QUEUE_NAME": f"recordings-kill:{secrets.token_hex(4)}",
+           "RECORDINGS_ANALYSIS_TIMEOUT_SECONDS": "25"}
+    cwd = local_api.data_dir.parent
+    alice = bearer(backends.jwt_secret, "alice")
+    with services.api_server(env, cwd=cwd) as (url, _), services.worker_process(env, cwd=cwd) as worker_proc:
+        api = Api(url=url, env=env, pid=0, storage="local", data_dir=local_api.data_dir, bucket=None)
+        rid = await uploaded_recording(http, api, alice, scenario="login-500")
+        auth = {"Authorization": alice["Authorization"]}
+        async with Subscription(url, PROGRESS, {"id": rid}, auth) as sub:
+            await asyncio.sleep(0.3)
+            job_id = (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).json()["jobId"]
+            await wait_for_stage(sub, {"decode", "keyframes", "transcribe", "ocr"})
+            worker_proc.kill()
+            worker_proc.start()
+            events = await collect(sub, timeout=240)
+        assert events[-1]["status"] == "analyzed", events[-3:]
+    rows = await db.fetch("SELECT id, status, attempts FROM analyses WHERE recording_id = $1::uuid", rid)
+    assert [(r["id"], r["status"]) for r in rows] == [(job_id, "analyzed")]
+    assert rows[0]["attempts"] == 2
+    sections = await db.fetchval("SELECT count(*) FROM analysis_sections WHERE analysis_id = $1", job_id)
+    positions = await db.fetch("SELECT position FROM analysis_frames WHERE analysis_id = $1", job_id)
+    assert sections > 0 and len(positions) == len({p["position"] for p in positions})  # no duplicates
+
+
+async def test_other_users_cannot_see_or_touch_an_analysis(local_api: Api, http, db, backends):
+    alice, bob = bearer(backends.jwt_secret, "alice"), bearer(backends.jwt_secret, "bob")
+    created = await create(http, local_api.url, headers=alice)
+    rid = created["recordingId"]
+    assert (await gql(http, local_api.url, RECORDING_QUERY, {"id": rid}, bob))["data"]["recording"] is None
+    for route in ("analysis", "summary"):
+        assert (await http.get(f"{local_api.url}{BASE}/{rid}/{route}", headers=bob)).status_code == 404
+    assert (await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=bob)).status_code == 404
+    mutation = """mutation($id: ID!) {
+      analyzeRecording(id: $id) { __typename ... on NotFoundError { message } }
+      deleteRecording(id: $id) { __typename }
+      claimRecording(id: $id) { __typename ... on ConflictError { code } } }"""
+    data = (await gql(http, local_api.url, mutation, {"id": rid}, bob))["data"]
+    assert data["analyzeRecording"]["__typename"] == "NotFoundError"
+    assert data["deleteRecording"]["__typename"] == "NotFoundError"
+    assert data["claimRecording"] == {"__typename": "ConflictError", "code": "already_claimed"}
+    async with Subscription(local_api.url, PROGRESS, {"id": rid}, {"Authorization": bob["Authorization"]}) as sub:
+        messages = [m async for m in sub.messages(timeout=10)]
+    assert messages[0]["type"] == "error" or "errors" in messages[0].get("payload", {})
+    assert "not found" in json.dumps(messages[0]).lower()
+    assert await db.fetchval("SELECT count(*) FROM recordings WHERE id = $1::uuid", rid) == 1
+    async with Subscription(local_api.url, PROGRESS, {"id": rid}, {"Authorization": "Bearer forged"}) as sub:
+        assert sub.ack == {"type": "closed", "code": 4403}
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ("{ recordings { edges { node { id } } } }", "sign in"),
+    ("{ " + "recording(id: \"x\") { analysis { " * 1 + "sections { citations { type } } } } }", None),
+])
+async def test_graphql_expected_errors_are_clear(local_api: Api, http, db, query, fragment):
+    body = await gql(http, local_api.url, query)
+    if fragment:
+        assert fragment in body["errors"][0]["message"]
+    else:
+        assert body["data"]["recording"] is None
