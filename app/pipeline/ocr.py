@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,7 +39,7 @@ AUTO_ENGINE = "hybrid"
 
 
 class OcrEngine(Protocol):
-    """Reads text from a BGR image."""
+    """Reads text from a BGR image. ``read`` may be called from several threads at once."""
 
     name: str
 
@@ -115,7 +117,12 @@ def _tessdata_dir(options: OcrOptions) -> str:
 
 
 class TesseractOcr:
-    """Tesseract 5 LSTM via tesserocr; one API object, guarded by a lock (it is not thread-safe)."""
+    """Tesseract 5 LSTM via tesserocr.
+
+    A Tesseract instance is not thread-safe, so each concurrent reader borrows
+    one from a small pool (at most ``options.workers`` are created). Tesseract
+    releases the GIL while it recognises, so readers run in parallel.
+    """
 
     name = "tesseract"
 
@@ -124,17 +131,31 @@ class TesseractOcr:
 
         self._tesserocr = tesserocr
         self.options = options
-        path = _tessdata_dir(options)
-        if not os.path.exists(os.path.join(path, f"{options.language}.traineddata")):
-            raise StageError(f"no Tesseract data for language {options.language!r} in {path}")
-        self._lock = threading.Lock()
+        self.workers = max(1, options.workers)
+        self._path = _tessdata_dir(options)
+        if not os.path.exists(os.path.join(self._path, f"{options.language}.traineddata")):
+            raise StageError(f"no Tesseract data for language {options.language!r} in {self._path}")
+        self._idle: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._created = 0
+        self._create_lock = threading.Lock()
+        self._idle.put(self._new_api())  # fail early if the data cannot be loaded
+
+    def _new_api(self) -> object:
+        t = self._tesserocr
+        self._created += 1
         # SPARSE_TEXT suits web pages: text scattered in blocks, no column layout to find.
-        self._api = tesserocr.PyTessBaseAPI(
-            path=path,
-            lang=options.language,
-            psm=tesserocr.PSM.SPARSE_TEXT,
-            oem=tesserocr.OEM.LSTM_ONLY,
-        )
+        return t.PyTessBaseAPI(path=self._path, lang=self.options.language,
+                               psm=t.PSM.SPARSE_TEXT, oem=t.OEM.LSTM_ONLY)
+
+    def _borrow(self) -> object:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._create_lock:
+            if self._created < self.workers:
+                return self._new_api()
+        return self._idle.get()
 
     def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
         """Read the lines in ``region`` of a BGR image."""
@@ -153,10 +174,13 @@ class TesseractOcr:
     def _recognise(self, gray: np.ndarray, offset: Box, scale: float) -> list[OcrLine]:
         gray = np.ascontiguousarray(gray)
         h, w = gray.shape
-        with self._lock:
-            self._api.SetImageBytes(gray.tobytes(), w, h, 1, w)
-            self._api.SetSourceResolution(96)
-            tsv = self._api.GetTSVText(0)
+        api = self._borrow()
+        try:
+            api.SetImageBytes(gray.tobytes(), w, h, 1, w)  # type: ignore[attr-defined]
+            api.SetSourceResolution(96)  # type: ignore[attr-defined]
+            tsv = api.GetTSVText(0)  # type: ignore[attr-defined]
+        finally:
+            self._idle.put(api)
         return _lines_from_tsv(tsv, offset, scale, self.options.min_confidence)
 
 
@@ -210,6 +234,7 @@ class RapidOcr:
         from rapidocr import RapidOCR
 
         self.options = options
+        self.workers = 1  # one ONNX session, run under a lock
         self._lock = threading.Lock()
         self._engine = RapidOCR(
             params={
@@ -251,10 +276,10 @@ class RapidOcr:
             return []
         from rapidocr.ch_ppocr_rec import TextRecInput
 
-        with self._lock:
-            # Detection is the expensive half of PP-OCR; these boxes are single lines already.
-            recogniser = self._engine._load_rec_model()
-            result = recogniser(TextRecInput(img=crops))
+        # Detection is the expensive half of PP-OCR; these boxes are single lines already.
+        # The recogniser is a stateless ONNX Runtime session, safe to run from several threads.
+        recogniser = self._engine._load_rec_model()
+        result = recogniser(TextRecInput(img=crops))
         texts = result.txts or ()
         return [(str(t).strip(), float(sc)) for t, sc in zip(texts, result.scores, strict=False)]
 
@@ -322,6 +347,7 @@ class HybridOcr:
         self.options = options
         self.fast = TesseractOcr(options)
         self.accurate = RapidOcr(options)
+        self.workers = self.fast.workers
 
     def _doubtful(self, line: OcrLine) -> bool:
         if "..." in line.text or "\u2026" in line.text:
@@ -548,6 +574,29 @@ def _move_line(line: OcrLine, dy: int) -> OcrLine:
     return OcrLine(text=line.text, box=_move(line.box, dy), confidence=line.confidence, words=words)
 
 
+def _split_bands(image: np.ndarray, region: Box, parts: int) -> list[Box]:
+    """Cut a tall region into about ``parts`` horizontal bands at blank rows (no text is cut)."""
+    if parts < 2 or region.h < 160:
+        return [region]
+    crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    ink = (gray.max(axis=1).astype(np.int16) - gray.min(axis=1)) > 40
+    blank = np.flatnonzero(~ink)
+    if blank.size == 0:
+        return [region]
+    cuts: list[int] = []
+    for i in range(1, parts):
+        target = region.h * i // parts
+        nearest = int(blank[np.argmin(np.abs(blank - target))])
+        if abs(nearest - target) <= region.h // (2 * parts) and (not cuts or nearest - cuts[-1] > 20):
+            cuts.append(nearest)
+    edges = [0, *cuts, region.h]
+    return [
+        Box(x=region.x, y=region.y + a, w=region.w, h=b - a) for a, b in zip(edges, edges[1:], strict=False)
+        if b - a >= 4
+    ]
+
+
 def ocr_keyframes(
     keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
 ) -> None:
@@ -556,25 +605,39 @@ def ocr_keyframes(
     The first keyframe is read whole. Each later one is compared with the
     previous keyframe inside its ``changed_region``: lines that are still on
     screen (in place, or moved by a scroll) are carried forward and only the
-    blocks that really changed are read.
+    blocks that really changed are read. The blocks of one keyframe (tall
+    ones cut into bands at blank rows) are read in parallel when the engine
+    has more than one worker.
     """
-    previous: list[OcrLine] = []
-    prev_img: np.ndarray | None = None
-    total = len(keyframes)
-    for i, kf in enumerate(keyframes):
-        h, w = kf.image.shape[:2]
-        region = kf.changed_region
-        if prev_img is None or region is None:
-            fresh = engine.read(kf.image, Box(x=0, y=0, w=w, h=h))
-            kf.lines = sorted(fresh, key=lambda ln: (ln.box.y, ln.box.x))
-        elif region.w == 0 or region.h == 0:
-            kf.lines = list(previous)
-        else:
-            plan = _plan(prev_img, kf.image, region, previous)
-            fresh = [ln for box in plan.read for ln in engine.read(kf.image, box)]
-            kf.lines = sorted(plan.carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
-        previous = kf.lines
-        prev_img = kf.image
-        progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")
-    if not keyframes:
-        progress("ocr", 1.0, "no keyframes")
+    workers = max(1, int(getattr(engine, "workers", 1)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") if workers > 1 else None
+    try:
+        previous: list[OcrLine] = []
+        prev_img: np.ndarray | None = None
+        total = len(keyframes)
+        for i, kf in enumerate(keyframes):
+            h, w = kf.image.shape[:2]
+            region = kf.changed_region
+            carried: list[OcrLine] = []
+            if prev_img is None or region is None:
+                targets = [Box(x=0, y=0, w=w, h=h)]
+            elif region.w == 0 or region.h == 0:
+                targets, carried = [], list(previous)
+            else:
+                plan = _plan(prev_img, kf.image, region, previous)
+                targets, carried = plan.read, plan.carried
+            if pool is not None:
+                targets = [band for t in targets for band in _split_bands(kf.image, t, 2 * workers)]
+                results = list(pool.map(lambda box, img=kf.image: engine.read(img, box), targets))
+            else:
+                results = [engine.read(kf.image, box) for box in targets]
+            fresh = [ln for lines in results for ln in lines]
+            kf.lines = sorted(carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
+            previous = kf.lines
+            prev_img = kf.image
+            progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")
+        if not keyframes:
+            progress("ocr", 1.0, "no keyframes")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)

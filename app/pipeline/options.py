@@ -82,6 +82,9 @@ class OcrOptions:
     """Longest side rapidocr's text detector sees (``Det.limit_side_len``)."""
     threads: int = 1
     """Intra-op threads of the neural OCR engine."""
+    workers: int = _default_threads()
+    """Regions read in parallel (one Tesseract instance each); OCR overlaps transcription
+    at first, then has the CPUs to itself."""
 
 
 @dataclass(frozen=True, kw_only=True)
