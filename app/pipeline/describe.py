@@ -199,6 +199,9 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
                 major = True
+            elif not scrolls and _new_view(previous_lines, lines):
+                change = f"a new view {where}" + (f" showing {_quote(inside)}" if inside else "")
+                major = True
             elif field := _field_at(region, recording, since, keyframe.timestamp):
                 change = f"text typed into {field}" if inside else f"a change on the {field} field"
             elif inside:
@@ -238,6 +241,24 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         )
         previous, previous_lines = keyframe, lines
     return out
+
+
+def _new_view(before: Sequence[OcrLine], after: Sequence[OcrLine]) -> bool:
+    """Most of the text was replaced, and not by scrolling: a page or route change.
+
+    Screens change little in pixels when one white page replaces another, so
+    the text turnover tells a new view where the change ratio cannot. Text that
+    survives shifted by one common offset is a scroll, not a new view.
+    """
+    old = {normalize(line.text): line for line in before}
+    new = {normalize(line.text): line for line in after}
+    if len(old) < 3 or len(set(new) - set(old)) < 3:
+        return False
+    kept = set(old) & set(new)
+    if len(kept) / len(old) > 0.4:
+        return False
+    shifts = [new[t].box.y - old[t].box.y for t in kept if new[t].box.y != old[t].box.y]
+    return not (len(shifts) >= 2 and max(shifts) - min(shifts) <= 4)
 
 
 def _field_at(region: Box, recording: Recording, since: float, until: float) -> str | None:

@@ -124,12 +124,21 @@ def build_sections(
         page = recording.page_at(start + 0.01)
         frames = [d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)]
         citations = _citations(items, signal_kinds, finding_ids)
-        name = recording.page_name(page)
+        name = recording.page_name(page) if page else _screen_name(frames, chrome)
         title = _title(name, items, signal_kinds)
         description = _describe(name, page.url if page else None, start, end, items, frames, findings, chrome)
         sections.append(Section(title=title, start=start, end=end, description=description,
                                 citations=tuple(citations)))
     return sections
+
+
+def _screen_name(frames: Sequence[FrameDescription], chrome: set[str]) -> str:
+    """Without page events a section is named by the most prominent text on its first frame."""
+    for frame in frames:
+        for text in frame.notable_text:
+            if normalize(text) not in chrome:
+                return f"screen showing '{text}'"
+    return "the screen"
 
 
 def _chrome(descriptions: Sequence[FrameDescription]) -> set[str]:

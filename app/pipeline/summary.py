@@ -224,6 +224,8 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
     intent = (recording.intent or "").strip().rstrip(".")
     if intent:
         sentences.append(f"The user set out to {_lower_first(intent)}.")
+    else:
+        sentences.append("The recording does not say what the user set out to do.")
     names = list(dict.fromkeys(recording.page_name(p) for p in recording.pages))
     clicks = sum(1 for a in recording.actions if a.type == "click")
     inputs = len({a.selector for a in recording.actions if a.type == "input"})
@@ -236,6 +238,9 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
         pages = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
         sentence = f"Over {duration:.0f} s they visited {pages}"
         sentences.append(sentence + (f" ({', '.join(activity)})." if activity else "."))
+    else:
+        sentences.append(f"The recorder sent no page events; this account of {duration:.0f} s "
+                         "comes from the screen alone.")
     serious = [f for f in findings if f.severity in ("high", "medium")]
     if serious:
         listed = "; ".join(f.title for f in serious[:2])

@@ -242,3 +242,36 @@ def test_a_failed_transcription_stops_the_analysis_with_its_reason(engine, monke
         engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
     assert str(error) in raised.value.reason
     assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
+
+
+def _video_only(source: Path, target: Path) -> Path:
+    """Remux the video stream alone (no re-encoding)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+        stream_in = src.streams.video[0]
+        stream_out = dst.add_stream_from_template(stream_in)
+        for packet in src.demux(stream_in):
+            if packet.dts is None:
+                continue
+            packet.stream = stream_out
+            dst.mux(packet)
+    return target
+
+
+def test_silent_video_and_empty_metadata_still_give_a_grounded_result(engine, tmp_path: Path) -> None:
+    video = _video_only(FIXTURE_DATA / "login-500" / "recording.mp4", tmp_path / "silent.mp4")
+    events: list[tuple[str, float, str]] = []
+    result = engine.analyze(video, {}, progress=lambda s, f, m: events.append((s, f, m)))
+    out = result.to_dict()
+    assert out["recording"]["hasAudio"] is False and out["transcript"] == []
+    assert {s for s, f, _ in events if f == 1.0} == set(STAGES)
+    # The page change is found from the text turnover alone.
+    starts = [s["timestamp"] for s in out["sections"]]
+    assert starts[0] == 0.0 and any(abs(t - 6.36) <= 2.0 for t in starts[1:])
+    ids = {e["id"] for e in out["evidence"]}
+    assert {e["type"] for e in out["evidence"]} <= {"ocr", "visual"}
+    assert all(c["evidenceId"] in ids for s in out["sections"] for c in s["citations"])
+    # Without events only what the screen itself shows can be reported.
+    assert {f["kind"] for f in out["findings"]} <= {"screen_error"}
+    assert out["summary"]["summary"].startswith("The recording does not say what the user set out to do.")
