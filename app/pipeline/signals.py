@@ -455,6 +455,50 @@ def contradiction_signals(
             key=f"contradiction {label} {unit}",
             data={"label": label, "values": shown, "speech": said},
         ))
+    used = {e for signal in out for e in signal.data["speech"]}
+    out += _speech_contradictions(speech, sightings, recording, used)
+    return out
+
+
+def _speech_contradictions(
+    speech: Sequence[tuple[Evidence, list[Quantity]]],
+    sightings: Sequence[_Sighting],
+    recording: Recording,
+    used: set[str],
+) -> list[Signal]:
+    """A value said aloud that the screen contradicts: the page on screen shows the same
+    thing (shared label) only with other values, and the spoken value was never shown.
+    """
+    out: list[Signal] = []
+    shown_values = {(s.quantity.unit, s.quantity.value) for s in sightings}
+    for item, quantities in speech:
+        if item.id in used:
+            continue
+        page = recording.page_at(item.time)
+        labels = label_tokens(str(item.data.get("text", "")))
+        for quantity in quantities:
+            if not quantity.explicit_unit or (quantity.unit, quantity.value) in shown_values:
+                continue
+            on_screen = [
+                s for s in sightings
+                if s.quantity.unit == quantity.unit and s.labels & labels
+                and (page is None or _page_key(s.url) == _page_key(page.url))
+                and s.evidence.time <= (item.end if item.end is not None else item.time) + 1.0
+            ]
+            if not on_screen:
+                continue
+            shown = on_screen[-1]
+            label = " ".join(sorted(shown.labels & labels))
+            out.append(Signal(
+                kind="contradiction", time=item.time, evidence_ids=(shown.evidence.id, item.id),
+                title=f"User says {quantity.display} for '{label}' but the screen shows {shown.quantity.display}",
+                key=f"contradiction {label} {quantity.unit}",
+                data={"label": label, "speech": [item.id], "values": [
+                    {"value": quantity.value, "display": quantity.display, "evidenceId": item.id},
+                    {"value": shown.quantity.value, "display": shown.quantity.display,
+                     "evidenceId": shown.evidence.id}]},
+            ))
+            break
     return out
 
 

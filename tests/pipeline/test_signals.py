@@ -243,3 +243,16 @@ def test_different_values_on_one_page_are_not_a_contradiction() -> None:
 def test_a_sale_price_beside_the_list_price_is_not_a_contradiction() -> None:
     rec, keyframes = _priced_pages("Team was $39/mo, now $29/mo")
     assert "contradiction" not in kinds(signals_of(rec, keyframes))
+
+
+def test_a_spoken_value_the_screen_contradicts() -> None:
+    rec = recording(url="http://shop.test/plans")
+    plans = [frame(0, 1.0, [line("Team", 300, 100, 80), line("$39/mo", 300, 140, 90, 30)],
+                   reasons=("first",), ratio=1.0)]
+    speech = [TranscriptSegment(start=12.0, end=15.0, text="The team plan was supposed to be twenty five dollars.")]
+    found = [s for s in signals_of(rec, plans, speech) if s.kind == "contradiction"]
+    assert len(found) == 1 and set(found[0].evidence_ids) == {"ev-speech-0", "ev-ocr-1"}
+    assert "$25" in found[0].title and "$39/month" in found[0].title
+    # Saying a value that is on screen is no contradiction.
+    agree = [TranscriptSegment(start=12.0, end=15.0, text="The team plan is thirty nine dollars a month.")]
+    assert "contradiction" not in kinds(signals_of(rec, plans, agree))
