@@ -46,7 +46,10 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
                  # the engine process has its own limit; this one only backs it up
                  timeout=settings.analysis_timeout_seconds + 5),
         ],
-        cron_jobs=[cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True)],
+        cron_jobs=[cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60)],
+        # arq keeps a job "in progress" for the longest job timeout + 10 s: a job whose worker was
+        # killed is picked up again after that, so it must not exceed what an analysis may take.
+        job_timeout=settings.analysis_timeout_seconds + 5,
         on_startup=startup,
         on_shutdown=shutdown,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
