@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import httpx
 
 from tests.support import services
+from tests.conftest import DATA
 from tests.support.factories import BASE, create_body
 
 
@@ -44,6 +46,21 @@ def _run_dev(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
         assert httpx.get(r.json()["videoUrl"]).content == b"video" * 100
         assert [x["id"] for x in httpx.get(url + BASE, headers=headers).json()["recordings"]] == [rid]
+        # The worker runs beside the API: the same command analyses a real recording.
+        video = (DATA / "login-500" / "recording.webm").read_bytes()
+        created = httpx.post(url + BASE, json=create_body(), headers=headers).json()
+        rid2 = created["recordingId"]
+        httpx.put(f"{url}{BASE}/{rid2}/video", content=video,
+                  headers={**headers, "Content-Type": "video/webm"}).raise_for_status()
+        assert httpx.post(f"{url}{BASE}/{rid2}/analyze", headers=headers).json()["status"] == "analyzing"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            summary = httpx.get(f"{url}{BASE}/{rid2}/summary", headers=headers)
+            if summary.status_code == 200 or summary.json()["error"].get("status") == "failed":
+                break
+            time.sleep(1)
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["keyFindings"]
         assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
         assert any((tmp_path / "var" / "objects").rglob("*.webm"))
     finally:
