@@ -216,7 +216,8 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         clicked = _clicked_label(clicks[-1], recording) if clicks else None
         pointer = (clicks[-1].x, clicks[-1].y) if clicks and clicks[-1].x is not None and clicks[-1].y is not None else None
         if clicked:
-            parts.append(f"After clicking {clicked}.")
+            at = f" at ({pointer[0]:.0f}, {pointer[1]:.0f})" if pointer else ""
+            parts.append(f"After clicking {clicked}{at}.")
         notable = _rank_notable(lines, height)
         if notable:
             parts.append(f"Visible text: {_quote(notable, 5)}.")

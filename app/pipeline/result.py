@@ -21,7 +21,9 @@ class AnalysisResult:
 
     ``to_dict()`` is the stored/served JSON. The keyframes (with their BGR
     images) stay on the object for whoever stores thumbnails; they are not
-    part of the JSON.
+    part of the JSON. ``timings`` holds wall seconds per stage: "keyframes"
+    includes decoding (one pass does both), "transcribe" ran concurrently with
+    decoding and OCR, and "total" is the whole analysis.
     """
 
     probe: ProbeInfo
