@@ -188,7 +188,7 @@ class FasterWhisperTranscriber:
                 progress("transcribe", min(1.0, part.end / duration), f"{part.end:.1f} of {duration:.1f} s")
                 if part.avg_logprob < o.drop_logprob and part.no_speech_prob > o.drop_no_speech:
                     continue
-                words.extend(
+                words.extend(_drop_trailing_fragment([
                     TranscriptWord(
                         start=round(float(w.start), 3),
                         end=round(float(w.end), 3),
@@ -197,12 +197,38 @@ class FasterWhisperTranscriber:
                     )
                     for w in (part.words or ())
                     if any(ch.isalnum() for ch in w.word)
-                )
+                ]))
         segments = split_into_segments(_join_pieces(words), o.split_gap_s)
         if not o.word_timestamps:
             segments = [dataclasses.replace(s, words=()) for s in segments]
         progress("transcribe", 1.0, f"{len(segments)} segments")
         return segments
+
+
+_FRAGMENT_WORDS = 2
+_FRAGMENT_PROBABILITY = 0.2
+
+
+def _drop_trailing_fragment(words: list[TranscriptWord]) -> list[TranscriptWord]:
+    """Drop a word or two the model appends after a finished sentence with near-zero confidence.
+
+    A small Whisper model often adds such a fragment ("it.") in the silence
+    after the last sentence of a window, sometimes as a segment of its own;
+    real speech is not that unsure.
+    """
+    if 0 < len(words) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in words):
+        return []  # a window holding nothing but such a fragment
+    ends = [i for i, w in enumerate(words) if w.text[-1:] in ".?!"]
+    if not ends:
+        return words
+    tail = words[ends[-1] + 1 :]
+    if 0 < len(tail) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in tail):
+        return words[: ends[-1] + 1]
+    if len(tail) == 0 and len(ends) > 1:
+        last = words[ends[-2] + 1 :]
+        if len(last) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in last):
+            return words[: ends[-2] + 1]
+    return words
 
 
 def _join_pieces(words: Sequence[TranscriptWord]) -> list[TranscriptWord]:
