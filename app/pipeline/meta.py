@@ -223,20 +223,41 @@ def _text(value: Any) -> str | None:
     return None
 
 
+EPOCH_MS = 1e11
+"""Timestamps from here on are epoch milliseconds (1973 onwards), not offsets."""
+EARLY_TOLERANCE_MS = 5000.0
+"""Events this little before the recording started (clock skew, a request in flight) count as at 0."""
+
+
 def to_seconds(timestamp: Any, started_at: float | None) -> float | None:
     """Convert a recorder timestamp to seconds from the start of the video.
 
-    Timestamps at or after ``started_at`` are epoch ms; smaller ones are ms
-    from the start. Returns None for anything that is not a usable number.
+    Timestamps at or after ``started_at`` (or epoch-sized ones) are epoch ms;
+    smaller ones are ms from the start. Returns None for anything that is not
+    a usable number or lies well before the recording.
     """
     ms = _number(timestamp)
     if ms is None:
         return None
-    if started_at is not None and ms >= started_at:
+    if started_at is not None and (ms >= started_at or ms >= EPOCH_MS):
         ms -= started_at
+    elif ms >= EPOCH_MS:
+        return None  # an absolute time without a start to measure it from
     if ms < 0:
-        return None
+        return 0.0 if ms >= -EARLY_TOLERANCE_MS else None
     return ms / 1000.0
+
+
+def _earliest_epoch(data: Mapping[str, Any]) -> float | None:
+    """Without ``startedAt``, epoch timestamps are measured from the earliest event."""
+    state = data.get("browserState")
+    state = state if isinstance(state, Mapping) else {}
+    events = [*_items(data.get("actions")), *_items(state.get("consoleLogs")), *_items(state.get("networkRequests"))]
+    stamps = [
+        ms for item in events if isinstance(item, Mapping)
+        if (ms := _number(item.get("timestamp"))) is not None and ms >= EPOCH_MS
+    ]
+    return min(stamps) if stamps else None
 
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
@@ -257,6 +278,8 @@ def parse_recording(raw: Any) -> Recording:
     started_at = _number(meta.get("startedAt"))
     if started_at is not None and started_at <= 0:
         started_at = None
+    if started_at is None:
+        started_at = _earliest_epoch(data)
     duration = _number(meta.get("duration"))
     skipped = 0
 

@@ -20,7 +20,11 @@ def test_relative_and_epoch_timestamps_land_on_the_same_axis() -> None:
     assert to_seconds("2500", STARTED) == pytest.approx(2.5)
     for bad in (None, "soon", float("nan"), True, [], {}):
         assert to_seconds(bad, STARTED) is None
-    assert to_seconds(-5, STARTED) is None
+    assert to_seconds(-5, STARTED) == 0.0  # clock skew just before the start
+    assert to_seconds(-60_000, STARTED) is None
+    assert to_seconds(STARTED - 300, STARTED) == 0.0
+    assert to_seconds(STARTED - 60_000, STARTED) is None
+    assert to_seconds(STARTED, None) is None  # absolute, with nothing to measure from
 
 
 def test_epoch_events_are_converted() -> None:
@@ -121,3 +125,16 @@ def test_page_names_drop_the_site_name() -> None:
     assert rec.page_name(None) == "an unknown page"
     untitled = parse_recording({"metadata": {"url": "http://x.test/docs/start"}})
     assert untitled.page_name(untitled.pages[0]) == "/docs/start"
+
+
+def test_epoch_timestamps_without_started_at_count_from_the_first_event() -> None:
+    rec = parse_recording({
+        "metadata": {},
+        "actions": [{"type": "navigate", "timestamp": STARTED, "url": "http://x.test/"},
+                    {"type": "click", "timestamp": STARTED + 2500, "selector": "#a"}],
+        "browserState": {"networkRequests": [{"url": "http://x.test/api", "status": 200,
+                                              "timestamp": STARTED + 2600}]},
+    })
+    assert [a.time for a in rec.actions] == [0.0, 2.5]
+    assert rec.network[0].time == pytest.approx(2.6)
+    assert rec.started_at == STARTED
