@@ -97,8 +97,9 @@ def _text_blocks(gray: np.ndarray, offset: Box) -> list[Box]:
     blocks: list[Box] = []
     for i in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[i])
-        # Text lines: a few pixels to a few tens tall, wider than tall, reasonably filled.
-        if 6 <= h <= 64 and w >= 8 and w >= 0.8 * h and area >= 0.25 * w * h:
+        # Text lines: a few pixels to a few tens tall, clearly wider than tall (icons and
+        # check marks are squarish), reasonably filled.
+        if 6 <= h <= 64 and w >= max(32, 2 * h) and area >= 0.25 * w * h:
             blocks.append(Box(x=x + offset.x, y=y + offset.y, w=w, h=h))
     return blocks
 
