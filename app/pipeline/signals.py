@@ -41,7 +41,9 @@ SIGNAL_KINDS = (
 # Elements whose click legitimately shows almost nothing (a caret) until typed into.
 _FOCUS_TAGS = frozenset({"input", "textarea", "select", "label", "option"})
 # Long-lived connections whose "duration" is not a latency.
-_STREAM_TYPES = frozenset({"websocket", "eventsource", "media", "ping"})
+_STREAM_TYPES = frozenset({"websocket", "eventsource", "media", "ping", "beacon"})
+# Failures of these are grouped by type and status: twelve missing images are one problem.
+_STATIC_TYPES = frozenset({"image", "font", "stylesheet", "media", "manifest", "other"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,8 +108,11 @@ def network_signals(recording: Recording, options: SignalOptions) -> list[Signal
             out.append(Signal(
                 kind="network_error", time=request.time, evidence_ids=(ev,),
                 title=f"{request.method} {path} returned {status}",
-                key=f"{request.method} {path} {request.status}",
-                data={"method": request.method, "url": request.url, "status": request.status},
+                key=(f"static {resource} {request.status}" if (resource := (request.resource_type or "").lower())
+                     in _STATIC_TYPES else f"{request.method} {path} {request.status}"),
+                data={"method": request.method, "url": request.url, "status": request.status,
+                      "resourceType": request.resource_type,
+                      "responseTime": request.time + (request.duration or 0.0)},
             ))
         elif (
             request.duration is not None

@@ -7,7 +7,8 @@ source gives "medium" and speech alone "low".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,10 +92,16 @@ def _near(group: _Group, others: Sequence[Signal], before: float, after: float) 
     return [o for o in others if any(-before <= o.time - s.time <= after for s in group.signals)]
 
 
-def finding_confidence(ids: Sequence[str], evidence: EvidenceTable) -> str:
-    """"high" when two independent sources agree, "low" for speech alone, else "medium"."""
+def finding_confidence(ids: Sequence[str], evidence: EvidenceTable, dependent: Set[str] = frozenset()) -> str:
+    """"high" when two independent sources agree, "low" for speech alone, else "medium".
+
+    ``dependent`` items restate another item (the browser's console echo of a
+    failed request) and do not count as a source of their own.
+    """
     sources = set()
     for evidence_id in ids:
+        if evidence_id in dependent:
+            continue
         item = evidence.get(evidence_id)
         if item is not None and item.type != "action":
             sources.add(_SOURCE.get(item.type, item.type))
@@ -111,6 +118,28 @@ def _unique(ids: Sequence[str]) -> tuple[str, ...]:
 
 def _times(group: _Group) -> str:
     return f" ({len(group.signals)}x)" if len(group.signals) > 1 else ""
+
+
+def related(request: Signal, entry: Signal) -> bool:
+    """Whether a console error belongs to a failed request.
+
+    It does when it is the browser's echo of the request's URL, when its
+    message names the request's status or path, or when it was logged as the
+    response arrived; being merely close in time is not enough.
+    """
+    url = request.data.get("url")
+    if entry.data.get("echo"):
+        return entry.data.get("url") == url and -0.2 <= entry.time - request.time <= 30.0
+    if not -0.2 <= entry.time - request.time <= 5.0:
+        return False
+    message = str(entry.data.get("message", "")).lower()
+    status = request.data.get("status")
+    if status and re.search(rf"\b{status}\b", message):
+        return True
+    tail = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(url, str) else ""
+    if len(tail) > 2 and tail in message:
+        return True
+    return abs(entry.time - float(request.data.get("responseTime", request.time))) <= 0.5
 
 
 def _host(url: Any) -> str:
@@ -134,6 +163,7 @@ def build_findings(signals: Sequence[Signal], evidence: EvidenceTable,
     network = by_kind.get("network_error", [])
     console_all = by_kind.get("console_error", [])
     echoes = [s for s in console_all if s.data.get("echo")]
+    echo_ids = {e for s in echoes for e in s.evidence_ids}
     console = [s for s in console_all if not s.data.get("echo")]
     screen = by_kind.get("screen_error", [])
     speech = by_kind.get("user_problem", [])
@@ -157,22 +187,34 @@ def build_findings(signals: Sequence[Signal], evidence: EvidenceTable,
         status = group.signals[0].data.get("status")
         # A third-party request (analytics, ads) failing rarely breaks the user's task.
         third_party = _host(group.signals[0].data.get("url")) not in page_hosts
-        support = [e for s in _near(group, echoes + console + screen, 0.2, 3.0) for e in s.evidence_ids]
+        support = [e for c in echoes + console if any(related(r, c) for r in group.signals)
+                   for e in c.evidence_ids]
+        support += [e for s in _near(group, screen, 0.2, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         click_ids, label = trigger(group)
         ids = _unique([*group.own_ids, *support, *click_ids])
         title = group.signals[0].title + (f" after clicking '{label}'" if label else "") + _times(group)
+        paths = {s.data.get("url") for s in group.signals}
+        if group.key.startswith("static ") and len(paths) > 1:
+            kind = group.signals[0].data.get("resourceType") or "resource"
+            title = (f"{len(paths)} {kind} requests failed "
+                     f"({'HTTP ' + str(status) if status else 'no response'}), first {group.signals[0].title}")
         severity = "low" if third_party else "high" if not status or status >= 500 else "medium"
         findings.append(Finding(
             kind="network_error", severity=severity,
-            time=group.time, confidence=finding_confidence(ids, evidence), evidence_ids=ids, title=title))
+            time=group.time, confidence=finding_confidence(ids, evidence, echo_ids), evidence_ids=ids,
+            title=title))
 
     for group in _group(console):
-        support = [e for s in _near(group, network + screen, 3.0, 3.0) for e in s.evidence_ids]
+        # Errors logged by third-party scripts (ads, widgets) rarely break the user's task.
+        hosts = {_host(s.data.get("url")) for s in group.signals if s.data.get("url")}
+        third_party_console = bool(hosts) and not hosts & page_hosts
+        support = [e for r in network if any(related(r, c) for c in group.signals) for e in r.evidence_ids]
+        support += [e for s in _near(group, screen, 3.0, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         ids = _unique([*group.own_ids, *support])
         findings.append(Finding(
-            kind="console_error", severity="medium", time=group.time,
+            kind="console_error", severity="low" if third_party_console else "medium", time=group.time,
             confidence=finding_confidence(ids, evidence), evidence_ids=ids,
             title=group.signals[0].title + _times(group)))
 

@@ -95,3 +95,36 @@ def test_third_party_failures_are_graded_low() -> None:
         ("POST /api/buy returned HTTP 503", "high"),
         ("GET /pixel returned a network error (no response)", "low"),
     ]
+
+
+def test_failed_static_resources_are_one_finding_and_third_party_console_errors_low() -> None:
+    images = [{"method": "GET", "url": f"http://t.test/img/{i}.png", "status": 404, "resourceType": "image",
+               "timestamp": 1000 + i} for i in range(3)]
+    rec, evidence, _ = _report(network=images, console=[
+        {"level": "error", "message": "widget crashed", "url": "https://cdn.widgets.example/w.js", "timestamp": 3000},
+    ])
+    findings = build_findings(detect_signals(rec, evidence, [], 40.0, SignalOptions()), evidence,
+                              [p.url for p in rec.pages])
+    assert [(f.kind, f.severity) for f in findings] == [("network_error", "medium"), ("console_error", "low")]
+    assert findings[0].title.startswith("3 image requests failed (HTTP 404)")
+    assert len(findings[0].evidence_ids) == 3
+
+
+def test_the_browsers_echo_is_not_independent_corroboration() -> None:
+    echo = {"level": "error", "url": FAIL["url"], "timestamp": 5400,
+            "message": "Failed to load resource: the server responded with a status of 503"}
+    _, _, findings = _report(network=[FAIL], console=[echo])
+    assert [(f.kind, f.confidence, f.evidence_ids) for f in findings] == [
+        ("network_error", "medium", ("ev-net-0", "ev-console-0"))]
+
+
+def test_console_errors_corroborate_only_the_request_they_belong_to() -> None:
+    unrelated = {"level": "error", "message": "Chart failed to render", "timestamp": 6500}
+    named = {"level": "error", "message": "Buy failed with status 503", "timestamp": 6500}
+    at_response = {"level": "error", "message": "ValidationError: seat taken", "timestamp": 5250}
+    slow = {**FAIL, "durationMs": 250}
+    for entry, joined in ((unrelated, False), (named, True), (at_response, True)):
+        _, _, findings = _report(network=[slow], console=[entry])
+        network = next(f for f in findings if f.kind == "network_error")
+        assert ("ev-console-0" in network.evidence_ids) is joined, entry
+        assert network.confidence == ("high" if joined else "medium")
