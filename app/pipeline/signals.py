@@ -440,10 +440,15 @@ def contradiction_signals(
         first_by_value: dict[float, _Sighting] = {}
         for m in members:
             first_by_value.setdefault(m.quantity.value, m)
-        cited = [m.evidence.id for m in first_by_value.values()]
+        # Name each value as fully as any sighting read it ("$59/mo" rather than a clipped "$59").
+        fullest = {value: next((m for m in members if m.quantity.value == value and m.quantity.period), first)
+                   for value, first in first_by_value.items()}
+        cited = list(dict.fromkeys(
+            [m.evidence.id for m in first_by_value.values()] + [m.evidence.id for m in fullest.values()]))
         shown = [
-            {"value": m.quantity.value, "display": m.quantity.display, "evidenceId": m.evidence.id,
-             "url": m.url, "timestamp": round(m.evidence.time, 3), "text": m.evidence.data.get("text")}
+            {"value": m.quantity.value, "display": fullest[m.quantity.value].quantity.display,
+             "evidenceId": m.evidence.id, "url": m.url, "timestamp": round(m.evidence.time, 3),
+             "text": m.evidence.data.get("text")}
             for m in first_by_value.values()
         ]
         unit = members[0].quantity.unit
@@ -451,7 +456,7 @@ def contradiction_signals(
             e.id for e, quantities in speech
             if any(q.unit == unit and q.value in first_by_value for q in quantities)
         ]
-        parts = [f"{m.quantity.display} on {_page_name(recording, m)}" for m in first_by_value.values()]
+        parts = [f"{fullest[v].quantity.display} on {_page_name(recording, m)}" for v, m in first_by_value.items()]
         # The contradiction becomes visible when the second value first shows up.
         seen_at = sorted(m.evidence.time for m in first_by_value.values())[1]
         out.append(Signal(
