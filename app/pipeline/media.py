@@ -119,6 +119,7 @@ def _probe_open(
 
     streams = [vstream] + ([astream] if astream is not None else [])
     vpts: list[int] = []
+    v_max_pts: int | None = None
     v_last_dur = 0
     a_end = 0.0
     a_packets = 0
@@ -129,7 +130,8 @@ def _probe_open(
             tb = packet.time_base
             if packet.stream is vstream:
                 vpts.append(packet.pts)
-                if packet.pts >= max(vpts):
+                if v_max_pts is None or packet.pts >= v_max_pts:
+                    v_max_pts = packet.pts
                     v_last_dur = packet.duration or 0
                 end_s = float(packet.pts * tb)
             else:
