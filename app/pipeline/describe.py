@@ -194,7 +194,12 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             change = "the page scrolled"
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
-            inside = [ln.text for ln in appeared if _intersects(ln.box, region, margin=8)]
+            fields = _fields_typed(recording, since, keyframe.timestamp)
+            field = next((label for label, box in fields if _intersects(box, region)), None)
+            new_lines = [ln for ln in appeared if _intersects(ln.box, region, margin=8)]
+            # Text inside a field being typed into is the typing; anything else is a message.
+            typed = [ln for ln in new_lines if any(_intersects(ln.box, box) for _, box in fields)]
+            inside = [ln.text for ln in new_lines if ln not in typed]
             where = f"at the {_where(region, width, height)} ({region.w}x{region.h} px)"
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
@@ -202,11 +207,11 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             elif not scrolls and _new_view(previous_lines, lines):
                 change = f"a new view {where}" + (f" showing {_quote(inside)}" if inside else "")
                 major = True
-            elif field := _field_at(region, recording, since, keyframe.timestamp):
-                change = f"text typed into {field}" if inside else f"a change on the {field} field"
             elif inside:
                 # Only new text makes a change a message; otherwise say no more than "changed".
                 change = f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
+            elif field:
+                change = f"text typed into {field}" if typed else f"a change on the {field} field"
             else:
                 change = f"a change {where}"
         else:
@@ -262,15 +267,16 @@ def _new_view(before: Sequence[OcrLine], after: Sequence[OcrLine]) -> bool:
     return not (len(shifts) >= 2 and max(shifts) - min(shifts) <= 4)
 
 
-def _field_at(region: Box, recording: Recording, since: float, until: float) -> str | None:
-    """The form field a change lies on, when the user types into it (input events come at the end)."""
+def _fields_typed(recording: Recording, since: float, until: float) -> list[tuple[str, Box]]:
+    """Form fields typed into around this frame, with their boxes (input events come at the end)."""
+    out: list[tuple[str, Box]] = []
     for action in recording.actions:
         if action.type != "input" or not since < action.time <= until + 5.0:
             continue
         element = recording.element(action.selector)
-        if element is not None and element.box is not None and _intersects(element.box, region):
-            return f"'{action.text or element.text or action.selector}'"
-    return None
+        if element is not None and element.box is not None:
+            out.append((f"'{action.text or element.text or action.selector}'", element.box))
+    return out
 
 
 def _clicked_label(action: Action, recording: Recording) -> str | None:
