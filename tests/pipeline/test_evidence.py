@@ -108,3 +108,44 @@ def test_long_segments_split_into_sentences_at_their_times() -> None:
         (29.0, 30.0, "again today!"),
         (40.0, 41.0, "no words"),
     ]
+
+
+def _described(actions: list[dict], frames: list[tuple[float, float, Box | None, list[OcrLine]]],
+               elements: list[dict] = ()) -> list[str]:  # type: ignore[assignment]
+    rec = parse_recording({"metadata": {"url": "http://a.test/", "title": "Home — A"}, "actions": actions,
+                           "elements": list(elements)})
+    keyframes = [
+        Keyframe(index=i, timestamp=t, reasons=("change",), changed_region=region, change_ratio=ratio,
+                 image=np.full((360, 640, 3), 255, np.uint8), lines=lines)
+        for i, (t, ratio, region, lines) in enumerate(frames)
+    ]
+    return [d.text for d in describe_keyframes(keyframes, rec)]
+
+
+def _line(text: str, x: int, y: int) -> OcrLine:
+    return OcrLine(text=text, box=Box(x=x, y=y, w=150, h=16), confidence=0.9)
+
+
+def test_frame_descriptions_say_what_changed_and_why() -> None:
+    home = [_line("Welcome to A", 20, 20), _line("Our products", 20, 60), _line("Contact us", 20, 100)]
+    field = {"selector": "#q", "tagName": "INPUT", "text": "Search",
+             "boundingBox": {"x": 300, "y": 200, "width": 200, "height": 30}}
+    texts = _described(
+        [{"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "Home — A"},
+         {"type": "scroll", "timestamp": 2300, "y": 300},
+         {"type": "click", "timestamp": 3900, "selector": "#q", "text": "Search", "x": 310, "y": 210},
+         {"type": "input", "timestamp": 5500, "selector": "#q", "text": "Search", "value": "shoes"},
+         {"type": "navigate", "timestamp": 9000, "url": "http://a.test/results", "title": "Results — A"}],
+        [(0.0, 1.0, None, home),
+         (2.0, 0.3, Box(x=0, y=0, w=640, h=360), home),
+         (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, _line("shoes", 305, 205)]),
+         (6.0, 0.02, Box(x=0, y=250, w=640, h=40), [*home, _line("Please enter a valid query", 20, 260)]),
+         (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [_line("3 results", 20, 20)])],
+        elements=[field],
+    )
+    assert texts[0].startswith("Home: first frame of the recording.")
+    assert texts[1].startswith("Home: the page scrolled.")
+    assert texts[2].startswith("Home: text typed into 'Search'.")
+    assert "After clicking 'Search' (input) at (310, 210)" in texts[2]
+    assert "showing 'Please enter a valid query'" in texts[3]
+    assert texts[4].startswith("Results: navigated to Results — A.")
