@@ -59,7 +59,8 @@ def _capitalised(text: str) -> str:
 
 def boundaries(recording: Recording, descriptions: Sequence[FrameDescription], duration: float) -> list[float]:
     """Section start times: page visits first, then major visual changes away from them."""
-    starts = sorted({round(min(max(p.start, 0.0), duration), 3) for p in recording.pages} | {0.0})
+    # Events logged after the video ended cannot open a section of it.
+    starts = sorted({round(max(p.start, 0.0), 3) for p in recording.pages if p.start < duration - 1.0} | {0.0})
     for description in descriptions:
         if not description.major_change or description.change.startswith("navigated"):
             continue

@@ -70,3 +70,10 @@ def test_successful_requests_and_scrolls_are_not_cited() -> None:
     actions = [*NAVIGATIONS[:1], {"type": "scroll", "timestamp": 3000, "y": 400}]
     sections, _ = _sections(actions, network=[{"url": "http://s.test/a.css", "status": 200, "timestamp": 100}])
     assert [c.evidence_id for c in sections[0].citations] == ["ev-action-0"]
+
+
+def test_pages_after_the_end_of_the_video_open_no_section() -> None:
+    late = [*NAVIGATIONS, {"type": "navigate", "timestamp": 70000, "url": "http://s.test/late", "title": "Late — S"}]
+    sections, _ = _sections(late, duration=60.0)
+    assert [(s.start, s.end) for s in sections] == [(0.0, 9.1), (9.1, 60.0)]
+    assert all(s.start < s.end for s in sections)
