@@ -258,7 +258,9 @@ def dead_click_signals(
         if any(click.time < k.timestamp <= end for k in frames):
             continue  # the screen changed after the click
         shown = [k for k in frames if k.timestamp <= click.time]
-        if not shown or "click" not in shown[-1].reasons:
+        # A keyframe taken for an earlier click already carries "click" as its first reason, so
+        # only a mark added later (the detector saw no change) measures this click.
+        if not shown or "click" not in shown[-1].reasons[1:]:
             continue  # the detector did not look after this click: nothing was measured
         label = click.text or (element.text if element else None) or click.selector or "the page"
         out.append(Signal(

@@ -256,3 +256,9 @@ def test_a_spoken_value_the_screen_contradicts() -> None:
     # Saying a value that is on screen is no contradiction.
     agree = [TranscriptSegment(start=12.0, end=15.0, text="The team plan is thirty nine dollars a month.")]
     assert "contradiction" not in kinds(signals_of(rec, plans, agree))
+
+
+def test_a_keyframe_taken_for_an_earlier_click_does_not_vouch_for_a_later_one() -> None:
+    rec = recording(actions=[click(5000)], elements=[BUTTON])
+    frames = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0, reasons=("click",))]
+    assert "dead_click" not in kinds(signals_of(rec, frames))
