@@ -219,6 +219,15 @@ def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return a + tuple(r for r in b if r not in a)
 
 
+def _hint(selector: _Selector, detector: _Detector, shown: _Candidate, reason: str) -> None:
+    """Keep the frame shown at a hinted moment if it shows anything new, else tag the last keyframe."""
+    change = detector.change(selector.ref, shown.small)
+    if change.ratio > 0:
+        selector.add(shown, (reason,), change)
+    else:
+        selector.note(reason)
+
+
 def extract_keyframes(
     path: str | os.PathLike[str],
     info: ProbeInfo,
@@ -245,49 +254,45 @@ def extract_keyframes(
     duration = max(info.duration, 1e-6)
     next_report = 0.0
 
-    cand: _Candidate | None = None
-    still_since = 0.0  # when the candidate's picture first appeared unchanged
+    cand: _Candidate | None = None  # the frame on screen now
+    still: _Candidate | None = None  # the first frame of the current still period
     settled_checked = False
     moving_since: float | None = None
 
     for frame in iter_video_frames(path, limits):
         t = float(frame.time)
         small = detector.small(frame)
-        if cand is None:
-            cand = _Candidate(frame, small, t)
+        if cand is None or still is None:
+            cand = still = _Candidate(frame, small, t)
             selector.add(cand, ("first",), None)
-            still_since = t
             settled_checked = True
             continue
 
-        # The candidate stayed on screen from cand.time until t.
-        if not settled_checked and t - still_since >= options.settle_s:
+        # The picture has not moved since still.time and stays up until t.
+        if not settled_checked and t - still.time >= options.settle_s:
             settled_checked = True
-            change = detector.change(selector.ref, cand.small)
+            change = detector.change(selector.ref, still.small)
             if detector.significant(change):
-                selector.add(cand, ("change",), change)
+                # Stamped with the moment the state appeared, not when it was judged still.
+                selector.add(still, ("change",), change)
         while next_hint < len(schedule) and schedule[next_hint][0] < t:
             _, reason = schedule[next_hint]
             next_hint += 1
-            change = detector.change(selector.ref, cand.small)
-            if change.ratio > 0:
-                selector.add(cand, (reason,), change)
-            else:
-                selector.note(reason)
+            _hint(selector, detector, cand, reason)
 
+        current = _Candidate(frame, small, t)
         if detector.moved(cand.small, small):
             if moving_since is None or settled_checked:
                 moving_since = t
-            still_since = t
+            still = current
             settled_checked = False
             if t - moving_since >= options.max_unsettled_s:
                 # Continuous motion (a video, an animation): sample it anyway.
                 moving_since = t
-                now = _Candidate(frame, small, t)
                 change = detector.change(selector.ref, small)
                 if detector.significant(change):
-                    selector.add(now, ("moving",), change)
-        cand = _Candidate(frame, small, t)
+                    selector.add(current, ("moving",), change)
+        cand = current
 
         if t >= next_report:
             next_report = t + options.progress_every_s
@@ -295,22 +300,16 @@ def extract_keyframes(
             progress("decode", fraction, f"decoded {t:.1f} of {duration:.1f} s")
             progress("keyframes", fraction, f"{len(selector.keyframes)} keyframes so far")
 
-    if cand is None:
+    if cand is None or still is None:
         raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
     # The last picture stays up until the end of the recording.
-    end = max(duration, cand.time)
     while next_hint < len(schedule):
         _, reason = schedule[next_hint]
         next_hint += 1
-        change = detector.change(selector.ref, cand.small)
-        if change.ratio > 0:
-            selector.add(cand, (reason,), change)
-        else:
-            selector.note(reason)
-    change = detector.change(selector.ref, cand.small)
-    if detector.significant(change) or (not settled_checked and end - still_since >= 0):
-        if change.ratio > 0:
-            selector.add(cand, ("last",), change)
+        _hint(selector, detector, cand, reason)
+    change = detector.change(selector.ref, still.small)
+    if detector.significant(change):
+        selector.add(still, ("last",), change)
     progress("decode", 1.0, f"decoded {duration:.1f} s")
     progress("keyframes", 1.0, f"{len(selector.keyframes)} keyframes")
     return selector.keyframes

@@ -145,3 +145,68 @@ def test_progress_reports_decode_and_keyframes_up_to_completion(probed) -> None:
     for stage in ("decode", "keyframes"):
         fractions = [f for s, f, _ in events if s == stage]
         assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def _encode(path, width: int, height: int, seconds: float, draw, fps: int = 10):  # type: ignore[no-untyped-def]
+    """Encode a constant-frame-rate H.264 clip whose frame at time t is draw(t)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(draw(i / fps), format="bgr24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Area-averaged luma keeps a 1-pixel red line; a moving cursor is ignored; CFR timing is exact."""
+    import cv2
+    import numpy as np
+
+    from app.pipeline.media import probe
+
+    def draw(t: float) -> np.ndarray:
+        img = np.full((1080, 1920, 3), 255, np.uint8)
+        if t >= 2.0:
+            cv2.putText(img, "Settings saved", (200, 300), cv2.FONT_HERSHEY_DUPLEX, 2, (30, 30, 30), 3)
+        if 4.0 <= t < 6.0:  # a cursor-sized shape moving across the page
+            x = 300 + int(400 * (t - 4.0))
+            cv2.rectangle(img, (x, 600), (x + 16, 624), (0, 0, 0), -1)
+        if t >= 6.0:  # a thin red underline, as under an invalid field
+            cv2.line(img, (700, 800), (1100, 800), (0, 0, 255), 1)
+        return img
+
+    clip = _encode(tmp_path / "thin.mp4", 1920, 1080, 9.0, draw)
+    info = probe(clip, MediaLimits())
+    assert info.variable_frame_rate is False and abs(info.duration - 8.9) < 0.05
+    keyframes = extract_keyframes(clip, info, KeyframeOptions(), MediaLimits(), KeyframeHints())
+    assert [k.timestamp for k in keyframes] == [0.0, 2.0, 6.0]
+    line = keyframes[2].changed_region
+    assert line is not None and line.x <= 700 and line.x + line.w >= 1100 and line.y <= 800 <= line.y + line.h
+    assert line.w * line.h < 0.05 * 1920 * 1080
+
+
+def test_continuous_motion_is_sampled_not_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from app.pipeline.media import probe
+
+    def draw(t: float) -> np.ndarray:
+        img = np.full((360, 640, 3), 255, np.uint8)
+        x = int(t * 60) % 500
+        img[100:260, x:x + 120] = (40, 120, 200)  # a large block sliding like video content
+        return img
+
+    clip = _encode(tmp_path / "motion.mp4", 640, 360, 10.0, draw)
+    info = probe(clip, MediaLimits())
+    options = KeyframeOptions(max_unsettled_s=2.0)
+    keyframes = extract_keyframes(clip, info, options, MediaLimits(), KeyframeHints())
+    moving = [k for k in keyframes if "moving" in k.reasons]
+    assert 3 <= len(moving) <= 6
+    assert all(b.timestamp - a.timestamp >= 1.9 for a, b in zip(moving, moving[1:], strict=False))

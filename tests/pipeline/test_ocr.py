@@ -80,9 +80,10 @@ def test_unchanged_lines_are_carried_forward(scenario: str, read_keyframes) -> N
                 carried += 1
                 # A carried line is one whose pixels did not change.
                 b = line.box
-                before = prev.image[b.y:b.y + b.h, b.x:b.x + b.w].astype(np.int16)
-                after = cur.image[b.y:b.y + b.h, b.x:b.x + b.w].astype(np.int16)
-                assert float(np.abs(before - after).mean()) < 8.0, line
+                before = cv2.cvtColor(prev.image[b.y:b.y + b.h, b.x:b.x + b.w], cv2.COLOR_BGR2GRAY)
+                after = cv2.cvtColor(cur.image[b.y:b.y + b.h, b.x:b.x + b.w], cv2.COLOR_BGR2GRAY)
+                changed = cv2.absdiff(before, after) > 48  # beyond video-compression noise
+                assert float(changed.mean()) <= 0.05, line
     assert carried >= 3 * len(keyframes)
 
 
