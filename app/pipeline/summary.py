@@ -19,6 +19,8 @@ from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 
 SEVERITIES = ("high", "medium", "low")
+_INTENT_RE = re.compile(r"\b(i want|i'm trying|i am trying|i need|i'd like|i would like|trying to|going to)\b",
+                        re.IGNORECASE)
 # Where each evidence type comes from; two different sources corroborate.
 _SOURCE = {"network": "network", "console": "console", "ocr": "screen", "visual": "screen",
            "speech": "speech", "action": "actions"}
@@ -264,8 +266,13 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
     """Two to four sentences (intent, what happened, outcome) and the key findings."""
     sentences: list[str] = []
     intent = (recording.intent or "").strip().rstrip(".")
+    stated = next((str(e.data.get("text")) for e in evidence.of_type("speech")
+                   if _INTENT_RE.search(str(e.data.get("text", "")))), None)
     if intent:
         sentences.append(f"The user set out to {_lower_first(intent)}.")
+    elif stated:
+        # No intent was typed in, but the user said it: quote them rather than paraphrase.
+        sentences.append(f'The user said: "{stated}"')
     else:
         sentences.append("The recording does not say what the user set out to do.")
     names = list(dict.fromkeys(recording.page_name(p) for p in recording.pages))

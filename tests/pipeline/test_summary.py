@@ -128,3 +128,12 @@ def test_console_errors_corroborate_only_the_request_they_belong_to() -> None:
         network = next(f for f in findings if f.kind == "network_error")
         assert ("ev-console-0" in network.evidence_ids) is joined, entry
         assert network.confidence == ("high" if joined else "medium")
+
+
+def test_without_a_typed_intent_the_spoken_one_is_quoted() -> None:
+    rec, evidence, findings = _report(intent="", speech=[
+        TranscriptSegment(start=1.0, end=3.0, text="Okay, recording now."),
+        TranscriptSegment(start=3.0, end=6.0, text="I'm trying to change my billing address."),
+    ])
+    summary = summarize(rec, findings, 40.0, evidence)
+    assert summary.summary.startswith("The user said: \"I'm trying to change my billing address.\"")
