@@ -275,3 +275,23 @@ def test_silent_video_and_empty_metadata_still_give_a_grounded_result(engine, tm
     # Without events only what the screen itself shows can be reported.
     assert {f["kind"] for f in out["findings"]} <= {"screen_error"}
     assert out["summary"]["summary"].startswith("The recording does not say what the user set out to do.")
+
+
+def test_reasoning_is_deterministic(analyse) -> None:
+    from app.pipeline.describe import describe_keyframes
+    from app.pipeline.evidence import build_evidence
+    from app.pipeline.sections import build_sections
+    from app.pipeline.signals import SignalOptions, detect_signals
+    from app.pipeline.summary import build_findings, summarize
+
+    result, _ = analyse("upgrade-checkout", "webm")
+    rec, duration = result.recording, result.probe.duration
+    frames = describe_keyframes(result.keyframes, rec)
+    evidence = build_evidence(rec, result.keyframes, frames, result.transcript)
+    signals = detect_signals(rec, evidence, result.keyframes, duration, SignalOptions())
+    findings = build_findings(signals, evidence, [p.url for p in rec.pages] + list(rec.visited_urls))
+    sections = build_sections(rec, frames, evidence, signals, findings, duration)
+    assert [e.to_dict() for e in evidence] == [e.to_dict() for e in result.evidence]
+    assert [f.to_dict() for f in findings] == [f.to_dict() for f in result.findings]
+    assert [s.to_dict() for s in sections] == [s.to_dict() for s in result.sections]
+    assert summarize(rec, findings, duration, evidence) == result.summary
