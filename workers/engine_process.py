@@ -58,14 +58,18 @@ def run_analysis(
         init_process()
     client = redis.Redis.from_url(redis_url)
     overall = OverallProgress()
-    last_sent = [0.0, ""]
+    last_sent = [0.0]
+    stages_seen: set[str] = set()
 
     def progress(stage: str, fraction: float, message: str) -> None:
         value = overall.update(stage, fraction)
         now = time.monotonic()
-        if stage == last_sent[1] and now - last_sent[0] < PUBLISH_INTERVAL_S and fraction < 1.0:
+        # A few events per second in all, but always a stage's first and last word.
+        milestone = stage not in stages_seen or fraction >= 1.0
+        stages_seen.add(stage)
+        if not milestone and now - last_sent[0] < PUBLISH_INTERVAL_S:
             return
-        last_sent[0], last_sent[1] = now, stage
+        last_sent[0] = now
         try:
             publish_sync(client, AnalysisProgress(recording_id=recording_id, job_id=job_id, status="analyzing",
                                                   stage=stage, progress=round(value, 4), message=message),
