@@ -39,7 +39,9 @@ def pure_decode(path: Path) -> float:
 def hints(create: dict) -> KeyframeHints:
     clicks = [a["timestamp"] / 1000 for a in create.get("actions", []) if a.get("type") == "click"]
     state = create.get("browserState", {})
-    errors = [c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"]
+    errors = [
+        c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"
+    ]
     return KeyframeHints(click_times=clicks, error_times=errors)
 
 
@@ -47,8 +49,13 @@ def main() -> None:
     t0 = time.perf_counter()
     ocr = make_ocr(OcrOptions())
     transcriber = make_transcriber(TranscribeOptions())
-    print(f"models loaded in {time.perf_counter() - t0:.2f} s (ocr={ocr.name}, asr={transcriber.name})")
-    print("fixture            ctr  dur(s) decode probe keyframes(n) ocr  transcribe  sum  x-realtime")
+    print(
+        f"models loaded in {time.perf_counter() - t0:.2f} s "
+        f"(ocr={ocr.name}, asr={transcriber.name})"
+    )
+    print(
+        "fixture            ctr  dur(s) decode probe keyframes(n) ocr  transcribe  sum  x-realtime"
+    )
     for fx in sorted(p for p in DATA.iterdir() if (p / "truth.json").exists()):
         create = json.loads((fx / "create.json").read_text())
         for ctr in ("webm", "mp4"):
@@ -67,9 +74,12 @@ def main() -> None:
             transcriber.transcribe(path, vocabulary=[create["metadata"].get("title", "")])
             t_asr = time.perf_counter() - t
             total = t_probe + t_kf + t_ocr + t_asr
-            print(f"{fx.name:18s} {ctr:4s} {info.duration:6.1f} {dec:6.2f} {t_probe:5.2f} "
-                  f"{t_kf:6.2f}({len(kfs):2d}) {t_ocr:5.2f} {t_asr:8.2f} {total:6.2f} "
-                  f"{info.duration / total:6.1f}", flush=True)
+            print(
+                f"{fx.name:18s} {ctr:4s} {info.duration:6.1f} {dec:6.2f} {t_probe:5.2f} "
+                f"{t_kf:6.2f}({len(kfs):2d}) {t_ocr:5.2f} {t_asr:8.2f} {total:6.2f} "
+                f"{info.duration / total:6.1f}",
+                flush=True,
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
 

@@ -1,6 +1,6 @@
 """Compare the OCR engines on the fixture recordings: speed and recall of the truth strings.
 
-Usage: python -m bench.ocr_compare [--engines tesseract,rapidocr,hybrid] [--out docs/ocr-comparison.md]
+Usage: python -m bench.ocr_compare [--engines tesseract,rapidocr,hybrid] [--out table.md]
 
 For each fixture the keyframes are extracted once (with the click and error
 hints from create.json), then every engine reads them the way the pipeline
@@ -32,9 +32,13 @@ def hints_from_create(create: dict) -> KeyframeHints:
     """Click and error times (seconds) from a recorder upload body."""
     clicks = [a["timestamp"] / 1000 for a in create.get("actions", []) if a.get("type") == "click"]
     state = create.get("browserState", {})
-    errors = [c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"]
+    errors = [
+        c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"
+    ]
     errors += [
-        r["timestamp"] / 1000 for r in state.get("networkRequests", []) if int(r.get("status", 0)) >= 400
+        r["timestamp"] / 1000
+        for r in state.get("networkRequests", [])
+        if int(r.get("status", 0)) >= 400
     ]
     return KeyframeHints(click_times=clicks, error_times=sorted(errors))
 
@@ -49,7 +53,11 @@ def frames_between(keyframes: list[Keyframe], start: float, end: float) -> list[
 def recall(keyframes: list[Keyframe], truth: dict) -> tuple[int, int, list[str]]:
     found, total, missed = 0, 0, []
     for page in truth["pages"]:
-        texts = [ln.text for k in frames_between(keyframes, page["start"], page["end"] - 0.05) for ln in k.lines]
+        texts = [
+            ln.text
+            for k in frames_between(keyframes, page["start"], page["end"] - 0.05)
+            for ln in k.lines
+        ]
         for s in page["keyText"]:
             total += 1
             if fuzzy_contains(texts, s) >= THRESHOLD:
@@ -57,7 +65,9 @@ def recall(keyframes: list[Keyframe], truth: dict) -> tuple[int, int, list[str]]
             else:
                 missed.append(s)
     for item in truth["onScreenText"]:
-        texts = [ln.text for k in frames_between(keyframes, item["t"], item["t"] + 1.5) for ln in k.lines]
+        texts = [
+            ln.text for k in frames_between(keyframes, item["t"], item["t"] + 1.5) for ln in k.lines
+        ]
         total += 1
         if fuzzy_contains(texts, item["text"]) >= THRESHOLD:
             found += 1
@@ -92,18 +102,37 @@ def main() -> None:
             t0 = time.perf_counter()
             engine.read(kfs[0].image)
             full = time.perf_counter() - t0
-            rows.append((engine_name, name, len(kfs), elapsed, elapsed / len(kfs), found, total, missed, full))
-            print(f"{engine_name:10s} {name:18s} keyframes={len(kfs):3d} total={elapsed:6.2f}s "
-                  f"per_kf={elapsed / len(kfs):5.3f}s full_frame={full:5.2f}s recall={found}/{total} "
-                  f"missed={missed}", flush=True)
+            rows.append(
+                (
+                    engine_name,
+                    name,
+                    len(kfs),
+                    elapsed,
+                    elapsed / len(kfs),
+                    found,
+                    total,
+                    missed,
+                    full,
+                )
+            )
+            print(
+                f"{engine_name:10s} {name:18s} keyframes={len(kfs):3d} total={elapsed:6.2f}s "
+                f"per_kf={elapsed / len(kfs):5.3f}s full_frame={full:5.2f}s recall={found}/{total} "
+                f"missed={missed}",
+                flush=True,
+            )
     if args.out:
         lines = [
-            "| engine | fixture | keyframes | OCR seconds | s / keyframe | s / full frame | recall | missed |",
+            "| engine | fixture | keyframes | OCR seconds | s / keyframe | s / full frame "
+            "| recall | missed |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for e, n, k, el, per, f, t, m, full in rows:
-            lines.append(f"| {e} | {n} | {k} | {el:.2f} | {per:.3f} | {full:.2f} | {f}/{t} ({100 * f / t:.0f}%) | "
-                         f"{'; '.join(m) or '-'} |")
+            lines.append(
+                f"| {e} | {n} | {k} | {el:.2f} | {per:.3f} | {full:.2f} "
+                f"| {f}/{t} ({100 * f / t:.0f}%) | "
+                f"{'; '.join(m) or '-'} |"
+            )
         Path(args.out).write_text("\n".join(lines) + "\n")
 
 

@@ -45,20 +45,38 @@ def main() -> None:
                 elapsed = time.perf_counter() - started
                 hypothesis = " ".join(s.text for s in segments)
                 result[label] = (word_error_rate(reference, hypothesis), elapsed, hypothesis)
-            rows.append((folder.name, ctr, truth["duration"], result, vocabulary_prompt(vocabulary(folder), 60)))
-            print(f"{folder.name:18s} {ctr:4s} WER without={result['without'][0]:.3f} "
-                  f"({result['without'][1]:.2f}s) with={result['with'][0]:.3f} ({result['with'][1]:.2f}s)",
-                  flush=True)
+            rows.append(
+                (
+                    folder.name,
+                    ctr,
+                    truth["duration"],
+                    result,
+                    vocabulary_prompt(vocabulary(folder), 60),
+                )
+            )
+            print(
+                f"{folder.name:18s} {ctr:4s} WER without={result['without'][0]:.3f} "
+                f"({result['without'][1]:.2f}s) with={result['with'][0]:.3f} "
+                f"({result['with'][1]:.2f}s)",
+                flush=True,
+            )
     if args.out:
-        lines = ["| fixture | container | WER without vocabulary | WER with vocabulary | seconds (without / with) | x realtime (with) |",
-                 "|---|---|---|---|---|---|"]
+        lines = [
+            "| fixture | container | WER without vocabulary | WER with vocabulary "
+            "| seconds (without / with) | x realtime (with) |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, ctr, duration, r, _ in rows:
-            lines.append(f"| {name} | {ctr} | {100 * r['without'][0]:.1f}% | {100 * r['with'][0]:.1f}% | "
-                         f"{r['without'][1]:.2f} / {r['with'][1]:.2f} | {duration / r['with'][1]:.0f}x |")
+            lines.append(
+                f"| {name} | {ctr} | {100 * r['without'][0]:.1f}% | {100 * r['with'][0]:.1f}% | "
+                f"{r['without'][1]:.2f} / {r['with'][1]:.2f} | {duration / r['with'][1]:.0f}x |"
+            )
         lines.append("")
         for name, ctr, _, r, prompt in rows:
-            lines.append(f"- {name} {ctr}: prompt `{prompt}`; without: \"{r['without'][2]}\"; "
-                         f"with: \"{r['with'][2]}\"")
+            lines.append(
+                f'- {name} {ctr}: prompt `{prompt}`; without: "{r["without"][2]}"; '
+                f'with: "{r["with"][2]}"'
+            )
         Path(args.out).write_text("\n".join(lines) + "\n")
 
 

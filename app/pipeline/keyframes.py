@@ -26,8 +26,18 @@ from .types import Box, Keyframe, ProbeInfo, ProgressCallback, no_progress
 
 # Pixel formats whose first plane is 8-bit luma that can be read without conversion.
 _Y8_FORMATS = frozenset(
-    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21",
-     "yuva420p", "gray"}
+    {
+        "yuv420p",
+        "yuvj420p",
+        "yuv422p",
+        "yuvj422p",
+        "yuv444p",
+        "yuvj444p",
+        "nv12",
+        "nv21",
+        "yuva420p",
+        "gray",
+    }
 )
 _DILATE = np.ones((3, 3), np.uint8)
 
@@ -104,7 +114,8 @@ class _Detector:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         c = self.cursor_small
         big = [
-            i for i in range(1, count)
+            i
+            for i in range(1, count)
             if stats[i, cv2.CC_STAT_WIDTH] > c or stats[i, cv2.CC_STAT_HEIGHT] > c
         ]
         if not big:
@@ -125,7 +136,9 @@ class _Detector:
     def significant(self, change: _Change) -> bool:
         return change.ratio >= self.options.min_change_ratio
 
-    def full_box(self, box: tuple[int, int, int, int] | None, width: int, height: int) -> Box | None:
+    def full_box(
+        self, box: tuple[int, int, int, int] | None, width: int, height: int
+    ) -> Box | None:
         """Scale a small-pixel box to full resolution, padded and clipped to the frame."""
         if box is None:
             return None
@@ -141,7 +154,9 @@ class _Detector:
 
 def _hint_schedule(hints: KeyframeHints, options: KeyframeOptions) -> list[tuple[float, str]]:
     targets = [(float(t) + options.click_delay_s, "click") for t in hints.click_times]
-    targets += [(float(t) + off, "error") for t in hints.error_times for off in options.error_offsets_s]
+    targets += [
+        (float(t) + off, "error") for t in hints.error_times for off in options.error_offsets_s
+    ]
     return sorted((t, r) for t, r in targets if t >= 0)
 
 
@@ -209,7 +224,9 @@ class _Selector:
         follower = self.keyframes[victim]
         change = self.detector.change(self.smalls[victim - 1], self.smalls[victim])
         h, w = follower.image.shape[:2]
-        follower.changed_region = self.detector.full_box(change.box, w, h) or Box(x=0, y=0, w=0, h=0)
+        follower.changed_region = self.detector.full_box(change.box, w, h) or Box(
+            x=0, y=0, w=0, h=0
+        )
         follower.change_ratio = round(float(change.ratio), 5)
         for i, kf in enumerate(self.keyframes):
             kf.index = i
@@ -220,7 +237,7 @@ def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _hint(selector: _Selector, detector: _Detector, shown: _Candidate, reason: str) -> None:
-    """Keep the frame shown at a hinted moment if it shows anything new, else tag the last keyframe."""
+    """Keep the frame shown at a hinted moment if it shows anything new, else tag the last one."""
     change = detector.change(selector.ref, shown.small)
     if change.ratio > 0:
         selector.add(shown, (reason,), change)

@@ -62,7 +62,9 @@ def open_container(
     try:
         container = av.open(p, mode="r")
     except av.error.FFmpegError as exc:
-        raise MediaInputError(f"the file is not a recognised video ({_ffmpeg_reason(exc)})") from None
+        raise MediaInputError(
+            f"the file is not a recognised video ({_ffmpeg_reason(exc)})"
+        ) from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise MediaInputError(f"the file is not a recognised video ({exc})") from None
     names = set(container.format.name.split(","))
@@ -84,7 +86,8 @@ def _check_dimensions(width: int, height: int, limits: MediaLimits) -> None:
         raise MediaInputError("the video stream has no picture size")
     if width * height > limits.max_pixels:
         raise MediaInputError(
-            f"the video is {width}x{height}, more than the {limits.max_pixels}-pixel limit per frame"
+            f"the video is {width}x{height}, "
+            f"more than the {limits.max_pixels}-pixel limit per frame"
         )
 
 
@@ -224,9 +227,7 @@ def _check_first_frame(
     raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
 
 
-def iter_video_frames(
-    path: str | os.PathLike[str], limits: MediaLimits
-) -> Iterator[av.VideoFrame]:
+def iter_video_frames(path: str | os.PathLike[str], limits: MediaLimits) -> Iterator[av.VideoFrame]:
     """Decode every video frame once, in presentation order, with threaded decoding.
 
     Enforces the pixel, duration and wall-time bounds while decoding and turns
@@ -261,7 +262,9 @@ def iter_video_frames(
                 f"the video data is corrupt or truncated ({_ffmpeg_reason(exc)})"
             ) from None
         if decoded == 0:
-            raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
+            raise MediaInputError(
+                "no video frame could be decoded (the data is corrupt or truncated)"
+            )
     finally:
         container.close()
 
@@ -269,7 +272,7 @@ def iter_video_frames(
 def decode_audio(
     path: str | os.PathLike[str], limits: MediaLimits, *, sample_rate: int = 16000
 ) -> np.ndarray:
-    """Return the first audio stream as mono float32 at ``sample_rate``; empty when there is none."""
+    """The first audio stream as mono float32 at ``sample_rate``; empty when there is none."""
     container = open_container(path, limits)
     started = time.monotonic()
     try:

@@ -20,8 +20,8 @@ import logging
 import os
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +44,7 @@ class OcrEngine(Protocol):
     name: str
 
     def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
-        """Return the lines of text in ``region`` (whole image when None), boxes in image coordinates."""
+        """The lines of text in ``region`` (whole image when None), boxes in image coordinates."""
         ...
 
 
@@ -92,7 +92,9 @@ def _text_blocks(gray: np.ndarray, offset: Box) -> list[Box]:
     """
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     _, bw = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    closed = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    closed = cv2.morphologyEx(
+        bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1))
+    )
     count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     blocks: list[Box] = []
     for i in range(1, count):
@@ -145,8 +147,9 @@ class TesseractOcr:
         t = self._tesserocr
         self._created += 1
         # SPARSE_TEXT suits web pages: text scattered in blocks, no column layout to find.
-        return t.PyTessBaseAPI(path=self._path, lang=self.options.language,
-                               psm=t.PSM.SPARSE_TEXT, oem=t.OEM.LSTM_ONLY)
+        return t.PyTessBaseAPI(
+            path=self._path, lang=self.options.language, psm=t.PSM.SPARSE_TEXT, oem=t.OEM.LSTM_ONLY
+        )
 
     def _borrow(self) -> object:
         try:
@@ -263,14 +266,14 @@ class RapidOcr:
             result = self._engine(crop, return_word_box=True)
         return _lines_from_rapid(result, box, pad, self.options.min_confidence)
 
-
     def recognise(self, image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
-        """Recognise one line of text in each box (no detection), batched; ("", 0) where unreadable."""
+        """Recognise one line of text per box (no detection), batched; ("", 0) if unreadable."""
         crops = []
         for box in boxes:
             b = _clip(box, image)
             crops.append(
-                np.ascontiguousarray(image[b.y : b.y + b.h, b.x : b.x + b.w]) if b is not None
+                np.ascontiguousarray(image[b.y : b.y + b.h, b.x : b.x + b.w])
+                if b is not None
                 else np.zeros((8, 8, 3), np.uint8)
             )
         if not crops:
@@ -307,8 +310,11 @@ def _lines_from_rapid(result: object, offset: Box, pad: int, min_conf: float) ->
                     continue
                 if str(wtext).strip():
                     words.append(
-                        OcrWord(text=str(wtext).strip(), box=_quad_box(wquad, offset, pad),
-                                confidence=float(wscore))
+                        OcrWord(
+                            text=str(wtext).strip(),
+                            box=_quad_box(wquad, offset, pad),
+                            confidence=float(wscore),
+                        )
                     )
         if not words or " ".join(w.text for w in words).replace(" ", "") != text.replace(" ", ""):
             words = [OcrWord(text=t, box=line_box, confidence=float(score)) for t in text.split()]
@@ -378,8 +384,10 @@ class HybridOcr:
         tall = [b for b in missed if b.h > 40]
         out = list(sure)
         for (text, score), target, origin in zip(
-            self.accurate.recognise(image, single), single,
-            doubtful + [None] * (len(single) - len(doubtful)), strict=True,
+            self.accurate.recognise(image, single),
+            single,
+            doubtful + [None] * (len(single) - len(doubtful)),
+            strict=True,
         ):
             if origin is not None and (score < self.options.min_confidence or not text):
                 out.append(origin)  # PP-OCR could not do better: keep Tesseract's reading
@@ -407,8 +415,11 @@ def _line_from_text(text: str, score: float, box: Box) -> OcrLine:
     for token in tokens:
         x0 = box.x + int(box.w * pos / total)
         x1 = box.x + int(box.w * (pos + len(token)) / total)
-        words.append(OcrWord(text=token, box=Box(x=x0, y=box.y, w=max(1, x1 - x0), h=box.h),
-                             confidence=score))
+        words.append(
+            OcrWord(
+                text=token, box=Box(x=x0, y=box.y, w=max(1, x1 - x0), h=box.h), confidence=score
+            )
+        )
         pos += len(token) + 1
     return OcrLine(text=" ".join(tokens), box=box, confidence=score, words=tuple(words))
 
@@ -416,16 +427,23 @@ def _line_from_text(text: str, score: float, box: Box) -> OcrLine:
 def _merge_nearby(boxes: list[Box], width: int, height: int, gap: int = 8) -> list[Box]:
     """Grow boxes by a margin and merge overlapping ones, so PP-OCR sees whole lines."""
     grown = [
-        Box(x=max(0, b.x - gap), y=max(0, b.y - gap // 2),
+        Box(
+            x=max(0, b.x - gap),
+            y=max(0, b.y - gap // 2),
             w=min(width, b.x + b.w + gap) - max(0, b.x - gap),
-            h=min(height, b.y + b.h + gap // 2) - max(0, b.y - gap // 2))
+            h=min(height, b.y + b.h + gap // 2) - max(0, b.y - gap // 2),
+        )
         for b in boxes
     ]
     merged: list[Box] = []
     for b in sorted(grown, key=lambda b: (b.y, b.x)):
         for i, m in enumerate(merged):
-            if _overlap(b, m) > 0 or (abs(b.y - m.y) < 6 and abs(b.h - m.h) < 8
-                                      and (b.x - (m.x + m.w)) < 2 * gap and b.x >= m.x):
+            if _overlap(b, m) > 0 or (
+                abs(b.y - m.y) < 6
+                and abs(b.h - m.h) < 8
+                and (b.x - (m.x + m.w)) < 2 * gap
+                and b.x >= m.x
+            ):
                 merged[i] = _union((m, b))
                 break
         else:
@@ -475,7 +493,7 @@ def _small_gray(image: np.ndarray) -> np.ndarray:
 
 
 def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
-    """Vertical scroll between two small frames (small pixels, + means content moved down); 0 if none."""
+    """Vertical scroll between two small frames in small pixels (+: content moved down), or 0."""
     (dx, dy), response = cv2.phaseCorrelate(prev.astype(np.float32), cur.astype(np.float32))
     shift = int(round(dy))
     if response < _MIN_SHIFT_RESPONSE or abs(dx) > 1.0 or shift == 0:
@@ -537,7 +555,9 @@ def _plan(prev_img: np.ndarray, cur_img: np.ndarray, region: Box, previous: list
         bx, by, bw, bh, _area = (int(v) for v in stats[i])
         if bw * bh < 12:
             continue
-        blocks.append(Box(x=int(bx / s), y=int(by / s), w=int(np.ceil(bw / s)), h=int(np.ceil(bh / s))))
+        blocks.append(
+            Box(x=int(bx / s), y=int(by / s), w=int(np.ceil(bw / s)), h=int(np.ceil(bh / s)))
+        )
 
     carried: list[OcrLine] = []
     full_dy = int(round(dy / s))
@@ -571,7 +591,9 @@ def _move(box: Box, dy: int) -> Box:
 
 
 def _move_line(line: OcrLine, dy: int) -> OcrLine:
-    words = tuple(OcrWord(text=w.text, box=_move(w.box, dy), confidence=w.confidence) for w in line.words)
+    words = tuple(
+        OcrWord(text=w.text, box=_move(w.box, dy), confidence=w.confidence) for w in line.words
+    )
     return OcrLine(text=line.text, box=_move(line.box, dy), confidence=line.confidence, words=words)
 
 
@@ -589,11 +611,14 @@ def _split_bands(image: np.ndarray, region: Box, parts: int) -> list[Box]:
     for i in range(1, parts):
         target = region.h * i // parts
         nearest = int(blank[np.argmin(np.abs(blank - target))])
-        if abs(nearest - target) <= region.h // (2 * parts) and (not cuts or nearest - cuts[-1] > 20):
+        if abs(nearest - target) <= region.h // (2 * parts) and (
+            not cuts or nearest - cuts[-1] > 20
+        ):
             cuts.append(nearest)
     edges = [0, *cuts, region.h]
     return [
-        Box(x=region.x, y=region.y + a, w=region.w, h=b - a) for a, b in zip(edges, edges[1:], strict=False)
+        Box(x=region.x, y=region.y + a, w=region.w, h=b - a)
+        for a, b in zip(edges, edges[1:], strict=False)
         if b - a >= 4
     ]
 
@@ -611,7 +636,9 @@ def ocr_keyframes(
     has more than one worker.
     """
     workers = max(1, int(getattr(engine, "workers", 1)))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") if workers > 1 else None
+    pool = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") if workers > 1 else None
+    )
     try:
         previous: list[OcrLine] = []
         prev_img: np.ndarray | None = None

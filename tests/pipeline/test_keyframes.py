@@ -65,8 +65,9 @@ def test_error_messages_appearing_get_a_keyframe_within_1_5_s(
 def test_detector_alone_finds_pages_and_the_first_error(scenario: str, probed) -> None:
     """Without any hints the change detector still finds every page and the first error message."""
     info = probed(scenario, "webm")
-    keyframes = extract_keyframes(media_path(scenario, "webm"), info, KeyframeOptions(), MediaLimits(),
-                                  KeyframeHints())
+    keyframes = extract_keyframes(
+        media_path(scenario, "webm"), info, KeyframeOptions(), MediaLimits(), KeyframeHints()
+    )
     truth = truth_of(scenario)
     for page in truth["pages"]:
         assert any(page["start"] <= k.timestamp < page["end"] for k in keyframes)
@@ -89,8 +90,13 @@ def test_keyframe_count_is_under_the_cap_and_far_below_frame_count(
 
 def test_cap_keeps_the_first_keyframe_and_the_strongest_changes(probed) -> None:
     info = probed("upgrade-checkout", "webm")
-    capped = extract_keyframes(media_path("upgrade-checkout", "webm"), info,
-                               KeyframeOptions(max_keyframes=8), MediaLimits(), hints_for("upgrade-checkout"))
+    capped = extract_keyframes(
+        media_path("upgrade-checkout", "webm"),
+        info,
+        KeyframeOptions(max_keyframes=8),
+        MediaLimits(),
+        hints_for("upgrade-checkout"),
+    )
     assert len(capped) == 8
     assert capped[0].reasons == ("first",) and capped[0].timestamp == 0.0
     # Every page is still represented: page changes are the largest changes.
@@ -114,11 +120,16 @@ def test_cursor_movement_alone_makes_no_keyframe(keyframes_of) -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_keyframes_carry_full_resolution_bgr_and_changed_regions(scenario: str, keyframes_of) -> None:
+def test_keyframes_carry_full_resolution_bgr_and_changed_regions(
+    scenario: str, keyframes_of
+) -> None:
     keyframes = keyframes_of(scenario, "webm")
     first = keyframes[0]
     assert first.reasons[0] == "first" and first.change_ratio == 1.0
-    assert first.changed_region is not None and (first.changed_region.w, first.changed_region.h) == (1280, 720)
+    assert first.changed_region is not None and (
+        first.changed_region.w,
+        first.changed_region.h,
+    ) == (1280, 720)
     for k in keyframes:
         assert k.image.shape == (720, 1280, 3) and k.image.dtype.name == "uint8"
         r = k.changed_region
@@ -140,8 +151,14 @@ def test_click_hints_add_frames_after_clicks(keyframes_of) -> None:
 def test_progress_reports_decode_and_keyframes_up_to_completion(probed) -> None:
     events: list[tuple[str, float, str]] = []
     info = probed("login-500", "webm")
-    extract_keyframes(media_path("login-500", "webm"), info, KeyframeOptions(), MediaLimits(),
-                      KeyframeHints(), lambda s, f, m: events.append((s, f, m)))
+    extract_keyframes(
+        media_path("login-500", "webm"),
+        info,
+        KeyframeOptions(),
+        MediaLimits(),
+        KeyframeHints(),
+        lambda s, f, m: events.append((s, f, m)),
+    )
     for stage in ("decode", "keyframes"):
         fractions = [f for s, f, _ in events if s == stage]
         assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -165,7 +182,7 @@ def _encode(path, width: int, height: int, seconds: float, draw, fps: int = 10):
 
 
 def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Area-averaged luma keeps a 1-pixel red line; a moving cursor is ignored; CFR timing is exact."""
+    """Area-averaged luma keeps a 1-pixel red line; a moving cursor is ignored; CFR times exact."""
     import cv2
     import numpy as np
 
@@ -174,7 +191,9 @@ def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path)
     def draw(t: float) -> np.ndarray:
         img = np.full((1080, 1920, 3), 255, np.uint8)
         if t >= 2.0:
-            cv2.putText(img, "Settings saved", (200, 300), cv2.FONT_HERSHEY_DUPLEX, 2, (30, 30, 30), 3)
+            cv2.putText(
+                img, "Settings saved", (200, 300), cv2.FONT_HERSHEY_DUPLEX, 2, (30, 30, 30), 3
+            )
         if 4.0 <= t < 6.0:  # a cursor-sized shape moving across the page
             x = 300 + int(400 * (t - 4.0))
             cv2.rectangle(img, (x, 600), (x + 16, 624), (0, 0, 0), -1)
@@ -188,7 +207,12 @@ def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path)
     keyframes = extract_keyframes(clip, info, KeyframeOptions(), MediaLimits(), KeyframeHints())
     assert [k.timestamp for k in keyframes] == [0.0, 2.0, 6.0]
     line = keyframes[2].changed_region
-    assert line is not None and line.x <= 700 and line.x + line.w >= 1100 and line.y <= 800 <= line.y + line.h
+    assert (
+        line is not None
+        and line.x <= 700
+        and line.x + line.w >= 1100
+        and line.y <= 800 <= line.y + line.h
+    )
     assert line.w * line.h < 0.05 * 1920 * 1080
 
 
@@ -200,7 +224,7 @@ def test_continuous_motion_is_sampled_not_ignored(tmp_path) -> None:  # type: ig
     def draw(t: float) -> np.ndarray:
         img = np.full((360, 640, 3), 255, np.uint8)
         x = int(t * 60) % 500
-        img[100:260, x:x + 120] = (40, 120, 200)  # a large block sliding like video content
+        img[100:260, x : x + 120] = (40, 120, 200)  # a large block sliding like video content
         return img
 
     clip = _encode(tmp_path / "motion.mp4", 640, 360, 10.0, draw)

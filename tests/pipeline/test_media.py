@@ -46,12 +46,16 @@ class _Pipe(io.RawIOBase):
         return self._sink.write(data)
 
 
-def remux(src: Path, dst: Path, kinds: set[str], *, pipe: bool = False, fmt: str | None = None) -> Path:
+def remux(
+    src: Path, dst: Path, kinds: set[str], *, pipe: bool = False, fmt: str | None = None
+) -> Path:
     """Copy the streams of ``kinds`` ("video", "audio") from src into dst without re-encoding."""
     with av.open(str(src)) as inp, open(dst, "wb") as fh:
         target = _Pipe(fh) if pipe else fh
         with av.open(target, "w", format=fmt or dst.suffix.lstrip(".")) as out:
-            mapping = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in kinds}
+            mapping = {
+                s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in kinds
+            }
             for packet in inp.demux():
                 if packet.dts is None or packet.stream.index not in mapping:
                     continue
@@ -80,7 +84,9 @@ def test_probe_measures_duration_frames_and_codecs_from_packets(
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
 def test_decoding_yields_every_frame_once_in_time_order(scenario: str, container: str) -> None:
-    times = [float(f.time) for f in iter_video_frames(media_path(scenario, container), MediaLimits())]
+    times = [
+        float(f.time) for f in iter_video_frames(media_path(scenario, container), MediaLimits())
+    ]
     truth = truth_media(scenario, container)
     assert abs(len(times) - truth["videoFrames"]) <= 2
     assert times == sorted(times)
@@ -113,15 +119,18 @@ def test_mediarecorder_webm_without_duration_or_cues(tmp_path: Path) -> None:
     assert info.has_audio and info.variable_frame_rate
 
     keyframes = extract_keyframes(live, info, KeyframeOptions(), MediaLimits(), KeyframeHints())
-    reference = extract_keyframes(src, probe(src, MediaLimits()), KeyframeOptions(), MediaLimits(),
-                                  KeyframeHints())
+    reference = extract_keyframes(
+        src, probe(src, MediaLimits()), KeyframeOptions(), MediaLimits(), KeyframeHints()
+    )
     assert [k.timestamp for k in keyframes] == [k.timestamp for k in reference]
     assert abs(decode_audio(live, MediaLimits()).size / 16000 - truth["audioSeconds"]) < 0.1
 
 
 @pytest.mark.parametrize("container", CONTAINERS)
 def test_video_without_audio_probes_as_silent(tmp_path: Path, container: str, transcriber) -> None:
-    silent = remux(media_path("login-500", container), tmp_path / f"video-only.{container}", {"video"})
+    silent = remux(
+        media_path("login-500", container), tmp_path / f"video-only.{container}", {"video"}
+    )
     info = probe(silent, MediaLimits())
     assert info.has_audio is False and info.audio_codec is None
     assert info.frame_count >= 400
@@ -162,8 +171,8 @@ def _mp4_without_moov(path: Path) -> Path:
     data = media_path("login-500", "mp4").read_bytes()
     boxes, offset = [], 0
     while offset < len(data):
-        size = int.from_bytes(data[offset:offset + 4], "big")
-        boxes.append((data[offset + 4:offset + 8], data[offset:offset + size]))
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        boxes.append((data[offset + 4 : offset + 8], data[offset : offset + size]))
         offset += size
     assert b"moov" in [kind for kind, _ in boxes]
     return _write(path, b"".join(body for kind, body in boxes if kind != b"moov"))
@@ -174,33 +183,68 @@ MP4 = media_path("login-500", "mp4")
 
 BROKEN: dict[str, tuple[Callable[[Path], Path], str, MediaLimits]] = {
     "zero bytes": (lambda d: _write(d / "empty.webm", b""), r"empty", MediaLimits()),
-    "random bytes": (lambda d: _write(d / "noise.webm", np.random.default_rng(7).bytes(200_000)),
-                     r"not a recognised video", MediaLimits()),
-    "text file": (lambda d: _write(d / "notes.webm", b"just some notes\n" * 500),
-                  r"not a recognised video", MediaLimits()),
-    "webm cut in half": (lambda d: _write(d / "half.webm", WEBM.read_bytes()[: WEBM.stat().st_size // 2]),
-                         r"truncated", MediaLimits()),
-    "webm cut at 10%": (lambda d: _write(d / "tenth.webm", WEBM.read_bytes()[: WEBM.stat().st_size // 10]),
-                        r"truncated", MediaLimits()),
-    "mp4 cut in half": (lambda d: _write(d / "half.mp4", MP4.read_bytes()[: MP4.stat().st_size // 2]),
-                        r"truncated", MediaLimits()),
-    "mp4 without moov": (lambda d: _mp4_without_moov(d / "nomoov.mp4"), r"not a recognised video",
-                         MediaLimits()),
-    "audio only": (lambda d: remux(WEBM, d / "audio.webm", {"audio"}), r"no video stream.*audio-only",
-                   MediaLimits()),
-    "png renamed .webm": (lambda d: _png(d / "picture.webm"), r"png.*not a WebM, MP4 or QuickTime",
-                          MediaLimits()),
+    "random bytes": (
+        lambda d: _write(d / "noise.webm", np.random.default_rng(7).bytes(200_000)),
+        r"not a recognised video",
+        MediaLimits(),
+    ),
+    "text file": (
+        lambda d: _write(d / "notes.webm", b"just some notes\n" * 500),
+        r"not a recognised video",
+        MediaLimits(),
+    ),
+    "webm cut in half": (
+        lambda d: _write(d / "half.webm", WEBM.read_bytes()[: WEBM.stat().st_size // 2]),
+        r"truncated",
+        MediaLimits(),
+    ),
+    "webm cut at 10%": (
+        lambda d: _write(d / "tenth.webm", WEBM.read_bytes()[: WEBM.stat().st_size // 10]),
+        r"truncated",
+        MediaLimits(),
+    ),
+    "mp4 cut in half": (
+        lambda d: _write(d / "half.mp4", MP4.read_bytes()[: MP4.stat().st_size // 2]),
+        r"truncated",
+        MediaLimits(),
+    ),
+    "mp4 without moov": (
+        lambda d: _mp4_without_moov(d / "nomoov.mp4"),
+        r"not a recognised video",
+        MediaLimits(),
+    ),
+    "audio only": (
+        lambda d: remux(WEBM, d / "audio.webm", {"audio"}),
+        r"no video stream.*audio-only",
+        MediaLimits(),
+    ),
+    "png renamed .webm": (
+        lambda d: _png(d / "picture.webm"),
+        r"png.*not a WebM, MP4 or QuickTime",
+        MediaLimits(),
+    ),
     "webm header then garbage": (
-        lambda d: _write(d / "garbage.webm",
-                         WEBM.read_bytes()[:4096] + np.random.default_rng(3).bytes(300_000)),
-        r"truncated|corrupt|cannot be decoded", MediaLimits()),
-    "resolution beyond max_pixels": (lambda d: _tiny_clip(d / "wide.webm", 320, 240),
-                                     r"320x240, more than the 10000-pixel limit",
-                                     MediaLimits(max_pixels=100 * 100)),
-    "duration beyond max_duration": (lambda d: WEBM,
-                                     r"longer than the 30 s limit", MediaLimits(max_duration_s=30)),
-    "file over max_file_bytes": (lambda d: WEBM, r"more than the 1000-byte limit",
-                                 MediaLimits(max_file_bytes=1000)),
+        lambda d: _write(
+            d / "garbage.webm", WEBM.read_bytes()[:4096] + np.random.default_rng(3).bytes(300_000)
+        ),
+        r"truncated|corrupt|cannot be decoded",
+        MediaLimits(),
+    ),
+    "resolution beyond max_pixels": (
+        lambda d: _tiny_clip(d / "wide.webm", 320, 240),
+        r"320x240, more than the 10000-pixel limit",
+        MediaLimits(max_pixels=100 * 100),
+    ),
+    "duration beyond max_duration": (
+        lambda d: WEBM,
+        r"longer than the 30 s limit",
+        MediaLimits(max_duration_s=30),
+    ),
+    "file over max_file_bytes": (
+        lambda d: WEBM,
+        r"more than the 1000-byte limit",
+        MediaLimits(max_file_bytes=1000),
+    ),
     "missing file": (lambda d: d / "nope.webm", r"does not exist", MediaLimits()),
 }
 

@@ -66,7 +66,10 @@ def test_lines_have_words_boxes_and_confidence(scenario: str, read_keyframes) ->
             assert " ".join(word.text for word in line.words) == line.text
             assert 0.0 <= line.confidence <= 1.0
             for b in [line.box] + [word.box for word in line.words]:
-                assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w + 1 and b.y + b.h <= h + 1, (line, b)
+                assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w + 1 and b.y + b.h <= h + 1, (
+                    line,
+                    b,
+                )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -80,8 +83,12 @@ def test_unchanged_lines_are_carried_forward(scenario: str, read_keyframes) -> N
                 carried += 1
                 # A carried line is one whose pixels did not change.
                 b = line.box
-                before = cv2.cvtColor(prev.image[b.y:b.y + b.h, b.x:b.x + b.w], cv2.COLOR_BGR2GRAY)
-                after = cv2.cvtColor(cur.image[b.y:b.y + b.h, b.x:b.x + b.w], cv2.COLOR_BGR2GRAY)
+                before = cv2.cvtColor(
+                    prev.image[b.y : b.y + b.h, b.x : b.x + b.w], cv2.COLOR_BGR2GRAY
+                )
+                after = cv2.cvtColor(
+                    cur.image[b.y : b.y + b.h, b.x : b.x + b.w], cv2.COLOR_BGR2GRAY
+                )
                 changed = cv2.absdiff(before, after) > 48  # beyond video-compression noise
                 assert float(changed.mean()) <= 0.05, line
     assert carried >= 3 * len(keyframes)
@@ -112,44 +119,86 @@ def test_only_changed_regions_are_read(keyframes_of, ocr_engine) -> None:
     assert [f for s, f, _ in events if s == "ocr"][-1] == 1.0
 
 
-def _page(lines: list[str], top: int = 40, gap: int = 60, size: tuple[int, int] = (900, 640)) -> np.ndarray:
+def _page(
+    lines: list[str], top: int = 40, gap: int = 60, size: tuple[int, int] = (900, 640)
+) -> np.ndarray:
     img = np.full((size[1], size[0], 3), 255, np.uint8)
     for i, text in enumerate(lines):
-        cv2.putText(img, text, (40, top + i * gap), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30, 30, 30), 2, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            text,
+            (40, top + i * gap),
+            cv2.FONT_HERSHEY_DUPLEX,
+            1.0,
+            (30, 30, 30),
+            2,
+            cv2.LINE_AA,
+        )
     return img
 
 
 def _frame(index: int, t: float, image: np.ndarray, region: Box | None, ratio: float) -> Keyframe:
-    return Keyframe(index=index, timestamp=t, reasons=("change",), changed_region=region,
-                    change_ratio=ratio, image=image)
+    return Keyframe(
+        index=index,
+        timestamp=t,
+        reasons=("change",),
+        changed_region=region,
+        change_ratio=ratio,
+        image=image,
+    )
 
 
 def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine) -> None:
-    words = ["ALPHA ORDERS 2041", "BRAVO INVOICE 7730", "CHARLIE REFUND 118", "DELTA BILLING 9052",
-             "ECHO ACCOUNT 3316", "FOXTROT PAYMENT 4410", "GOLF RECEIPT 5583", "HOTEL CREDIT 6624",
-             "INDIA TRANSFER 7719", "JULIET BALANCE 8807", "KILO STATEMENT 9931"]
+    words = [
+        "ALPHA ORDERS 2041",
+        "BRAVO INVOICE 7730",
+        "CHARLIE REFUND 118",
+        "DELTA BILLING 9052",
+        "ECHO ACCOUNT 3316",
+        "FOXTROT PAYMENT 4410",
+        "GOLF RECEIPT 5583",
+        "HOTEL CREDIT 6624",
+        "INDIA TRANSFER 7719",
+        "JULIET BALANCE 8807",
+        "KILO STATEMENT 9931",
+    ]
     first = _page(words[:10])
     scrolled = _page(words[1:11])  # scrolled by one line (60 px): KILO appears at the bottom
     spy = _Spy(ocr_engine)
-    keyframes = [_frame(0, 0.0, first, None, 1.0),
-                 _frame(1, 1.0, scrolled, Box(x=0, y=0, w=900, h=640), 0.2)]
+    keyframes = [
+        _frame(0, 0.0, first, None, 1.0),
+        _frame(1, 1.0, scrolled, Box(x=0, y=0, w=900, h=640), 0.2),
+    ]
     ocr_keyframes(keyframes, spy)
     assert fuzzy_contains(texts(keyframes[:1]), "ALPHA ORDERS 2041") >= MATCH
     second = keyframes[1].lines
     assert fuzzy_contains([ln.text for ln in second], "KILO STATEMENT 9931") >= MATCH
     assert fuzzy_contains([ln.text for ln in second], "ALPHA ORDERS 2041") < MATCH
-    moved = [ln for ln in second if any(ln.text == p.text and ln.box.y == p.box.y - 60
-                                        for p in keyframes[0].lines)]
+    moved = [
+        ln
+        for ln in second
+        if any(ln.text == p.text and ln.box.y == p.box.y - 60 for p in keyframes[0].lines)
+    ]
     assert len(moved) >= 6, "lines still on screen are carried, moved up by the scroll"
     assert spy.areas[1] < 0.3 * 900 * 640, "only the newly exposed strip is read"
 
 
 def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
     img = np.full((200, 700, 3), 255, np.uint8)
-    cv2.putText(img, "Order summary", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2, cv2.LINE_AA)
+    cv2.putText(
+        img, "Order summary", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2, cv2.LINE_AA
+    )
     cv2.rectangle(img, (30, 100), (330, 160), (229, 70, 79), -1)  # a blue-violet button (BGR)
-    cv2.putText(img, "Save settings", (50, 142), cv2.FONT_HERSHEY_DUPLEX, 0.9, (255, 255, 255), 2,
-                cv2.LINE_AA)
+    cv2.putText(
+        img,
+        "Save settings",
+        (50, 142),
+        cv2.FONT_HERSHEY_DUPLEX,
+        0.9,
+        (255, 255, 255),
+        2,
+        cv2.LINE_AA,
+    )
     lines = make_ocr(OcrOptions(engine="hybrid")).read(img)
     seen = [ln.text for ln in lines]
     assert fuzzy_contains(seen, "Order summary") >= MATCH

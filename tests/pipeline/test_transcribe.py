@@ -31,28 +31,38 @@ def text_of(segments: list[TranscriptSegment]) -> str:
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_word_error_rate_is_at_most_15_percent(scenario: str, container: str, transcript_of) -> None:
+def test_word_error_rate_is_at_most_15_percent(
+    scenario: str, container: str, transcript_of
+) -> None:
     reference = " ".join(s["text"] for s in speech_of(scenario))
     wer = word_error_rate(reference, text_of(transcript_of(scenario, container)))
     assert wer <= 0.15, f"WER {wer:.3f}"
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_segments_line_up_with_the_spoken_sentences(scenario: str, container: str, transcript_of) -> None:
+def test_segments_line_up_with_the_spoken_sentences(
+    scenario: str, container: str, transcript_of
+) -> None:
     segments = transcript_of(scenario, container)
     for sentence in speech_of(scenario):
-        overlapping = [s for s in segments if s.start < sentence["end"] and s.end > sentence["start"]]
+        overlapping = [
+            s for s in segments if s.start < sentence["end"] and s.end > sentence["start"]
+        ]
         assert overlapping, sentence
         assert abs(overlapping[0].start - sentence["start"]) <= 0.75, (overlapping[0], sentence)
         assert abs(overlapping[-1].end - sentence["end"]) <= 0.75, (overlapping[-1], sentence)
     # Nothing is heard where nobody speaks.
     for segment in segments:
-        assert any(segment.start < s["end"] + 1.0 and segment.end > s["start"] - 1.0
-                   for s in speech_of(scenario)), segment
+        assert any(
+            segment.start < s["end"] + 1.0 and segment.end > s["start"] - 1.0
+            for s in speech_of(scenario)
+        ), segment
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_words_carry_ordered_timestamps_and_probabilities(scenario: str, container: str, transcript_of) -> None:
+def test_words_carry_ordered_timestamps_and_probabilities(
+    scenario: str, container: str, transcript_of
+) -> None:
     for segment in transcript_of(scenario, container):
         assert segment.words, segment
         assert segment.start == segment.words[0].start and segment.end == segment.words[-1].end
@@ -63,7 +73,9 @@ def test_words_carry_ordered_timestamps_and_probabilities(scenario: str, contain
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_vocabulary_never_hurts_word_error_rate(scenario: str, container: str, transcript_of) -> None:
+def test_vocabulary_never_hurts_word_error_rate(
+    scenario: str, container: str, transcript_of
+) -> None:
     reference = " ".join(s["text"] for s in speech_of(scenario))
     with_vocabulary = word_error_rate(reference, text_of(transcript_of(scenario, container, True)))
     without = word_error_rate(reference, text_of(transcript_of(scenario, container, False)))
@@ -80,8 +92,17 @@ def test_vocabulary_fixes_a_misheard_on_screen_name(transcript_of) -> None:
 
 def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
     terms = vocabulary_terms(
-        ["Pricing — Example Shop", "Save settings", "Pay $12.00", "What payment methods do you accept?",
-         "pricing", "Remember me", "a very long sentence that is not a label at all"], max_words=60)
+        [
+            "Pricing — Example Shop",
+            "Save settings",
+            "Pay $12.00",
+            "What payment methods do you accept?",
+            "pricing",
+            "Remember me",
+            "a very long sentence that is not a label at all",
+        ],
+        max_words=60,
+    )
     assert terms == ["Pricing", "Example Shop", "Save settings", "Remember me"]
     assert vocabulary_prompt(["Save settings", "Log in"], 60) == "Save settings, Log in."
     assert vocabulary_prompt([], 60) == ""
@@ -90,10 +111,15 @@ def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
 
 
 def test_segments_split_at_pauses() -> None:
-    words = [TranscriptWord(start=t, end=t + 0.3, text=w, probability=0.9)
-             for t, w in [(1.0, "one"), (1.4, "two."), (3.0, "three"), (3.4, "four.")]]
+    words = [
+        TranscriptWord(start=t, end=t + 0.3, text=w, probability=0.9)
+        for t, w in [(1.0, "one"), (1.4, "two."), (3.0, "three"), (3.4, "four.")]
+    ]
     segments = split_into_segments(words, 0.8)
-    assert [(s.start, s.end, s.text) for s in segments] == [(1.0, 1.7, "one two."), (3.0, 3.7, "three four.")]
+    assert [(s.start, s.end, s.text) for s in segments] == [
+        (1.0, 1.7, "one two."),
+        (3.0, 3.7, "three four."),
+    ]
 
 
 def test_silence_gives_no_segments(transcriber) -> None:
@@ -112,7 +138,7 @@ def test_file_with_silent_audio_gives_no_segments(tmp_path: Path, transcriber) -
         video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
         audio = out.add_stream("libopus", rate=48000)
         audio.layout = "mono"
-        for i in range(20):
+        for _ in range(20):
             img = np.full((120, 160, 3), 255, np.uint8)
             for p in video.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 out.mux(p)
@@ -154,7 +180,8 @@ def test_unsure_fragment_after_the_last_sentence_is_dropped() -> None:
     assert _drop_trailing_fragment(sentence + [w("it.", 0.07)]) == sentence
     assert _drop_trailing_fragment(sentence + [w("Okay.", 0.9)]) == sentence + [w("Okay.", 0.9)]
     assert _drop_trailing_fragment(sentence + [w("and", 0.1), w("then", 0.1), w("more", 0.1)]) == (
-        sentence + [w("and", 0.1), w("then", 0.1), w("more", 0.1)])
+        sentence + [w("and", 0.1), w("then", 0.1), w("more", 0.1)]
+    )
     assert _drop_trailing_fragment([w("it.", 0.07)]) == []
     assert _drop_trailing_fragment([w("Yes.", 0.95)]) == [w("Yes.", 0.95)]
 
@@ -180,21 +207,40 @@ def test_whisperx_engine_is_driven_through_its_api(monkeypatch: pytest.MonkeyPat
             calls["prompt"] = self.options.initial_prompt
             calls["batch_size"] = batch_size
             calls["samples"] = audio.size
-            return {"language": "en", "segments": [{"start": 2.0, "end": 6.5, "text": " Log in please."}]}
+            return {
+                "language": "en",
+                "segments": [{"start": 2.0, "end": 6.5, "text": " Log in please."}],
+            }
 
     fake = types.ModuleType("whisperx")
-    fake.load_model = lambda name, device, compute_type, language: calls.update(  # type: ignore[attr-defined]
-        model=(name, device, compute_type, language)) or Pipeline()
-    fake.load_align_model = lambda language_code, device: ("align-model", {"language": language_code})  # type: ignore[attr-defined]
+    fake.load_model = lambda name, device, compute_type, language: (
+        calls.update(  # type: ignore[attr-defined]
+            model=(name, device, compute_type, language)
+        )
+        or Pipeline()
+    )
+    fake.load_align_model = lambda language_code, device: (
+        "align-model",
+        {"language": language_code},
+    )  # type: ignore[attr-defined]
 
     def align(segments, model, metadata, audio, device, return_char_alignments):  # type: ignore[no-untyped-def]
         calls["aligned"] = (model, device)
-        return {"segments": [{"start": 2.1, "end": 6.4, "text": " Log in please.", "words": [
-            {"word": "Log", "start": 2.1, "end": 2.4, "score": 0.9},
-            {"word": "in", "start": 2.4, "end": 2.6, "score": 0.8},
-            {"word": "please.", "start": 5.9, "end": 6.4, "score": 0.95},
-            {"word": "7"},  # WhisperX leaves unalignable tokens without times
-        ]}]}
+        return {
+            "segments": [
+                {
+                    "start": 2.1,
+                    "end": 6.4,
+                    "text": " Log in please.",
+                    "words": [
+                        {"word": "Log", "start": 2.1, "end": 2.4, "score": 0.9},
+                        {"word": "in", "start": 2.4, "end": 2.6, "score": 0.8},
+                        {"word": "please.", "start": 5.9, "end": 6.4, "score": 0.95},
+                        {"word": "7"},  # WhisperX leaves unalignable tokens without times
+                    ],
+                }
+            ]
+        }
 
     fake.align = align  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "whisperx", fake)
@@ -203,7 +249,9 @@ def test_whisperx_engine_is_driven_through_its_api(monkeypatch: pytest.MonkeyPat
     transcriber = make_transcriber(TranscribeOptions(engine="auto"))
     assert transcriber.name == "whisperx"
     assert calls["model"] == ("tiny.en", "cuda", "float16", "en")
-    segments = transcriber.transcribe(media_path("login-500", "webm"), vocabulary=["Log in", "Sign in"])
+    segments = transcriber.transcribe(
+        media_path("login-500", "webm"), vocabulary=["Log in", "Sign in"]
+    )
     assert calls["prompt"] == "Log in, Sign in."
     assert calls["batch_size"] == 16 and calls["aligned"] == ("align-model", "cuda")
     assert abs(int(calls["samples"]) / 16000 - 42.0) < 0.1
