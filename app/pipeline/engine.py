@@ -141,8 +141,8 @@ class Engine:
 
         hints = KeyframeHints(
             click_times=[a.time for a in recording.actions if a.type == "click"],
-            error_times=sorted({r.time + (r.duration or 0.0) for r in recording.network if r.failed}
-                               | {c.time for c in recording.console if c.is_error}),
+            error_times=_spread(sorted({r.time + (r.duration or 0.0) for r in recording.network if r.failed}
+                                       | {c.time for c in recording.console if c.is_error})),
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe") as pool:
             transcript_future: Future[list[TranscriptSegment]] | None = None
@@ -224,6 +224,15 @@ class Engine:
             raise
         except Exception as exc:
             raise StageError(f"transcription failed: {exc}") from exc
+
+
+def _spread(times: list[float], gap: float = 0.5) -> list[float]:
+    """One hint per burst: a failed request and the console lines it causes land within ms."""
+    out: list[float] = []
+    for t in times:
+        if not out or t - out[-1] > gap:
+            out.append(t)
+    return out
 
 
 def _checked(findings: list[Finding], sections: list[Section],
