@@ -6,8 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -43,8 +42,10 @@ def create_app(settings: Settings) -> Starlette:
         redis = aioredis.from_url(settings.redis_url)
         storage = make_storage(settings)
         auth = Authenticator(settings)
-        queue = await create_pool(
-            RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name
+        # Connects on first use, so the API starts (and answers /readyz) while Redis is down.
+        queue = ArqRedis(
+            connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
+            default_queue_name=settings.queue_name,
         )
 
         async def enqueue(analysis_id: str) -> None:

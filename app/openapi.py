@@ -240,6 +240,51 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     },
                 },
             },
+            BASE + "/{recording_id}/analyze": {
+                "parameters": [_ID],
+                "post": {
+                    "operationId": "analyzeRecording",
+                    "summary": "Start the analysis (idempotent while one runs)",
+                    "security": _SIGNED_IN_OR_TOKEN,
+                    "responses": {
+                        "200": _ok("queued or already running", {
+                            "type": "object", "required": ["status", "jobId"],
+                            "properties": {"status": {"type": "string"}, "jobId": {"type": "string"}}}),
+                        **_AUTH_ERRORS,
+                        "409": _error("no uploaded video"),
+                        "503": _error("the queue is unavailable"),
+                    },
+                },
+            },
+            BASE + "/{recording_id}/analysis": {
+                "parameters": [_ID],
+                "get": {
+                    "operationId": "getAnalysis",
+                    "security": _SIGNED_IN_OR_TOKEN,
+                    "responses": {
+                        "200": _ok("sections with citations (plus frames, transcript, findings)", {
+                            "type": "object", "required": ["sections"],
+                            "properties": {"sections": {"type": "array", "items": {"type": "object"}}}}),
+                        **_AUTH_ERRORS,
+                        "409": _error("no analysis has finished (status and progress included)"),
+                    },
+                },
+            },
+            BASE + "/{recording_id}/summary": {
+                "parameters": [_ID],
+                "get": {
+                    "operationId": "getSummary",
+                    "security": _SIGNED_IN_OR_TOKEN,
+                    "responses": {
+                        "200": _ok("the summary and key findings", {
+                            "type": "object", "required": ["summary", "keyFindings"],
+                            "properties": {"summary": {"type": "string"},
+                                           "keyFindings": {"type": "array", "items": {"type": "string"}}}}),
+                        **_AUTH_ERRORS,
+                        "409": _error("no analysis has finished (status and progress included)"),
+                    },
+                },
+            },
             "/healthz": {"get": {"operationId": "healthz", "responses": {"200": {"description": "process up"}}}},
             "/readyz": {
                 "get": {

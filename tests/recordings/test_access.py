@@ -16,6 +16,9 @@ CLAIMED = {
     "upload": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
     "claim": {"owner": 200, "other_user": 409, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
     "delete": {"owner": 204, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
+    "analyze": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
+    "analysis": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
+    "summary": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
 }
 # ... on a recording created anonymously and not claimed yet ("owner" is then just a signed-in user).
 UNCLAIMED = {
@@ -24,7 +27,13 @@ UNCLAIMED = {
     "upload": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
     "claim": {"owner": 200, "other_user": 200, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
     "delete": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
+    "analyze": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
+    "analysis": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
+    "summary": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
 }
+# For the owner (or the upload token of an unclaimed recording), "analysis" and "summary" are 404 only
+# because nothing was analysed yet: the body says so ("analysis_not_found"), unlike another caller's 404.
+ALLOWED_404 = {"analysis", "summary"}
 
 
 async def _call(http, api: Api, route: str, rid: str, headers: dict[str, str]):
@@ -37,6 +46,10 @@ async def _call(http, api: Api, route: str, rid: str, headers: dict[str, str]):
         return await upload(http, api.url, rid, b"video-bytes", headers=headers)
     if route == "claim":
         return await http.post(url + "/claim", headers=headers)
+    if route == "analyze":
+        return await http.post(url + "/analyze", headers=headers)
+    if route in ("analysis", "summary"):
+        return await http.get(f"{url}/{route}", headers=headers)
     return await http.delete(url, headers=headers)
 
 
@@ -48,7 +61,7 @@ async def test_ownership_matrix(api: Api, http, db, backends, claimed, route, ca
     recording = await create(http, api.url, headers=alice if claimed else None)
     rid = recording["recordingId"]
     other = await create(http, api.url)
-    if route == "video_url":
+    if route in ("video_url", "analyze", "analysis", "summary"):
         assert (await upload(http, api.url, rid, b"v", headers={"X-Upload-Token": recording["uploadToken"]})).status_code == 200
     before = await db.fetchrow("SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid)
     headers = {
@@ -61,6 +74,9 @@ async def test_ownership_matrix(api: Api, http, db, backends, claimed, route, ca
     expected = (CLAIMED if claimed else UNCLAIMED)[route][caller]
     r = await _call(http, api, route, rid, headers)
     assert r.status_code == expected, r.text
+    if route in ALLOWED_404 and expected == 404:
+        may_read = caller == "owner" if claimed else caller == "own_upload_token"
+        assert r.json()["error"]["code"] == ("analysis_not_found" if may_read else "not_found")
     if expected >= 400:
         assert set(r.json()["error"]) >= {"code", "message", "field"}
         after = await db.fetchrow("SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid)
