@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.meta import Action, Recording
-from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar
+from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 # Below this an OCR line is more likely noise than text.
@@ -108,8 +108,33 @@ def _seen(text: str, previous: set[str]) -> bool:
     return text in previous or any(similar(text, seen, normalized=True) for seen in previous)
 
 
-def _lines_in_regions(lines: Sequence[OcrLine], regions: Sequence[ErrorRegion]) -> list[OcrLine]:
-    return [line for line in lines if any(_intersects(line.box, r.box, margin=4) for r in regions)]
+# Glyphs cover a tenth to a fifth of a line's box; red text reaches this share of red pixels,
+# while a red icon or checkbox beside black text stays below it.
+RED_TEXT_SHARE = 0.06
+
+
+def error_styled_lines(image: np.ndarray, lines: Sequence[OcrLine],
+                       regions: Sequence[ErrorRegion]) -> list[OcrLine]:
+    """Lines drawn in red, or enclosed by a red region (a bordered error box)."""
+    if image.size == 0 or not lines:
+        return []
+    mask = _red_mask(image)
+    out: list[OcrLine] = []
+    for line in lines:
+        b = line.box
+        patch = mask[max(0, b.y): b.y + b.h, max(0, b.x): b.x + b.w]
+        if patch.size and float(patch.mean()) >= RED_TEXT_SHARE:
+            out.append(line)
+        elif any(_enclosed(b, r.box) for r in regions):
+            out.append(line)
+    return out
+
+
+def _enclosed(inner: Box, outer: Box) -> bool:
+    """Whether most of ``inner`` lies inside ``outer``."""
+    w = min(inner.x + inner.w, outer.x + outer.w) - max(inner.x, outer.x)
+    h = min(inner.y + inner.h, outer.y + outer.h) - max(inner.y, outer.y)
+    return w > 0 and h > 0 and w * h >= 0.8 * inner.w * inner.h
 
 
 def _rank_notable(lines: Sequence[OcrLine], height: int, limit: int = 5) -> list[str]:
@@ -158,7 +183,7 @@ def _kind_of_change(box: Box, width: int, height: int) -> str:
 
 
 def _quote(texts: Sequence[str], limit: int = 3) -> str:
-    return ", ".join(f"'{t}'" for t in texts[:limit])
+    return ", ".join(f"'{tidy(t)}'" for t in texts[:limit])
 
 
 def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> list[FrameDescription]:
@@ -173,8 +198,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         appeared = tuple(line for line in lines if not _seen(normalize(line.text), previous_texts))
         regions = find_error_regions(keyframe.image, lines)
         # A red region counts only when it holds text; red logos and icons are not errors.
-        text_regions = [r for r in regions if r.text]
-        error_styled = tuple(_lines_in_regions(lines, text_regions))
+        error_styled = tuple(error_styled_lines(keyframe.image, lines, regions))
         page = recording.page_at(keyframe.timestamp)
         since = previous.timestamp if previous is not None else -1.0
         window = [a for a in recording.actions if since < a.time <= keyframe.timestamp + 0.05]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.pipeline.describe import FrameDescription
-from app.pipeline.lexicon import ERROR_WORDS_RE
+from app.pipeline.lexicon import ERROR_WORDS_RE, tidy
 from app.pipeline.meta import Action, ConsoleEntry, NetworkRequest, Recording
 from app.pipeline.types import Box, Keyframe, TranscriptSegment, TranscriptWord
 
@@ -207,7 +207,7 @@ def build_evidence(
             red = id(line) in styled
             items.append(Evidence(
                 id=f"ev-ocr-{ocr_counter}", type="ocr", time=description.timestamp, end=None,
-                detail=f"screen shows '{line.text}'" + (" in red" if red else ""),
+                detail=f"screen shows '{tidy(line.text)}'" + (" in red" if red else ""),
                 data={"text": line.text, "box": _box(line.box), "confidence": round(line.confidence, 3),
                       "keyframe": description.keyframe_index, "errorStyled": red,
                       "errorWording": bool(ERROR_WORDS_RE.search(line.text)),

@@ -61,6 +61,14 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+_STRAY = " \t'\"‘’“”`´|•·»«▶◀›‹~_*"
+
+
+def tidy(text: str) -> str:
+    """OCR text for quoting: spaces collapsed, stray quote marks and bullets trimmed from the ends."""
+    return " ".join(text.split()).strip(_STRAY)
+
+
 def similar(a: str, b: str, *, normalized: bool = False, threshold: float = 0.85) -> bool:
     """Whether two readings are the same text up to OCR noise."""
     if not normalized:

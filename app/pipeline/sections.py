@@ -13,7 +13,7 @@ from typing import Any
 
 from app.pipeline.describe import FrameDescription
 from app.pipeline.evidence import Evidence, EvidenceTable
-from app.pipeline.lexicon import normalize
+from app.pipeline.lexicon import normalize, tidy
 from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 from app.pipeline.summary import Finding
@@ -213,7 +213,7 @@ def _describe(
             if text not in notable and normalize(text) not in chrome:
                 notable.append(text)
     if notable:
-        sentences.append("On screen: " + ", ".join(f"'{t}'" for t in notable[:4]) + ".")
+        sentences.append("On screen: " + ", ".join(f"'{tidy(t)}'" for t in notable[:4]) + ".")
     actions = [e for e in items if e.type == "action" and e.data.get("action") in {"click", "input", "keypress"}]
     if actions:
         described = list(dict.fromkeys(e.detail for e in actions))

@@ -22,6 +22,7 @@ from app.pipeline.lexicon import (
     is_problem_speech,
     label_tokens,
     normalize,
+    tidy,
 )
 from app.pipeline.meta import Action, Recording
 from app.pipeline.types import Box, Keyframe, OcrLine
@@ -164,7 +165,7 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
         text = str(item.data.get("text", ""))
         out.append(Signal(
             kind="screen_error", time=item.time, evidence_ids=(item.id,),
-            title=f"Error shown on screen: '{text}'",
+            title=f"Error shown on screen: '{tidy(text)}'",
             key=normalize(text),
             data={"text": text, "errorStyled": styled, "url": item.data.get("url")},
         ))

@@ -262,3 +262,20 @@ def test_a_keyframe_taken_for_an_earlier_click_does_not_vouch_for_a_later_one() 
     rec = recording(actions=[click(5000)], elements=[BUTTON])
     frames = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0, reasons=("click",))]
     assert "dead_click" not in kinds(signals_of(rec, frames))
+
+
+def test_a_red_icon_beside_black_text_is_not_error_styling() -> None:
+    from app.pipeline.describe import error_styled_lines
+
+    image = np.full((H, W, 3), 255, np.uint8)
+    image[100:114, 100:114] = (30, 30, 220)  # a red checkbox
+    image[104:110:2, 120:260] = (20, 20, 20)  # black label text
+    label = line("Remember me", 98, 98, 170, 20)
+    regions = find_error_regions(image, [label])
+    assert regions and error_styled_lines(image, [label], regions) == []
+    # A red border enclosing a message makes the message error-styled.
+    boxed = np.full((H, W, 3), 255, np.uint8)
+    boxed[200:240, 50:400][[0, -1], :] = (30, 30, 220)
+    boxed[200:240, 50:400][:, [0, -1]] = (30, 30, 220)
+    message = line("Payment declined", 60, 210, 200, 18)
+    assert error_styled_lines(boxed, [message], find_error_regions(boxed, [message])) == [message]
