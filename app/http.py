@@ -11,9 +11,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from app.analysis.service import AnalysisService
 from app.auth import Authenticator, Caller
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from app.analysis.service import AnalysisService
 from app.recordings.service import RecordingService
 
 log = structlog.get_logger(__name__)

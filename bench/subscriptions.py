@@ -30,7 +30,6 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.analysis.progress import AnalysisProgress, progress_channel  # noqa: E402
-from tests.conftest import _admin  # noqa: E402
 from tests.support import services  # noqa: E402
 from tests.support.factories import BASE, bearer, create_body  # noqa: E402
 from tests.support.graphql import PROGRESS  # noqa: E402
@@ -112,23 +111,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with services.postgres_server(work) as pg_server, services.redis_server(work) as redis_url:
-            name = services.unique_database_name()
-            asyncio.run(_admin(pg_server, f'CREATE DATABASE "{name}"'))
-            database_url = services.with_database(pg_server, name)
-            from app import db
-
-            asyncio.run(db.migrate(database_url))
+        with (
+            services.postgres_server(work) as pg_server,
+            services.redis_server(work) as redis_url,
+            services.fresh_database(pg_server) as database_url,
+        ):
             secret = secrets.token_urlsafe(24)
             env = {"RECORDINGS_DATABASE_URL": database_url, "RECORDINGS_REDIS_URL": redis_url,
                    "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_DATA_DIR": str(work / "var"),
                    "RECORDINGS_QUEUE_NAME": f"bench:{secrets.token_hex(4)}"}
-            try:
-                with services.api_server(env, cwd=work) as (url, proc):
-                    asyncio.run(run(url, proc.pid, redis_url, secret, args.subscribers, args.events, args.rate))
-            finally:
-                asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
+            with services.api_server(env, cwd=work) as (url, proc):
+                asyncio.run(run(url, proc.pid, redis_url, secret, args.subscribers, args.events, args.rate))
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ Prints both throughputs, their ratio (target ≥ 0.5) and the server's peak RSS 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import _admin, s3_client  # noqa: E402
+from tests.conftest import s3_client  # noqa: E402
 from tests.support import services  # noqa: E402
 from tests.support.factories import BASE, bearer, create_body  # noqa: E402
 
@@ -44,13 +43,8 @@ def main() -> None:
             services.postgres_server(work) as pg_server,
             services.redis_server(work) as redis_url,
             services.s3_server() as endpoint,
+            services.fresh_database(pg_server) as database_url,
         ):
-            name = services.unique_database_name()
-            asyncio.run(_admin(pg_server, f'CREATE DATABASE "{name}"'))
-            database_url = services.with_database(pg_server, name)
-            from app import db
-
-            asyncio.run(db.migrate(database_url))
             client = s3_client(endpoint)
             client.create_bucket(Bucket="bench")
             secret = secrets.token_urlsafe(24)
@@ -61,11 +55,8 @@ def main() -> None:
                 "RECORDINGS_S3_ACCESS_KEY_ID": "test", "RECORDINGS_S3_SECRET_ACCESS_KEY": "test",
                 "RECORDINGS_MAX_UPLOAD_BYTES": str(4 * 1024 * MiB), "RECORDINGS_DATA_DIR": str(work / "var"),
             }
-            try:
-                with services.api_server(env, cwd=work) as (url, proc):
-                    run(url, proc.pid, client, secret, block, size)
-            finally:
-                asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            with services.api_server(env, cwd=work) as (url, proc):
+                run(url, proc.pid, client, secret, block, size)
 
 
 def run(url: str, pid: int, client, secret: str, block: bytes, size: int) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import shutil
 import tempfile
@@ -41,37 +40,17 @@ def backends() -> Iterator[Backends]:
         services.postgres_server(workdir) as pg_server,
         services.redis_server(workdir) as redis_url,
         services.s3_server() as s3_endpoint,
+        services.fresh_database(pg_server) as database_url,
     ):
-        name = services.unique_database_name()
-        asyncio.run(_admin(pg_server, f'CREATE DATABASE "{name}"'))
-        database_url = services.with_database(pg_server, name)
-        from app import db
-
-        asyncio.run(db.migrate(database_url))
-        try:
-            yield Backends(
-                database_url=database_url,
-                redis_url=redis_url,
-                s3_endpoint=s3_endpoint,
-                jwt_secret=secrets.token_urlsafe(24),
-                workdir=workdir,
-                queue_name=f"recordings-test:{secrets.token_hex(4)}",
-            )
-        finally:
-            asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        yield Backends(
+            database_url=database_url,
+            redis_url=redis_url,
+            s3_endpoint=s3_endpoint,
+            jwt_secret=secrets.token_urlsafe(24),
+            workdir=workdir,
+            queue_name=f"recordings-test:{secrets.token_hex(4)}",
+        )
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    creds = credentials_from_url(server_url)
-    conn = await asyncpg.connect(
-        host=creds["host"], port=creds["port"], user=creds["user"], password=creds["password"],
-        database=creds["database"],
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]

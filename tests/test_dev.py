@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import tempfile
-import time
-from pathlib import Path
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import httpx
 
-from tests.support import services
 from tests.conftest import DATA
+from tests.support import services
 from tests.support.factories import BASE, create_body
 
 

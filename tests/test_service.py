@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.db import credentials_from_url
-from tests.conftest import Api, _admin
+from tests.conftest import Api
 from tests.support import services
 from tests.support.factories import BASE, create_body
 
@@ -66,7 +66,7 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
 
     server = backends.database_url.rsplit("/", 1)[0] + "/postgres"
     name = services.unique_database_name()
-    await _admin(server, f'CREATE DATABASE "{name}"')
+    await services.admin_sql(server, f'CREATE DATABASE "{name}"')
     url = services.with_database(server, name)
     try:
         for _ in range(2):  # applying twice is a no-op the second time
@@ -96,7 +96,7 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
         finally:
             await conn.close()
     finally:
-        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await services.admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_token_command_prints_a_working_token(local_api: Api, db):

@@ -14,7 +14,14 @@ import structlog
 
 from app.analysis import progress as events
 from app.analysis import repository
-from app.analysis.models import ACTIVE_STATUSES, Analysis, AnalysisFrame, AnalysisSection, Finding, TranscriptSegment
+from app.analysis.models import (
+    ACTIVE_STATUSES,
+    Analysis,
+    AnalysisFrame,
+    AnalysisSection,
+    Finding,
+    TranscriptSegment,
+)
 from app.analysis.progress import AnalysisProgress
 from app.auth import Caller
 from app.errors import Conflict, NotFound, Unavailable

@@ -6,8 +6,6 @@ import asyncio
 import hashlib
 import os
 
-import httpx
-
 from tests.conftest import Api, s3_client
 from tests.support.factories import BASE, bearer, create, upload
 from tests.support.rawhttp import raw_request

@@ -97,6 +97,38 @@ def unique_database_name() -> str:
     return f"recordings_test_{uuid.uuid4().hex[:12]}"
 
 
+async def admin_sql(server_url: str, sql: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the server's maintenance database."""
+    import asyncpg
+
+    from app.db import credentials_from_url
+
+    creds = credentials_from_url(server_url)
+    conn = await asyncpg.connect(host=creds["host"], port=creds["port"], user=creds["user"],
+                                 password=creds["password"], database=creds["database"])
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, migrated database on the server, dropped afterwards."""
+    import asyncio
+
+    from app import db
+
+    name = unique_database_name()
+    asyncio.run(admin_sql(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = with_database(server_url, name)
+        asyncio.run(db.migrate(url))
+        yield url
+    finally:
+        asyncio.run(admin_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextlib.contextmanager
 def api_server(env: dict[str, str], *, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``recordings serve`` in its own process, as it runs in production."""
