@@ -161,7 +161,7 @@ def _hint_schedule(hints: KeyframeHints, options: KeyframeOptions) -> list[tuple
 
 
 class _Selector:
-    """Accumulates keyframes, keeping at most ``max_keyframes`` of them."""
+    """Accumulates keyframes within ``max_keyframes`` and ``max_image_bytes``."""
 
     def __init__(self, detector: _Detector, options: KeyframeOptions) -> None:
         self.detector = detector
@@ -197,8 +197,12 @@ class _Selector:
             )
         )
         self.smalls.append(cand.small)
-        if len(self.keyframes) > self.options.max_keyframes:
+        if len(self.keyframes) > self._cap(image.nbytes):
             self._drop_least()
+
+    def _cap(self, frame_bytes: int) -> int:
+        by_memory = self.options.max_image_bytes // max(1, frame_bytes)
+        return max(2, min(self.options.max_keyframes, by_memory))
 
     def note(self, reason: str) -> None:
         """Attach a hint reason to the newest keyframe: the screen it shows is still up."""

@@ -42,6 +42,8 @@ class KeyframeOptions:
     """How the change detector picks keyframes."""
 
     max_keyframes: int = 48
+    max_image_bytes: int = 384 * 1024**2
+    """Also cap the keyframes' full-resolution images to this much memory (4K frames are 25 MB)."""
     settle_s: float = 0.5
     """The screen must hold still this long before a change becomes a keyframe."""
     max_unsettled_s: float = 4.0

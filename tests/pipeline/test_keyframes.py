@@ -234,3 +234,13 @@ def test_continuous_motion_is_sampled_not_ignored(tmp_path) -> None:  # type: ig
     moving = [k for k in keyframes if "moving" in k.reasons]
     assert 3 <= len(moving) <= 6
     assert all(b.timestamp - a.timestamp >= 1.9 for a, b in zip(moving, moving[1:], strict=False))
+
+
+def test_keyframe_images_are_capped_by_memory_too(probed) -> None:  # type: ignore[no-untyped-def]
+    info = probed("upgrade-checkout", "webm")
+    frame_bytes = 1280 * 720 * 3
+    options = KeyframeOptions(max_image_bytes=6 * frame_bytes)
+    capped = extract_keyframes(
+        media_path("upgrade-checkout", "webm"), info, options, MediaLimits(), KeyframeHints()
+    )
+    assert len(capped) == 6 and sum(k.image.nbytes for k in capped) <= 6 * frame_bytes
