@@ -130,7 +130,7 @@ class Recording:
             return "an unknown page"
         path = urlsplit(page.url).path or "/"
         parts = _title_parts(page.title) if page.title else []
-        site = self._site_name()
+        site = self.site_name()
         if parts and parts[0] != site:
             return parts[0]
         if path == "/":
@@ -138,7 +138,8 @@ class Recording:
         own = [part for part in parts if part != site]
         return own[0] if own else path
 
-    def _site_name(self) -> str | None:
+    def site_name(self) -> str | None:
+        """The part every page title shares ("Acme Cloud" in "Pricing — Acme Cloud"), if any."""
         titled = [_title_parts(p.title) for p in self.pages if p.title]
         if len(titled) < 2:
             return None

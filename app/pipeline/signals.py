@@ -343,7 +343,16 @@ def _label_lines(value: OcrLine, lines: Sequence[OcrLine], width: int) -> list[O
     return out
 
 
-def _screen_sightings(evidence: EvidenceTable, keyframes: Sequence[Keyframe]) -> list[_Sighting]:
+def _site_tokens(recording: Recording) -> set[str]:
+    """Words of the site's own name and host: every product on the site carries them."""
+    words = label_tokens(recording.site_name() or "")
+    for url in (*recording.visited_urls, *(p.url for p in recording.pages)):
+        words |= label_tokens(urlsplit(url).netloc.replace(".", " "))
+    return words
+
+
+def _screen_sightings(evidence: EvidenceTable, keyframes: Sequence[Keyframe],
+                      ignore: set[str]) -> list[_Sighting]:
     by_index = {k.index: k for k in keyframes}
     out: list[_Sighting] = []
     for item in evidence.of_type("ocr"):
@@ -363,7 +372,7 @@ def _screen_sightings(evidence: EvidenceTable, keyframes: Sequence[Keyframe]) ->
                 for neighbour in _label_lines(me, usable_lines(keyframe.lines), keyframe.image.shape[1]):
                     labels |= label_tokens(neighbour.text)
         for quantity in quantities:
-            out.append(_Sighting(quantity=quantity, evidence=item, labels=frozenset(labels),
+            out.append(_Sighting(quantity=quantity, evidence=item, labels=frozenset(labels - ignore),
                                  url=item.data.get("url")))
     return out
 
@@ -402,7 +411,8 @@ def contradiction_signals(
     only sightings on different pages are compared. A spoken value that matches
     one side ("fifty nine dollars") is added as corroboration.
     """
-    sightings = _screen_sightings(evidence, keyframes)
+    site = _site_tokens(recording)
+    sightings = _screen_sightings(evidence, keyframes, site)
     parent = list(range(len(sightings)))
 
     def find(i: int) -> int:

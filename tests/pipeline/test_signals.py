@@ -279,3 +279,13 @@ def test_a_red_icon_beside_black_text_is_not_error_styling() -> None:
     boxed[200:240, 50:400][:, [0, -1]] = (30, 30, 220)
     message = line("Payment declined", 60, 210, 200, 18)
     assert error_styled_lines(boxed, [message], find_error_regions(boxed, [message])) == [message]
+
+
+def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
+    rec = recording(actions=[
+        {"type": "navigate", "timestamp": 0, "url": "http://shop.test/", "title": "Home — Shop"},
+        {"type": "navigate", "timestamp": 10000, "url": "http://shop.test/plans", "title": "Plans — Shop"},
+    ])
+    home = frame(0, 0.5, [line("Shop Basic from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0)
+    plans = frame(1, 11.0, [line("Shop Premium", 300, 100, 120), line("$99/mo", 300, 140, 90, 30)])
+    assert "contradiction" not in kinds(signals_of(rec, [home, plans]))
