@@ -238,3 +238,67 @@ async def test_graphql_expected_errors_are_clear(local_api: Api, http, db, query
         assert fragment in body["errors"][0]["message"]
     else:
         assert body["data"]["recording"] is None
+
+
+UPDATES = "subscription { recordingUpdates { recordingId jobId status stage progress } }"
+
+
+async def test_recording_updates_follow_the_users_recordings(local_api: Api, worker, http, db, backends):
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice, scenario="login-500", data=b"not a video at all")
+    async with Subscription(local_api.url, UPDATES, {}, {"Authorization": alice["Authorization"]}) as sub:
+        await asyncio.sleep(0.3)
+        assert (await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=alice)).status_code == 200
+        statuses = []
+        async for message in sub.messages(timeout=120):
+            event = message["payload"]["data"]["recordingUpdates"]
+            assert event["recordingId"] == rid
+            statuses.append(event["status"])
+            if event["status"] in ("analyzed", "failed"):
+                break
+    assert statuses[0] == "analyzing" and statuses[-1] == "failed"
+
+
+async def test_analysis_on_s3_storage(s3_api: Api, backends, db, http):
+    from tests.conftest import empty_storage, s3_client
+
+    empty_storage(s3_api, backends)
+    env = {**s3_api.env, "RECORDINGS_QUEUE_NAME": f"recordings-s3:{secrets.token_hex(4)}"}
+    alice = bearer(backends.jwt_secret, "alice")
+    cwd = s3_api.data_dir.parent
+    with services.api_server(env, cwd=cwd) as (url, _), services.worker_process(env, cwd=cwd):
+        api = Api(url=url, env=env, pid=0, storage="s3", data_dir=s3_api.data_dir, bucket=s3_api.bucket)
+        rid = await uploaded_recording(http, api, alice, scenario="login-500", video="recording.mp4")
+        async with Subscription(url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+            await asyncio.sleep(0.3)
+            assert (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).status_code == 200
+            events = await collect(sub)
+        assert events[-1]["status"] == "analyzed"
+        frames = (await http.get(f"{url}{BASE}/{rid}/analysis", headers=alice)).json()["frames"]
+        assert "X-Amz-Signature" in frames[0]["thumbnailUrl"]
+        assert (await http.get(frames[0]["thumbnailUrl"])).content[:2] == b"\xff\xd8"
+        keys = [o["Key"] for o in s3_client(backends.s3_endpoint).list_objects_v2(
+            Bucket=s3_api.bucket, Prefix=f"app/recordings/{rid}/").get("Contents", [])]
+        assert sum(k.endswith(".jpg") for k in keys) == len(frames)
+        assert (await http.delete(f"{url}{BASE}/{rid}", headers=alice)).status_code == 204
+        listing = s3_client(backends.s3_endpoint).list_objects_v2(Bucket=s3_api.bucket, Prefix=f"app/recordings/{rid}/")
+        assert listing.get("KeyCount", 0) == 0
+
+
+async def test_websocket_origins_can_be_restricted(local_api: Api, backends, db, http):
+    env = {**local_api.env, "RECORDINGS_ALLOWED_WS_ORIGINS": '["https://dashboard.example"]'}
+    alice = bearer(backends.jwt_secret, "alice")
+    with services.api_server(env, cwd=local_api.data_dir.parent) as (url, _):
+        created = await create(http, url, headers=alice)
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        import websockets
+
+        async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"],
+                                      origin="https://dashboard.example") as ws:  # type: ignore[arg-type]
+            await ws.send(json.dumps({"type": "connection_init", "payload": alice}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"],
+                                     origin="https://evil.example")  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+        assert created["recordingId"]
