@@ -46,6 +46,7 @@ class FrameDescription:
     clicked: str | None  # label of the element clicked just before this frame
     pointer: tuple[float, float] | None
     major_change: bool  # most of the screen changed without a scroll: a new view
+    scrolled: bool  # the change was the page scrolling
     text: str  # the full description
 
 
@@ -207,7 +208,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         scrolls = [a for a in recording.actions if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0]
         clicks = [a for a in window if a.type == "click"]
         parts: list[str] = []
-        major = False
+        major = scrolled = False
         if previous is None:
             change = "first frame of the recording"
         elif navigations:
@@ -216,6 +217,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             major = True
         elif scrolls and keyframe.change_ratio > 0.05:
             change = "the page scrolled"
+            scrolled = True
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
             fields = _fields_typed(recording, since, keyframe.timestamp)
@@ -266,6 +268,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
                 clicked=clicked,
                 pointer=pointer,
                 major_change=major,
+                scrolled=scrolled,
                 text=" ".join(parts),
             )
         )

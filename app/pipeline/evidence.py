@@ -211,6 +211,8 @@ def build_evidence(
                 data={"text": line.text, "box": _box(line.box), "confidence": round(line.confidence, 3),
                       "keyframe": description.keyframe_index, "errorStyled": red,
                       "errorWording": bool(ERROR_WORDS_RE.search(line.text)),
+                      # Text scrolled into view was there all along; it did not appear.
+                      "scrolledIn": description.scrolled,
                       "url": description.url},
             ))
             ocr_counter += 1

@@ -159,7 +159,8 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
         if not item.data.get("errorWording"):
             continue
         styled = bool(item.data.get("errorStyled"))
-        near = any(-1.0 <= item.time - t <= options.screen_error_window_s for t in logged)
+        near = not item.data.get("scrolledIn") and any(
+            -1.0 <= item.time - t <= options.screen_error_window_s for t in logged)
         if not (styled or near):
             continue
         text = str(item.data.get("text", ""))

@@ -289,3 +289,13 @@ def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
     home = frame(0, 0.5, [line("Shop Basic from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0)
     plans = frame(1, 11.0, [line("Shop Premium", 300, 100, 120), line("$99/mo", 300, 140, 90, 30)])
     assert "contradiction" not in kinds(signals_of(rec, [home, plans]))
+
+
+def test_error_words_scrolled_into_view_after_an_error_are_not_an_error_message() -> None:
+    rec = recording(
+        actions=[{"type": "scroll", "timestamp": 4200, "y": 600}],
+        network=[{"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}],
+    )
+    before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
+    faq = frame(1, 4.0, [line("What if my payment fails?", 20, 200)], ratio=0.3)
+    assert "screen_error" not in kinds(signals_of(rec, [before, faq]))
