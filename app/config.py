@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     # GraphQL
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_tokens: int = Field(default=2000, ge=100)
-    allowed_ws_origins: list[str] = []  # empty: any origin (development); set in production
+    # Other origins whose pages may open GraphQL websockets (same-origin and non-browser clients
+    # always may); ["*"] allows any.
+    allowed_ws_origins: list[str] = []
 
     max_upload_bytes: int = Field(default=2 * GiB, ge=1)
     max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
