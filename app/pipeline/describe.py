@@ -124,9 +124,8 @@ def error_styled_lines(image: np.ndarray, lines: Sequence[OcrLine],
     for line in lines:
         b = line.box
         patch = mask[max(0, b.y): b.y + b.h, max(0, b.x): b.x + b.w]
-        if patch.size and float(patch.mean()) >= RED_TEXT_SHARE:
-            out.append(line)
-        elif any(_enclosed(b, r.box) for r in regions):
+        red_text = bool(patch.size) and float(patch.mean()) >= RED_TEXT_SHARE
+        if red_text or any(_enclosed(b, r.box) for r in regions):
             out.append(line)
     return out
 

@@ -30,8 +30,8 @@ from app.pipeline.ocr import make_ocr, ocr_keyframes
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
-from app.pipeline.signals import SignalOptions, detect_signals
-from app.pipeline.summary import Finding, build_findings, summarize
+from app.pipeline.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.summary import Finding, Summary, build_findings, summarize
 from app.pipeline.transcribe import make_transcriber
 from app.pipeline.types import STAGES, ProgressCallback, TranscriptSegment, no_progress
 
@@ -176,14 +176,15 @@ class Engine:
         duration = info.duration
         progress("describe", 0.0, "describing keyframes")
         descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
-        if self._vlm is not None:
+        vlm = self._vlm
+        if vlm is not None:
             descriptions = timer.run("describe", lambda: enrich_descriptions(
-                self._vlm, keyframes, descriptions, options.vlm_max_frames))  # type: ignore[arg-type]
+                vlm, keyframes, descriptions, options.vlm_max_frames))
         progress.done("describe", f"{len(descriptions)} frames described")
 
         progress("fuse", 0.0, "fusing evidence")
 
-        def fuse() -> tuple[EvidenceTable, list[Any], list[Finding]]:
+        def fuse() -> tuple[EvidenceTable, list[Signal], list[Finding]]:
             evidence = build_evidence(recording, keyframes, descriptions, transcript)
             signals = detect_signals(recording, evidence, keyframes, duration, options.signals)
             page_urls = [p.url for p in recording.pages] + list(recording.visited_urls)
@@ -194,7 +195,7 @@ class Engine:
 
         progress("summarize", 0.0, "writing the summary")
 
-        def write() -> tuple[Any, list[Finding], list[Section]]:
+        def write() -> tuple[Summary, list[Finding], list[Section]]:
             summary = summarize(recording, findings, duration, evidence)
             final = list(findings)
             if self._llm is not None:
@@ -205,6 +206,8 @@ class Engine:
 
         summary, findings, sections = timer.run("summarize", write)
         findings, sections = _checked(findings, sections, evidence)
+        kept = {f.title for f in findings}
+        summary = Summary(summary=summary.summary, key_findings=tuple(t for t in summary.key_findings if t in kept))
         progress.done("summarize", "done")
         timer.timings["total"] = time.perf_counter() - started
         return AnalysisResult(
