@@ -216,11 +216,12 @@ def rage_click_signals(recording: Recording, options: SignalOptions) -> list[Sig
 
 
 def _same_target(a: Action, b: Action, radius: float) -> bool:
-    if a.selector and b.selector:
-        return a.selector == b.selector
-    if None in (a.x, a.y, b.x, b.y):
+    """One element, or one spot: a button and the label inside it have different selectors."""
+    if a.selector and a.selector == b.selector:
+        return True
+    if a.x is None or a.y is None or b.x is None or b.y is None:
         return False
-    return ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5 <= radius  # type: ignore[operator]
+    return ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5 <= radius
 
 
 def dead_click_signals(

@@ -299,3 +299,12 @@ def test_error_words_scrolled_into_view_after_an_error_are_not_an_error_message(
     before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
     faq = frame(1, 4.0, [line("What if my payment fails?", 20, 200)], ratio=0.3)
     assert "screen_error" not in kinds(signals_of(rec, [before, faq]))
+
+
+def test_rage_clicks_on_a_button_and_its_label_are_one_target() -> None:
+    rec = recording(actions=[click(1000, "button#go", x=100, y=100), click(1300, "button#go > span", x=104, y=98),
+                             click(1600, "button#go", x=99, y=103)], elements=[BUTTON])
+    assert "rage_click" in kinds(signals_of(rec))
+    apart = recording(actions=[click(1000, "#a", x=10, y=10), click(1300, "#b", x=300, y=10),
+                               click(1600, "#c", x=600, y=10)])
+    assert "rage_click" not in kinds(signals_of(apart))
