@@ -74,7 +74,7 @@ def test_rage_click_needs_several_quick_clicks_on_one_element() -> None:
     assert "rage_click" not in kinds(signals_of(slow))
     two = recording(actions=[click(1000), click(1300)], elements=[BUTTON])
     assert "rage_click" not in kinds(signals_of(two))
-    spread = recording(actions=[click(1000, "#a"), click(1200, "#b"), click(1400, "#c")])
+    spread = recording(actions=[click(1000, "#a", x=10), click(1200, "#b", x=200), click(1400, "#c", x=400)])
     assert "rage_click" not in kinds(signals_of(spread))
     # Without selectors, clicks on one spot count; a custom count applies.
     spot = recording(actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)])
