@@ -89,10 +89,31 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _nul_paths(value: Any, path: tuple[int | str, ...] = ()) -> list[tuple[int | str, ...]]:
+    """Where a NUL character (``\\u0000``) hides in a JSON value: PostgreSQL cannot store it."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            if "\x00" in key:
+                found.append((*path, key))
+            found += _nul_paths(item, (*path, key))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, (*path, i))]
+    return []
+
+
 def validate_create(body: Any) -> CreateRecording:
     """Validate a create body; every bad field is named in one :class:`InvalidInput`."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
+    if nul := _nul_paths(body):
+        details = [{"field": field_path(p) or "body", "message": "contains a NUL character (\\u0000)"}
+                   for p in nul[:20]]
+        raise InvalidInput(f"{details[0]['field']}: contains a NUL character (\\u0000), which cannot be stored",
+                           field=details[0]["field"], details=details)
     try:
         return CreateRecording.model_validate(body)
     except ValidationError as exc:

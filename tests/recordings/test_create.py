@@ -121,3 +121,14 @@ async def test_oversized_json_is_413(api: Api, http, db):
     r = await http.post(api.url + BASE, json=body)
     assert r.status_code == 413
     assert await count(db, "recordings") == 0
+
+
+async def test_nul_characters_are_refused_not_a_500(api: Api, http, db):
+    body = create_body()
+    body["metadata"]["title"] = "bad\u0000title"
+    body["actions"][0]["text"] = "also\u0000bad"
+    r = await http.post(api.url + BASE, json=body)
+    assert r.status_code == 400
+    fields = {d["field"] for d in r.json()["error"]["details"]}
+    assert fields == {"metadata.title", "actions[0].text"}
+    assert await count(db, "recordings") == 0
