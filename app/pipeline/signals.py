@@ -84,13 +84,17 @@ def _short_url(url: str) -> str:
     return parts.path or url
 
 
+def without_ids(message: str) -> str:
+    """A console message without the ids that differ between repeats (request ids, hashes)."""
+    text = re.sub(r"\s*\((?:request|trace|correlation) id[^)]*\)", "", message, flags=re.IGNORECASE)
+    text = re.sub(r"\b(req|request|trace|id)[_-][0-9a-z]+\b", "<id>", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b[0-9a-f]{12,}\b", "<hex>", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
 def console_key(message: str) -> str:
-    """Message with request ids, hex, numbers and quoted values removed, for grouping."""
-    text = re.sub(r"\b(req|request|trace|id)[_-][0-9a-z]+\b", "<id>", message, flags=re.IGNORECASE)
-    text = re.sub(r"\b[0-9a-f]{8,}\b", "<hex>", text, flags=re.IGNORECASE)
-    text = re.sub(r"(['\"]).*?\1", "<value>", text)
-    text = re.sub(r"\(request id [^)]*\)", "", text, flags=re.IGNORECASE)
-    return " ".join(text.split()).lower()
+    """Message with ids and quoted values removed, for grouping repeats of one error."""
+    return re.sub(r"(['\"]).*?\1", "<value>", without_ids(message)).lower()
 
 
 def _is_echo(message: str, url: str | None, failed_urls: set[str]) -> bool:
@@ -140,7 +144,7 @@ def console_signals(recording: Recording) -> list[Signal]:
         message = " ".join(entry.message.split())
         out.append(Signal(
             kind="console_error", time=entry.time, evidence_ids=(console_id(entry),),
-            title=f"Console error: {message[:160]}",
+            title=f"Console error: {without_ids(message)[:160]}",
             key=console_key(message),
             data={"message": message, "url": entry.url, "echo": echo},
         ))
