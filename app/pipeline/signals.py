@@ -168,12 +168,34 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
         if not (styled or near):
             continue
         text = str(item.data.get("text", ""))
+        following = _continuation(item, evidence) if styled else []
+        shown = " ".join(tidy(t) for t in [text, *(str(f.data.get("text", "")) for f in following)])
         out.append(Signal(
-            kind="screen_error", time=item.time, evidence_ids=(item.id,),
-            title=f"Error shown on screen: '{tidy(text)}'",
+            kind="screen_error", time=item.time, evidence_ids=(item.id, *(f.id for f in following)),
+            title=f"Error shown on screen: '{shown}'",
             key=normalize(text),
-            data={"text": text, "errorStyled": styled, "url": item.data.get("url")},
+            data={"text": shown, "errorStyled": styled, "url": item.data.get("url")},
         ))
+    return out
+
+
+def _continuation(item: Evidence, evidence: EvidenceTable) -> list[Evidence]:
+    """The red lines a wrapped error message continues on, directly below it, same frame."""
+    out: list[Evidence] = []
+    box = item.data.get("box")
+    same_frame = [e for e in evidence.of_type("ocr")
+                  if e.data.get("keyframe") == item.data.get("keyframe") and e.data.get("errorStyled")]
+    while box:
+        below = next((
+            e for e in same_frame
+            if e is not item and e not in out and e.data.get("box")
+            and abs(e.data["box"]["x"] - box["x"]) <= 12
+            and 0 <= e.data["box"]["y"] - (box["y"] + box["h"]) <= max(box["h"], e.data["box"]["h"])
+        ), None)
+        if below is None:
+            break
+        out.append(below)
+        box = below.data["box"]
     return out
 
 

@@ -308,3 +308,17 @@ def test_rage_clicks_on_a_button_and_its_label_are_one_target() -> None:
     apart = recording(actions=[click(1000, "#a", x=10, y=10), click(1300, "#b", x=300, y=10),
                                click(1600, "#c", x=600, y=10)])
     assert "rage_click" not in kinds(signals_of(apart))
+
+
+def test_a_wrapped_red_message_is_quoted_whole() -> None:
+    image = np.full((H, W, 3), 255, np.uint8)
+    image[204:216:3, 100:400] = (30, 30, 220)
+    image[226:236:3, 100:200] = (30, 30, 220)
+    before = frame(0, 0.0, [line("Sign in", 20, 20)], reasons=("first",), ratio=1.0)
+    lines = [line("Sign in", 20, 20), line("Something went wrong. Please try", 100, 200, 300, 20),
+             line("again later.", 100, 222, 100, 16), line("Forgot password?", 100, 300, 150, 16)]
+    found = [s for s in signals_of(recording(), [before, frame(1, 3.0, lines, image=image)])
+             if s.kind == "screen_error"]
+    assert len(found) == 1
+    assert found[0].title == "Error shown on screen: 'Something went wrong. Please try again later.'"
+    assert len(found[0].evidence_ids) == 2
