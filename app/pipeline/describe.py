@@ -197,7 +197,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         previous_texts = {normalize(line.text) for line in previous_lines}
         appeared = tuple(line for line in lines if not _seen(normalize(line.text), previous_texts))
         regions = find_error_regions(keyframe.image, lines)
-        # A red region counts only when it holds text; red logos and icons are not errors.
+        # Red glyphs or a red box around the text; a red icon beside black text is not styling.
         error_styled = tuple(error_styled_lines(keyframe.image, lines, regions))
         page = recording.page_at(keyframe.timestamp)
         since = previous.timestamp if previous is not None else -1.0
@@ -252,7 +252,9 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         if notable:
             parts.append(f"Visible text: {_quote(notable, 5)}.")
         if error_styled:
-            parts.append(f"Red error-styled text: {_quote([ln.text for ln in error_styled])}.")
+            b = error_styled[0].box
+            parts.append(f"Red error-styled text: {_quote([ln.text for ln in error_styled])} "
+                         f"(box {b.x},{b.y} {b.w}x{b.h} px).")
         out.append(
             FrameDescription(
                 keyframe_index=keyframe.index,
