@@ -295,3 +295,80 @@ def test_reasoning_is_deterministic(analyse) -> None:
     assert [f.to_dict() for f in findings] == [f.to_dict() for f in result.findings]
     assert [s.to_dict() for s in sections] == [s.to_dict() for s in result.sections]
     assert summarize(rec, findings, duration, evidence) == result.summary
+
+
+def _synthetic_recording(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """A small shop recording unlike the fixtures: other site, words, prices and error."""
+    import av
+    import cv2
+    import numpy as np
+
+    width, height, fps, seconds = 960, 540, 10, 16
+
+    def page(title: str, lines: list[str], red: str | None = None) -> np.ndarray:
+        image = np.full((height, width, 3), 255, np.uint8)
+        cv2.rectangle(image, (0, 0), (width, 50), (245, 240, 235), -1)
+        cv2.putText(image, "Northwind Books", (20, 33), cv2.FONT_HERSHEY_DUPLEX, 0.8, (40, 40, 40), 1, cv2.LINE_AA)
+        cv2.putText(image, title, (40, 120), cv2.FONT_HERSHEY_DUPLEX, 1.3, (20, 20, 20), 2, cv2.LINE_AA)
+        for i, text in enumerate(lines):
+            cv2.putText(image, text, (40, 190 + 50 * i), cv2.FONT_HERSHEY_DUPLEX, 0.8, (50, 50, 50), 1, cv2.LINE_AA)
+        if red:
+            cv2.putText(image, red, (40, 190 + 50 * len(lines) + 20), cv2.FONT_HERSHEY_DUPLEX, 0.8,
+                        (30, 30, 210), 2, cv2.LINE_AA)
+        return image
+
+    video = folder / "shop.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(seconds * fps):
+            t = i / fps
+            if t < 6:
+                image = page("Annual membership", ["Reader plan from $12/mo", "Free delivery on every order"])
+            elif t < 11:
+                image = page("Join the club", ["Reader plan", "$15/mo", "Billed every month"])
+            else:
+                image = page("Payment", ["Card holder", "Confirm payment"],
+                             red="Payment failed: card declined" if t >= 13 else None)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    start = 1_700_000_000_000
+    meta = {
+        "metadata": {"duration": seconds, "url": "https://books.example/", "title": "Home | Northwind Books",
+                     "intent": "Join the reader club.", "startedAt": start},
+        "actions": [
+            {"type": "navigate", "timestamp": start, "url": "https://books.example/", "title": "Home | Northwind Books"},
+            {"type": "click", "timestamp": start + 5900, "selector": "a.join", "text": "Join", "x": 60, "y": 240},
+            {"type": "navigate", "timestamp": start + 6000, "url": "https://books.example/club",
+             "title": "Club | Northwind Books"},
+            {"type": "click", "timestamp": start + 10900, "selector": "a.pay", "text": "Continue", "x": 60, "y": 300},
+            {"type": "navigate", "timestamp": start + 11000, "url": "https://books.example/pay",
+             "title": "Payment | Northwind Books"},
+            {"type": "click", "timestamp": start + 12800, "selector": "button.confirm", "text": "Confirm payment",
+             "x": 80, "y": 240},
+        ],
+        "browserState": {"consoleLogs": [], "networkRequests": [
+            {"method": "POST", "url": "https://books.example/api/pay", "status": 402, "durationMs": 150,
+             "timestamp": start + 12850, "resourceType": "fetch"}]},
+        "elements": [{"selector": "button.confirm", "tagName": "BUTTON", "text": "Confirm payment",
+                      "boundingBox": {"x": 30, "y": 220, "width": 250, "height": 40}}],
+    }
+    return video, meta
+
+
+def test_another_site_is_analysed_without_fixture_knowledge(engine, tmp_path: Path) -> None:
+    video, meta = _synthetic_recording(tmp_path)
+    result = engine.analyze(video, meta)
+    out = result.to_dict()
+    assert [(s["title"].split(":")[0], s["timestamp"]) for s in out["sections"]] == [
+        ("Home", 0.0), ("Club", 6.0), ("Payment", 11.0)]
+    kinds = {f["kind"]: f for f in out["findings"]}
+    assert set(kinds) == {"screen_error", "contradiction", "network_error"}
+    assert "card declined" in kinds["screen_error"]["title"]
+    shown = " ".join(result.evidence.get(i).data.get("text", "") for i in kinds["contradiction"]["evidenceIds"])
+    assert "$12" in shown and "$15" in shown
+    assert kinds["network_error"]["title"] == "POST /api/pay returned HTTP 402 after clicking 'Confirm payment'"
+    assert kinds["screen_error"]["confidence"] == "high"  # red on screen and a 402 in the network log
+    assert out["summary"]["summary"].startswith("The user set out to join the reader club.")
