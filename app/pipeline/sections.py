@@ -110,10 +110,11 @@ def build_sections(
     for signal in signals:
         if signal.kind in ("network_error", "slow_request"):
             signal_kinds[signal.evidence_ids[0]] = signal.kind
-    for signal in signals:
-        if signal.kind in ("rage_click", "dead_click"):
-            for evidence_id in signal.evidence_ids:
-                signal_kinds[evidence_id] = signal.kind
+    # A click in a rage burst is cited as that, even when it was also dead.
+    for kind in ("dead_click", "rage_click"):
+        for signal in signals:
+            if signal.kind == kind:
+                signal_kinds.update(dict.fromkeys(signal.evidence_ids, kind))
     finding_ids = {e for f in findings for e in f.evidence_ids}
     chrome = _chrome(descriptions)
     starts = boundaries(recording, descriptions, duration)

@@ -372,3 +372,22 @@ def test_another_site_is_analysed_without_fixture_knowledge(engine, tmp_path: Pa
     assert kinds["network_error"]["title"] == "POST /api/pay returned HTTP 402 after clicking 'Confirm payment'"
     assert kinds["screen_error"]["confidence"] == "high"  # red on screen and a 402 in the network log
     assert out["summary"]["summary"].startswith("The user set out to join the reader club.")
+
+
+def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(engine, tmp_path: Path) -> None:
+    video, meta = _synthetic_recording(tmp_path)
+    start = meta["metadata"]["startedAt"]
+    meta["actions"] += [{"type": "click", "timestamp": start + 2000 + 350 * i, "selector": "button.coupon",
+                         "text": "Apply coupon", "x": 500, "y": 300} for i in range(4)]
+    meta["elements"].append({"selector": "button.coupon", "tagName": "BUTTON", "text": "Apply coupon",
+                             "boundingBox": {"x": 450, "y": 285, "width": 120, "height": 30}})
+    out = engine.analyze(video, meta).to_dict()
+    found = {f["kind"]: f for f in out["findings"]}
+    coupon = [f"ev-action-{i}" for i in range(6, 10)]
+    assert found["rage_click"]["evidenceIds"] == coupon
+    assert found["dead_click"]["evidenceIds"] == coupon
+    # The navigating and paying clicks did something: they are not dead.
+    assert {f["kind"] for f in out["findings"]} == {"screen_error", "contradiction", "network_error",
+                                                    "rage_click", "dead_click"}
+    cited = {c["evidenceId"]: c["type"] for s in out["sections"] for c in s["citations"]}
+    assert all(cited[i] == "rage_click" for i in coupon)
