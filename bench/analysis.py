@@ -104,8 +104,21 @@ def child(kind: str, folder: Path, video: Path, ocr: str) -> dict[str, Any]:
 def _spawn(kind: str, folder: Path, video: Path, ocr: str) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "bench.analysis", "--ocr", ocr, "--child", kind, str(folder), str(video)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.analysis",
+            "--ocr",
+            ocr,
+            "--child",
+            kind,
+            str(folder),
+            str(video),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -127,10 +140,16 @@ def bench(scenario: str, container: str, ocr: str) -> bool:
     realtime = duration / warm["analysis"]
     rss_gib = max(cold["rss"], warm["rss"]) / 1024
     print(f"== {scenario} ({container}, {duration:.1f} s of video, OCR engine {ocr})")
-    print(f"   cold (fresh process): decode {decode_cold:6.2f} s  transcribe {transcribe_cold:6.2f} s  "
-          f"analysis {analysis_cold:6.2f} s  ratio {ratio_cold:4.2f}")
-    print(f"   warm (models loaded): decode {warm['decode']:6.2f} s  transcribe {warm['transcribe']:6.2f} s  "
-          f"analysis {warm['analysis']:6.2f} s  ratio {ratio_warm:4.2f}")
+    print(
+        f"   cold (fresh process): decode {decode_cold:6.2f} s  "
+        f"transcribe {transcribe_cold:6.2f} s  "
+        f"analysis {analysis_cold:6.2f} s  ratio {ratio_cold:4.2f}"
+    )
+    print(
+        f"   warm (models loaded): decode {warm['decode']:6.2f} s  "
+        f"transcribe {warm['transcribe']:6.2f} s  "
+        f"analysis {warm['analysis']:6.2f} s  ratio {ratio_warm:4.2f}"
+    )
     stages = "  ".join(f"{k} {v:.2f}" for k, v in warm["timings"].items())
     print(f"   warm stages (s): {stages}")
     print(f"   warm speed: {realtime:5.1f}x realtime   peak RSS {rss_gib * 1024:6.0f} MiB")
@@ -139,17 +158,26 @@ def bench(scenario: str, container: str, ocr: str) -> bool:
         f"warm >= {TARGET_REALTIME:.0f}x realtime": realtime >= TARGET_REALTIME,
         f"peak RSS < {TARGET_RSS_GIB} GiB": rss_gib < TARGET_RSS_GIB,
     }
-    print("   targets: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in checks.items()))
+    print(
+        "   targets: "
+        + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in checks.items())
+    )
     return all(checks.values())
 
 
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("scenarios", nargs="*", default=["upgrade-checkout", "login-500"])
     parser.add_argument("--container", choices=["webm", "mp4"], default="webm")
-    parser.add_argument("--ocr", default="auto", help="OCR engine: auto, tesseract, rapidocr, hybrid")
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "FOLDER", "VIDEO"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ocr", default="auto", help="OCR engine: auto, tesseract, rapidocr, hybrid"
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("KIND", "FOLDER", "VIDEO"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         kind, folder, video = args.child

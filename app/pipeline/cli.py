@@ -17,8 +17,16 @@ from app.pipeline.errors import MediaInputError, PipelineError
 from app.pipeline.types import STAGES
 
 # Rough share of wall time each stage takes, for one overall bar.
-_WEIGHTS = {"probe": 0.01, "decode": 0.15, "keyframes": 0.05, "ocr": 0.45, "transcribe": 0.25,
-            "describe": 0.04, "fuse": 0.03, "summarize": 0.02}
+_WEIGHTS = {
+    "probe": 0.01,
+    "decode": 0.15,
+    "keyframes": 0.05,
+    "ocr": 0.45,
+    "transcribe": 0.25,
+    "describe": 0.04,
+    "fuse": 0.03,
+    "summarize": 0.02,
+}
 
 
 class ProgressBar:
@@ -55,7 +63,7 @@ class ProgressBar:
 
 
 def run_analyze(video: Path, meta: Path, out: Path | None) -> int:
-    """Analyse ``video`` with the recorder JSON ``meta``; write the result JSON to ``out`` or stdout.
+    """Analyse ``video`` with the recorder JSON ``meta``; write the result to ``out`` or stdout.
 
     Returns 0 on success; 2 with a one-line reason on stderr when the input is
     bad (unreadable or invalid metadata, a video that cannot be analysed); 1
@@ -97,8 +105,10 @@ def run_analyze(video: Path, meta: Path, out: Path | None) -> int:
             Path(out).write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             return _fail(1, f"cannot write {out}: {exc.strerror or exc}")
-    sys.stderr.write(f"analysed {video} in {time.perf_counter() - started:.1f} s: "
-                     f"{len(result.findings)} findings\n")
+    sys.stderr.write(
+        f"analysed {video} in {time.perf_counter() - started:.1f} s: "
+        f"{len(result.findings)} findings\n"
+    )
     return 0
 
 
@@ -109,8 +119,20 @@ def _fail(code: int, reason: str) -> int:
 
 @click.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.option("--meta", "meta", required=True, type=click.Path(path_type=Path), help="The recorder's create.json.")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write the result JSON here.")
+@click.option(
+    "--meta",
+    "meta",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The recorder's create.json.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the result JSON here.",
+)
 def main(video: Path, meta: Path, out: Path | None) -> None:
     """Analyse one recording VIDEO with its recorder metadata."""
     sys.exit(run_analyze(video, meta, out))

@@ -83,8 +83,11 @@ def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[Erro
     """
     if image.size == 0:
         return []
-    small = cv2.resize(image, (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2)),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image,
+        (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2)),
+        interpolation=cv2.INTER_AREA,
+    )
     mask = _red_mask(small)
     if int(mask.sum()) < 20:
         return []
@@ -114,8 +117,9 @@ def _seen(text: str, previous: set[str]) -> bool:
 RED_TEXT_SHARE = 0.06
 
 
-def error_styled_lines(image: np.ndarray, lines: Sequence[OcrLine],
-                       regions: Sequence[ErrorRegion]) -> list[OcrLine]:
+def error_styled_lines(
+    image: np.ndarray, lines: Sequence[OcrLine], regions: Sequence[ErrorRegion]
+) -> list[OcrLine]:
     """Lines drawn in red, or enclosed by a red region (a bordered error box)."""
     if image.size == 0 or not lines:
         return []
@@ -123,7 +127,7 @@ def error_styled_lines(image: np.ndarray, lines: Sequence[OcrLine],
     out: list[OcrLine] = []
     for line in lines:
         b = line.box
-        patch = mask[max(0, b.y): b.y + b.h, max(0, b.x): b.x + b.w]
+        patch = mask[max(0, b.y) : b.y + b.h, max(0, b.x) : b.x + b.w]
         red_text = bool(patch.size) and float(patch.mean()) >= RED_TEXT_SHARE
         if red_text or any(_enclosed(b, r.box) for r in regions):
             out.append(line)
@@ -186,7 +190,9 @@ def _quote(texts: Sequence[str], limit: int = 3) -> str:
     return ", ".join(f"'{tidy(t)}'" for t in texts[:limit])
 
 
-def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> list[FrameDescription]:
+def describe_keyframes(
+    keyframes: Sequence[Keyframe], recording: Recording
+) -> list[FrameDescription]:
     """One grounded description per keyframe, in keyframe order."""
     out: list[FrameDescription] = []
     previous: Keyframe | None = None
@@ -204,7 +210,11 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         window = [a for a in recording.actions if since < a.time <= keyframe.timestamp + 0.05]
         navigations = [a for a in window if a.type == "navigate"]
         # Scroll events are stamped when scrolling ends, after the picture moved.
-        scrolls = [a for a in recording.actions if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0]
+        scrolls = [
+            a
+            for a in recording.actions
+            if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0
+        ]
         clicks = [a for a in window if a.type == "click"]
         parts: list[str] = []
         major = scrolled = False
@@ -234,7 +244,9 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
                 major = True
             elif inside:
                 # Only new text makes a change a message; otherwise say no more than "changed".
-                change = f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
+                change = (
+                    f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
+                )
             elif field:
                 change = f"text typed into {field}" if typed else f"a change on the {field} field"
             else:
@@ -244,7 +256,11 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
         name = recording.page_name(page)
         parts.append(f"{name[:1].upper()}{name[1:]}: {change}.")
         clicked = _clicked_label(clicks[-1], recording) if clicks else None
-        pointer = (clicks[-1].x, clicks[-1].y) if clicks and clicks[-1].x is not None and clicks[-1].y is not None else None
+        pointer = (
+            (clicks[-1].x, clicks[-1].y)
+            if clicks and clicks[-1].x is not None and clicks[-1].y is not None
+            else None
+        )
         if clicked:
             at = f" at ({pointer[0]:.0f}, {pointer[1]:.0f})" if pointer else ""
             parts.append(f"After clicking {clicked}{at}.")
@@ -253,8 +269,10 @@ def describe_keyframes(keyframes: Sequence[Keyframe], recording: Recording) -> l
             parts.append(f"Visible text: {_quote(notable, 5)}.")
         if error_styled:
             b = error_styled[0].box
-            parts.append(f"Red error-styled text: {_quote([ln.text for ln in error_styled])} "
-                         f"(box {b.x},{b.y} {b.w}x{b.h} px).")
+            parts.append(
+                f"Red error-styled text: {_quote([ln.text for ln in error_styled])} "
+                f"(box {b.x},{b.y} {b.w}x{b.h} px)."
+            )
         out.append(
             FrameDescription(
                 keyframe_index=keyframe.index,

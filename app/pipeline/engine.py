@@ -129,36 +129,50 @@ class Engine:
         with self._lock:
             return self._analyze(video_path, meta, _Progress(progress))
 
-    def _analyze(self, video_path: str | os.PathLike[str], meta: Mapping[str, Any],
-                 progress: _Progress) -> AnalysisResult:
+    def _analyze(
+        self, video_path: str | os.PathLike[str], meta: Mapping[str, Any], progress: _Progress
+    ) -> AnalysisResult:
         options = self.options
         timer = _Timer()
         started = time.perf_counter()
         recording = parse_recording(meta)
         progress("probe", 0.0, "probing the video")
         info = timer.run("probe", lambda: probe(video_path, options.limits))
-        progress.done("probe", f"{info.container} {info.width}x{info.height}, {info.duration:.1f} s")
+        progress.done(
+            "probe", f"{info.container} {info.width}x{info.height}, {info.duration:.1f} s"
+        )
 
         hints = KeyframeHints(
             click_times=[a.time for a in recording.actions if a.type == "click"],
-            error_times=_spread(sorted({r.time + (r.duration or 0.0) for r in recording.network if r.failed}
-                                       | {c.time for c in recording.console if c.is_error})),
+            error_times=_spread(
+                sorted(
+                    {r.time + (r.duration or 0.0) for r in recording.network if r.failed}
+                    | {c.time for c in recording.console if c.is_error}
+                )
+            ),
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe") as pool:
             transcript_future: Future[list[TranscriptSegment]] | None = None
             if info.has_audio:
                 vocabulary = recording.vocabulary()
                 transcript_future = pool.submit(
-                    timer.run, "transcribe",
-                    lambda: self._transcriber.transcribe(video_path, vocabulary=vocabulary, progress=progress,
-                                                     limits=options.limits),
+                    timer.run,
+                    "transcribe",
+                    lambda: self._transcriber.transcribe(
+                        video_path, vocabulary=vocabulary, progress=progress, limits=options.limits
+                    ),
                 )
                 # A failed transcription stops decoding and OCR at their next progress report.
                 transcript_future.add_done_callback(
-                    lambda done: progress.cancelled.set() if done.exception() is not None else None)
+                    lambda done: progress.cancelled.set() if done.exception() is not None else None
+                )
             try:
-                keyframes = timer.run("keyframes", lambda: extract_keyframes(
-                    video_path, info, options.keyframes, options.limits, hints, progress))
+                keyframes = timer.run(
+                    "keyframes",
+                    lambda: extract_keyframes(
+                        video_path, info, options.keyframes, options.limits, hints, progress
+                    ),
+                )
                 progress.done("decode", "decoded")
                 progress.done("keyframes", f"{len(keyframes)} keyframes")
                 timer.run("ocr", lambda: ocr_keyframes(keyframes, self._ocr, progress))
@@ -178,8 +192,10 @@ class Engine:
         descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
         vlm = self._vlm
         if vlm is not None:
-            descriptions = timer.run("describe", lambda: enrich_descriptions(
-                vlm, keyframes, descriptions, options.vlm_max_frames))
+            descriptions = timer.run(
+                "describe",
+                lambda: enrich_descriptions(vlm, keyframes, descriptions, options.vlm_max_frames),
+            )
         progress.done("describe", f"{len(descriptions)} frames described")
 
         progress("fuse", 0.0, "fusing evidence")
@@ -199,21 +215,36 @@ class Engine:
             summary = summarize(recording, findings, duration, evidence)
             final = list(findings)
             if self._llm is not None:
-                summary, final = write_report(self._llm, intent=recording.intent, evidence=evidence,
-                                              findings=final, summary=summary)
+                summary, final = write_report(
+                    self._llm,
+                    intent=recording.intent,
+                    evidence=evidence,
+                    findings=final,
+                    summary=summary,
+                )
             sections = build_sections(recording, descriptions, evidence, signals, final, duration)
             return summary, final, sections
 
         summary, findings, sections = timer.run("summarize", write)
         findings, sections = _checked(findings, sections, evidence)
         kept = {f.title for f in findings}
-        summary = Summary(summary=summary.summary, key_findings=tuple(t for t in summary.key_findings if t in kept))
+        summary = Summary(
+            summary=summary.summary,
+            key_findings=tuple(t for t in summary.key_findings if t in kept),
+        )
         progress.done("summarize", "done")
         timer.timings["total"] = time.perf_counter() - started
         return AnalysisResult(
-            probe=info, recording=recording, keyframes=keyframes, frames=descriptions,
-            transcript=transcript, evidence=evidence, signals=signals, findings=findings,
-            sections=sections, summary=summary,
+            probe=info,
+            recording=recording,
+            keyframes=keyframes,
+            frames=descriptions,
+            transcript=transcript,
+            evidence=evidence,
+            signals=signals,
+            findings=findings,
+            sections=sections,
+            summary=summary,
             timings={k: timer.timings[k] for k in (*STAGES, "total") if k in timer.timings},
         )
 
@@ -238,8 +269,9 @@ def _spread(times: list[float], gap: float = 0.5) -> list[float]:
     return out
 
 
-def _checked(findings: list[Finding], sections: list[Section],
-             evidence: EvidenceTable) -> tuple[list[Finding], list[Section]]:
+def _checked(
+    findings: list[Finding], sections: list[Section], evidence: EvidenceTable
+) -> tuple[list[Finding], list[Section]]:
     """Drop any citation or finding evidence id that does not resolve, and findings left bare."""
     kept: list[Finding] = []
     for finding in findings:
@@ -247,13 +279,30 @@ def _checked(findings: list[Finding], sections: list[Section],
         if len(ids) != len(finding.evidence_ids):
             log.warning("finding %r cited missing evidence", finding.title)
         if ids:
-            kept.append(Finding(kind=finding.kind, severity=finding.severity, time=finding.time,
-                                confidence=finding.confidence, evidence_ids=ids, title=finding.title))
+            kept.append(
+                Finding(
+                    kind=finding.kind,
+                    severity=finding.severity,
+                    time=finding.time,
+                    confidence=finding.confidence,
+                    evidence_ids=ids,
+                    title=finding.title,
+                )
+            )
     checked: list[Section] = []
     for section in sections:
-        citations: tuple[Citation, ...] = tuple(c for c in section.citations if c.evidence_id in evidence)
+        citations: tuple[Citation, ...] = tuple(
+            c for c in section.citations if c.evidence_id in evidence
+        )
         if len(citations) != len(section.citations):
             log.warning("section %r cited missing evidence", section.title)
-        checked.append(Section(title=section.title, start=section.start, end=section.end,
-                               description=section.description, citations=citations))
+        checked.append(
+            Section(
+                title=section.title,
+                start=section.start,
+                end=section.end,
+                description=section.description,
+                citations=citations,
+            )
+        )
     return kept, checked

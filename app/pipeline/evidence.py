@@ -78,7 +78,9 @@ class EvidenceTable:
         return [item for item in self.items if start <= item.time < end]
 
 
-def split_sentences(segments: Sequence[TranscriptSegment], max_gap_s: float = 1.0) -> list[TranscriptSegment]:
+def split_sentences(
+    segments: Sequence[TranscriptSegment], max_gap_s: float = 1.0
+) -> list[TranscriptSegment]:
     """Split recogniser segments into sentences using the word timestamps.
 
     A recogniser may return one long segment for a whole stretch of speech;
@@ -93,9 +95,13 @@ def split_sentences(segments: Sequence[TranscriptSegment], max_gap_s: float = 1.
         current: list[TranscriptWord] = []
         for word in segment.words:
             if current and re.match(r"[.,!?;:%)]", word.text):
-                # A continuation ("$49" then ".00."): its timestamps are unreliable, keep it attached.
-                word = TranscriptWord(start=current[-1].end, end=current[-1].end, text=word.text,
-                                      probability=word.probability)
+                # A continuation ("$49" then ".00."): its times are unreliable, keep it attached.
+                word = TranscriptWord(
+                    start=current[-1].end,
+                    end=current[-1].end,
+                    text=word.text,
+                    probability=word.probability,
+                )
             elif current and word.start - current[-1].end > max_gap_s:
                 out.append(_join(current))
                 current = []
@@ -113,7 +119,9 @@ def _join(words: Sequence[TranscriptWord]) -> TranscriptSegment:
     for word in words:
         glue = "" if not text or re.match(r"[.,!?;:%)]", word.text) else " "
         text += glue + word.text
-    return TranscriptSegment(start=float(words[0].start), end=float(words[-1].end), text=text, words=tuple(words))
+    return TranscriptSegment(
+        start=float(words[0].start), end=float(words[-1].end), text=text, words=tuple(words)
+    )
 
 
 def _box(box: Box | None) -> dict[str, int] | None:
@@ -136,7 +144,9 @@ def _action_detail(action: Action, recording: Recording) -> str:
     element = recording.element(action.selector)
     label = action.text or (element.text if element else "") or action.selector or ""
     if action.type == "navigate":
-        return f"navigate to {action.title or action.url}" + (f" ({action.url})" if action.title else "")
+        return f"navigate to {action.title or action.url}" + (
+            f" ({action.url})" if action.title else ""
+        )
     if action.type == "click":
         return f"click '{label}'" if label else "click"
     if action.type == "input":
@@ -169,16 +179,32 @@ def build_evidence(
             data["valueLength"] = len(action.value)  # the value itself may be private
         if element is not None:
             data["element"] = {"tag": element.tag, "text": element.text, "box": _box(element.box)}
-        items.append(Evidence(id=action_id(action), type="action", time=action.time, end=None,
-                              detail=_action_detail(action, recording), data=data))
+        items.append(
+            Evidence(
+                id=action_id(action),
+                type="action",
+                time=action.time,
+                end=None,
+                detail=_action_detail(action, recording),
+                data=data,
+            )
+        )
     for entry in recording.console:
         data = {"level": entry.level, "message": entry.message}
         if entry.url:
             data["url"] = entry.url
         if entry.line is not None:
             data["line"] = entry.line
-        items.append(Evidence(id=console_id(entry), type="console", time=entry.time, end=None,
-                              detail=f"console {entry.level}: {entry.message}", data=data))
+        items.append(
+            Evidence(
+                id=console_id(entry),
+                type="console",
+                time=entry.time,
+                end=None,
+                detail=f"console {entry.level}: {entry.message}",
+                data=data,
+            )
+        )
     for request in recording.network:
         status = str(request.status) if request.status else "network error"
         data = {"method": request.method, "url": request.url, "status": request.status}
@@ -190,14 +216,30 @@ def build_evidence(
             data["statusText"] = request.status_text
         took = f" in {request.duration * 1000:.0f} ms" if request.duration is not None else ""
         end = request.time + request.duration if request.duration is not None else None
-        items.append(Evidence(id=network_id(request), type="network", time=request.time, end=end,
-                              detail=f"{request.method} {request.url} -> {status}{took}", data=data))
+        items.append(
+            Evidence(
+                id=network_id(request),
+                type="network",
+                time=request.time,
+                end=end,
+                detail=f"{request.method} {request.url} -> {status}{took}",
+                data=data,
+            )
+        )
     for index, segment in enumerate(transcript):
         text = " ".join(segment.text.split())
         if not text:
             continue
-        items.append(Evidence(id=f"ev-speech-{index}", type="speech", time=segment.start,
-                              end=segment.end, detail=f'said "{text}"', data={"text": text}))
+        items.append(
+            Evidence(
+                id=f"ev-speech-{index}",
+                type="speech",
+                time=segment.start,
+                end=segment.end,
+                detail=f'said "{text}"',
+                data={"text": text},
+            )
+        )
     by_index = {kf.index: kf for kf in keyframes}
     ocr_counter = 0
     for description in descriptions:
@@ -205,24 +247,47 @@ def build_evidence(
         styled = {id(line) for line in description.error_styled}
         for line in description.appeared:
             red = id(line) in styled
-            items.append(Evidence(
-                id=f"ev-ocr-{ocr_counter}", type="ocr", time=description.timestamp, end=None,
-                detail=f"screen shows '{tidy(line.text)}'" + (" in red" if red else ""),
-                data={"text": line.text, "box": _box(line.box), "confidence": round(line.confidence, 3),
-                      "keyframe": description.keyframe_index, "errorStyled": red,
-                      "errorWording": bool(ERROR_WORDS_RE.search(line.text)),
-                      # Text scrolled into view was there all along; it did not appear.
-                      "scrolledIn": description.scrolled,
-                      "url": description.url},
-            ))
+            items.append(
+                Evidence(
+                    id=f"ev-ocr-{ocr_counter}",
+                    type="ocr",
+                    time=description.timestamp,
+                    end=None,
+                    detail=f"screen shows '{tidy(line.text)}'" + (" in red" if red else ""),
+                    data={
+                        "text": line.text,
+                        "box": _box(line.box),
+                        "confidence": round(line.confidence, 3),
+                        "keyframe": description.keyframe_index,
+                        "errorStyled": red,
+                        "errorWording": bool(ERROR_WORDS_RE.search(line.text)),
+                        # Text scrolled into view was there all along; it did not appear.
+                        "scrolledIn": description.scrolled,
+                        "url": description.url,
+                    },
+                )
+            )
             ocr_counter += 1
         if keyframe is not None and description.change not in ("no visible change",):
-            items.append(Evidence(
-                id=f"ev-visual-{description.keyframe_index}", type="visual", time=description.timestamp,
-                end=None, detail=description.text,
-                data={"change": description.change, "changeRatio": round(keyframe.change_ratio, 4),
-                      "region": _box(keyframe.changed_region), "reasons": list(keyframe.reasons),
-                      "majorChange": description.major_change,
-                      "errorRegions": [{"box": _box(r.box), "text": r.text} for r in description.error_regions if r.text]},
-            ))
+            items.append(
+                Evidence(
+                    id=f"ev-visual-{description.keyframe_index}",
+                    type="visual",
+                    time=description.timestamp,
+                    end=None,
+                    detail=description.text,
+                    data={
+                        "change": description.change,
+                        "changeRatio": round(keyframe.change_ratio, 4),
+                        "region": _box(keyframe.changed_region),
+                        "reasons": list(keyframe.reasons),
+                        "majorChange": description.major_change,
+                        "errorRegions": [
+                            {"box": _box(r.box), "text": r.text}
+                            for r in description.error_regions
+                            if r.text
+                        ],
+                    },
+                )
+            )
     return EvidenceTable(items)

@@ -21,21 +21,31 @@ ERROR_WORDS_RE = re.compile(
 
 PROBLEM_SPEECH_RE = re.compile(
     r"\b(error|errors|failed|fails|failing|broken|broke|invalid|wrong|doesn't work|does not work|"
-    r"didn't work|did not work|not working|isn't working|won't (?:load|work|let)|can't|cannot|couldn't|"
-    r"unable|stuck|nothing happens|nothing happened|still says|weird|strange|confusing|frustrating)\b",
+    r"didn't work|did not work|not working|isn't working|won't (?:load|work|let)|can't|cannot|"
+    r"couldn't|unable|stuck|nothing happens|nothing happened|still says|weird|strange|confusing|"
+    r"frustrating)\b",
     re.IGNORECASE,
 )
 """Words with which a user says aloud that something went wrong."""
 
 # "X, but it said Y": a contrast plus a reference to what was said or expected.
 _CONTRAST_RE = re.compile(r"\b(but|though|however|instead)\b", re.IGNORECASE)
-_EXPECTATION_RE = re.compile(r"\b(said|says|saying|supposed|should|expected|thought|was)\b", re.IGNORECASE)
+_EXPECTATION_RE = re.compile(
+    r"\b(said|says|saying|supposed|should|expected|thought|was)\b", re.IGNORECASE
+)
 
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _CURRENCY_WORDS = {
-    "dollar": "USD", "dollars": "USD", "usd": "USD", "bucks": "USD",
-    "euro": "EUR", "euros": "EUR", "eur": "EUR",
-    "pound": "GBP", "pounds": "GBP", "gbp": "GBP",
+    "dollar": "USD",
+    "dollars": "USD",
+    "usd": "USD",
+    "bucks": "USD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "eur": "EUR",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "gbp": "GBP",
 }
 
 MONEY_RE = re.compile(
@@ -49,8 +59,18 @@ _PERIOD_RE = re.compile(
 )
 PERCENT_RE = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 
-_PERIODS = {"mo": "month", "month": "month", "yr": "year", "year": "year", "annum": "year",
-            "user": "user", "seat": "user", "day": "day", "week": "week", "wk": "week"}
+_PERIODS = {
+    "mo": "month",
+    "month": "month",
+    "yr": "year",
+    "year": "year",
+    "annum": "year",
+    "user": "user",
+    "seat": "user",
+    "day": "day",
+    "week": "week",
+    "wk": "week",
+}
 
 
 def normalize(text: str) -> str:
@@ -65,7 +85,7 @@ _STRAY = " \t'\"‘’“”`´|•·»«▶◀›‹~_*"
 
 
 def tidy(text: str) -> str:
-    """OCR text for quoting: spaces collapsed, stray quote marks and bullets trimmed from the ends."""
+    """OCR text for quoting: spaces collapsed, stray quotes and bullets trimmed from the ends."""
     return " ".join(text.split()).strip(_STRAY)
 
 
@@ -92,13 +112,39 @@ def is_problem_speech(text: str) -> bool:
 
 
 _UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-    "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "oh": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
-         "seventy": 70, "eighty": 80, "ninety": 90}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _NUMBER_WORD_RE = re.compile(
     r"\b(?:(?:" + "|".join([*_UNITS, *_TENS, *_SCALES, "and", "point"]) + r")(?:[\s-]+|\b))+",
@@ -207,13 +253,17 @@ def extract_quantities(text: str, *, spoken: bool = False) -> list[Quantity]:
             value = _to_float(match.group("num2"))
         if value is None:
             continue
-        period_match = _PERIOD_RE.match(text[match.end():])
+        period_match = _PERIOD_RE.match(text[match.end() :])
         period = _PERIODS[period_match.group("p").lower()] if period_match else None
-        found.append(Quantity(value=value, unit=unit, period=period, start=match.start(), end=match.end()))
+        found.append(
+            Quantity(value=value, unit=unit, period=period, start=match.start(), end=match.end())
+        )
     for match in PERCENT_RE.finditer(text):
         value = _to_float(match.group("num"))
         if value is not None:
-            found.append(Quantity(value=value, unit="%", period=None, start=match.start(), end=match.end()))
+            found.append(
+                Quantity(value=value, unit="%", period=None, start=match.start(), end=match.end())
+            )
     if spoken and found:
         currencies = {q.unit for q in found if q.unit != "%"}
         if len(currencies) == 1:
@@ -224,8 +274,16 @@ def extract_quantities(text: str, *, spoken: bool = False) -> list[Quantity]:
                     continue
                 value = _to_float(match.group(0))
                 if value is not None:
-                    found.append(Quantity(value=value, unit=unit, period=None, start=match.start(),
-                                          end=match.end(), explicit_unit=False))
+                    found.append(
+                        Quantity(
+                            value=value,
+                            unit=unit,
+                            period=None,
+                            start=match.start(),
+                            end=match.end(),
+                            explicit_unit=False,
+                        )
+                    )
     return sorted(found, key=lambda q: q.start)
 
 

@@ -227,7 +227,7 @@ def _text(value: Any) -> str | None:
 EPOCH_MS = 1e11
 """Timestamps from here on are epoch milliseconds (1973 onwards), not offsets."""
 EARLY_TOLERANCE_MS = 5000.0
-"""Events this little before the recording started (clock skew, a request in flight) count as at 0."""
+"""Events this little before the start (clock skew, a request in flight) count as at 0."""
 
 
 def to_seconds(timestamp: Any, started_at: float | None) -> float | None:
@@ -253,9 +253,15 @@ def _earliest_epoch(data: Mapping[str, Any]) -> float | None:
     """Without ``startedAt``, epoch timestamps are measured from the earliest event."""
     state = data.get("browserState")
     state = state if isinstance(state, Mapping) else {}
-    events = [*_items(data.get("actions")), *_items(state.get("consoleLogs")), *_items(state.get("networkRequests"))]
+    events = [
+        *_items(data.get("actions")),
+        *_items(state.get("consoleLogs")),
+        *_items(state.get("networkRequests")),
+    ]
     stamps = [
-        ms for item in events if isinstance(item, Mapping)
+        ms
+        for item in events
+        if isinstance(item, Mapping)
         if (ms := _number(item.get("timestamp"))) is not None and ms >= EPOCH_MS
     ]
     return min(stamps) if stamps else None
@@ -356,7 +362,9 @@ def parse_recording(raw: Any) -> Recording:
                 # Missing or zero status: the request never got an answer.
                 status=int(status) if status is not None and status > 0 else 0,
                 time=time,
-                duration=duration_ms / 1000.0 if duration_ms is not None and duration_ms >= 0 else None,
+                duration=duration_ms / 1000.0
+                if duration_ms is not None and duration_ms >= 0
+                else None,
                 resource_type=_text(item.get("resourceType")),
                 status_text=_text(item.get("statusText")),
             )
@@ -395,7 +403,9 @@ def parse_recording(raw: Any) -> Recording:
         title=_text(meta.get("title")),
         intent=_text(meta.get("intent")),
         features=tuple(str(f) for f in features) if isinstance(features, list) else (),
-        visited_urls=tuple(u for u in visited if isinstance(u, str)) if isinstance(visited, list) else (),
+        visited_urls=tuple(u for u in visited if isinstance(u, str))
+        if isinstance(visited, list)
+        else (),
         started_at=started_at,
         actions=tuple(actions),
         console=tuple(console),
@@ -418,7 +428,10 @@ def _box(value: Any) -> Box | None:
 
 
 def _pages(
-    actions: list[Action], network: list[NetworkRequest], url: str | None, title: str | None,
+    actions: list[Action],
+    network: list[NetworkRequest],
+    url: str | None,
+    title: str | None,
     duration: float | None,
 ) -> tuple[PageVisit, ...]:
     """Page visits from navigate actions; the metadata's first page fills the start.
@@ -440,10 +453,19 @@ def _pages(
     for action in actions:
         page = next((s for s in reversed(starts) if s[0] <= action.time + 1e-6), None)
         current = page[1] if page else current
-        if action.url and current and action.type != "navigate" and _strip(action.url) != _strip(current):
-            documents = [r.time for r in network
-                         if previous_time - 0.5 <= r.time <= action.time and _strip(r.url) == _strip(action.url)
-                         and (r.resource_type or "document") == "document"]
+        if (
+            action.url
+            and current
+            and action.type != "navigate"
+            and _strip(action.url) != _strip(current)
+        ):
+            documents = [
+                r.time
+                for r in network
+                if previous_time - 0.5 <= r.time <= action.time
+                and _strip(r.url) == _strip(action.url)
+                and (r.resource_type or "document") == "document"
+            ]
             starts.append((documents[0] if documents else action.time, action.url, ""))
             starts.sort(key=lambda s: s[0])
             current = action.url

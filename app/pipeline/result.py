@@ -49,11 +49,15 @@ class AnalysisResult:
         for frame in self.frames:
             keyframe = by_index.get(frame.keyframe_index)
             lines = keyframe.lines if keyframe is not None else []
-            frames.append({
-                "timestamp": round(frame.timestamp, 3),
-                "description": frame.text,
-                "text": "\n".join(line.text for line in sorted(lines, key=lambda ln: (ln.box.y, ln.box.x))),
-            })
+            frames.append(
+                {
+                    "timestamp": round(frame.timestamp, 3),
+                    "description": frame.text,
+                    "text": "\n".join(
+                        line.text for line in sorted(lines, key=lambda ln: (ln.box.y, ln.box.x))
+                    ),
+                }
+            )
         p = self.probe
         return {
             "recording": {
@@ -72,7 +76,11 @@ class AnalysisResult:
             "findings": [f.to_dict() for f in self.findings],
             "frames": frames,
             "transcript": [
-                {"start": round(float(s.start), 3), "end": round(float(s.end), 3), "text": " ".join(s.text.split())}
+                {
+                    "start": round(float(s.start), 3),
+                    "end": round(float(s.end), 3),
+                    "text": " ".join(s.text.split()),
+                }
                 for s in self.transcript
             ],
             "evidence": [e.to_dict() for e in self.evidence],

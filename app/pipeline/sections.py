@@ -19,8 +19,15 @@ from app.pipeline.signals import Signal
 from app.pipeline.summary import Finding
 
 CITATION_TYPES = (
-    "console_error", "network_error", "slow_request", "user_action", "transcript",
-    "ocr_text", "visual_change", "rage_click", "dead_click",
+    "console_error",
+    "network_error",
+    "slow_request",
+    "user_action",
+    "transcript",
+    "ocr_text",
+    "visual_change",
+    "rage_click",
+    "dead_click",
 )
 # A section shorter than this is merged into its neighbour.
 MIN_SECTION_S = 3.0
@@ -35,8 +42,12 @@ class Citation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (camelCase keys)."""
-        return {"type": self.type, "timestamp": round(self.time, 3), "evidenceId": self.evidence_id,
-                "detail": self.detail}
+        return {
+            "type": self.type,
+            "timestamp": round(self.time, 3),
+            "evidenceId": self.evidence_id,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,18 +60,27 @@ class Section:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (camelCase keys)."""
-        return {"title": self.title, "timestamp": round(self.start, 3), "endTimestamp": round(self.end, 3),
-                "description": self.description, "citations": [c.to_dict() for c in self.citations]}
+        return {
+            "title": self.title,
+            "timestamp": round(self.start, 3),
+            "endTimestamp": round(self.end, 3),
+            "description": self.description,
+            "citations": [c.to_dict() for c in self.citations],
+        }
 
 
 def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def boundaries(recording: Recording, descriptions: Sequence[FrameDescription], duration: float) -> list[float]:
+def boundaries(
+    recording: Recording, descriptions: Sequence[FrameDescription], duration: float
+) -> list[float]:
     """Section start times: page visits first, then major visual changes away from them."""
     # Events logged after the video ended cannot open a section of it.
-    starts = sorted({round(max(p.start, 0.0), 3) for p in recording.pages if p.start < duration - 1.0} | {0.0})
+    starts = sorted(
+        {round(max(p.start, 0.0), 3) for p in recording.pages if p.start < duration - 1.0} | {0.0}
+    )
     for description in descriptions:
         if not description.major_change or description.change.startswith("navigated"):
             continue
@@ -86,7 +106,11 @@ def _citation_type(item: Evidence, signal_kinds: dict[str, str]) -> str | None:
     if item.type == "speech":
         return "transcript"
     if item.type == "console":
-        return "console_error" if item.data.get("level") in {"error", "exception", "fatal", "uncaught"} else None
+        return (
+            "console_error"
+            if item.data.get("level") in {"error", "exception", "fatal", "uncaught"}
+            else None
+        )
     if item.type == "network":
         return None
     if item.type == "ocr":
@@ -124,13 +148,24 @@ def build_sections(
         last = i + 1 == len(starts)
         items = [e for e in evidence if start <= e.time < end or (last and e.time >= end)]
         page = recording.page_at(start + 0.01)
-        frames = [d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)]
+        frames = [
+            d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)
+        ]
         citations = _citations(items, signal_kinds, finding_ids)
         name = recording.page_name(page) if page else _screen_name(frames, chrome)
         title = _title(name, items, signal_kinds)
-        description = _describe(name, page.url if page else None, start, end, items, frames, findings, chrome)
-        sections.append(Section(title=title, start=start, end=end, description=description,
-                                citations=tuple(citations)))
+        description = _describe(
+            name, page.url if page else None, start, end, items, frames, findings, chrome
+        )
+        sections.append(
+            Section(
+                title=title,
+                start=start,
+                end=end,
+                description=description,
+                citations=tuple(citations),
+            )
+        )
     return sections
 
 
@@ -152,7 +187,9 @@ def _chrome(descriptions: Sequence[FrameDescription]) -> set[str]:
     return {text for text, urls in pages.items() if len(urls) > 1}
 
 
-def _citations(items: Sequence[Evidence], signal_kinds: dict[str, str], finding_ids: set[str]) -> list[Citation]:
+def _citations(
+    items: Sequence[Evidence], signal_kinds: dict[str, str], finding_ids: set[str]
+) -> list[Citation]:
     """Cite everything problem-related, every user action and utterance, and only telling text."""
     out: list[Citation] = []
     ocr_budget = 6
@@ -161,15 +198,24 @@ def _citations(items: Sequence[Evidence], signal_kinds: dict[str, str], finding_
         kind = _citation_type(item, signal_kinds)
         if kind is None:
             continue
-        if item.type == "action" and item.data.get("action") == "scroll" and item.id not in finding_ids:
+        if (
+            item.type == "action"
+            and item.data.get("action") == "scroll"
+            and item.id not in finding_ids
+        ):
             continue  # scrolls are frequent and rarely telling
         if kind == "ocr_text" and item.id not in finding_ids:
-            if ocr_budget <= 0 or not (item.data.get("errorWording") or "$" in str(item.data.get("text", ""))
-                                       or item.data.get("errorStyled")):
+            if ocr_budget <= 0 or not (
+                item.data.get("errorWording")
+                or "$" in str(item.data.get("text", ""))
+                or item.data.get("errorStyled")
+            ):
                 continue
             ocr_budget -= 1
         if kind == "visual_change" and item.id not in finding_ids:
-            if visual_budget <= 0 or not (item.data.get("majorChange") or item.data.get("errorRegions")):
+            if visual_budget <= 0 or not (
+                item.data.get("majorChange") or item.data.get("errorRegions")
+            ):
                 continue
             visual_budget -= 1
         out.append(Citation(type=kind, time=item.time, evidence_id=item.id, detail=item.detail))
@@ -206,8 +252,11 @@ def _describe(
     findings: Sequence[Finding],
     chrome: set[str],
 ) -> str:
-    sentences = [f"{_capitalised(name)} ({url}) from {start:.1f} s to {end:.1f} s." if url
-                 else f"From {start:.1f} s to {end:.1f} s."]
+    sentences = [
+        f"{_capitalised(name)} ({url}) from {start:.1f} s to {end:.1f} s."
+        if url
+        else f"From {start:.1f} s to {end:.1f} s."
+    ]
     notable: list[str] = []
     for frame in frames:
         for text in frame.notable_text:
@@ -215,15 +264,26 @@ def _describe(
                 notable.append(text)
     if notable:
         sentences.append("On screen: " + ", ".join(f"'{tidy(t)}'" for t in notable[:4]) + ".")
-    actions = [e for e in items if e.type == "action" and e.data.get("action") in {"click", "input", "keypress"}]
+    actions = [
+        e
+        for e in items
+        if e.type == "action" and e.data.get("action") in {"click", "input", "keypress"}
+    ]
     if actions:
         described = list(dict.fromkeys(e.detail for e in actions))
-        sentences.append("The user did: " + "; ".join(described[:6]) + ("; ..." if len(described) > 6 else "") + ".")
+        sentences.append(
+            "The user did: "
+            + "; ".join(described[:6])
+            + ("; ..." if len(described) > 6 else "")
+            + "."
+        )
     said = [str(e.data.get("text")) for e in items if e.type == "speech"]
     if said:
         sentences.append("They said: " + " ".join(f'"{s}"' for s in said[:3]))
     ids = {e.id for e in items}
-    problems = [f.title for f in findings if ids & set(f.evidence_ids) and start <= f.time < end + 1e-6]
+    problems = [
+        f.title for f in findings if ids & set(f.evidence_ids) and start <= f.time < end + 1e-6
+    ]
     if problems:
         sentences.append("Problems: " + "; ".join(problems[:3]) + ".")
     return " ".join(sentences)

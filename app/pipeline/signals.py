@@ -110,26 +110,45 @@ def network_signals(recording: Recording, options: SignalOptions) -> list[Signal
         path = _short_url(request.url)
         if request.failed:
             status = f"HTTP {request.status}" if request.status else "a network error (no response)"
-            out.append(Signal(
-                kind="network_error", time=request.time, evidence_ids=(ev,),
-                title=f"{request.method} {path} returned {status}",
-                key=(f"static {resource} {request.status}" if (resource := (request.resource_type or "").lower())
-                     in _STATIC_TYPES else f"{request.method} {path} {request.status}"),
-                data={"method": request.method, "url": request.url, "status": request.status,
-                      "resourceType": request.resource_type,
-                      "responseTime": request.time + (request.duration or 0.0)},
-            ))
+            out.append(
+                Signal(
+                    kind="network_error",
+                    time=request.time,
+                    evidence_ids=(ev,),
+                    title=f"{request.method} {path} returned {status}",
+                    key=(
+                        f"static {resource} {request.status}"
+                        if (resource := (request.resource_type or "").lower()) in _STATIC_TYPES
+                        else f"{request.method} {path} {request.status}"
+                    ),
+                    data={
+                        "method": request.method,
+                        "url": request.url,
+                        "status": request.status,
+                        "resourceType": request.resource_type,
+                        "responseTime": request.time + (request.duration or 0.0),
+                    },
+                )
+            )
         elif (
             request.duration is not None
             and request.duration > options.slow_request_s
             and (request.resource_type or "").lower() not in _STREAM_TYPES
         ):
-            out.append(Signal(
-                kind="slow_request", time=request.time, evidence_ids=(ev,),
-                title=f"{request.method} {path} took {request.duration:.1f} s",
-                key=f"{request.method} {path}",
-                data={"method": request.method, "url": request.url, "durationMs": round(request.duration * 1000)},
-            ))
+            out.append(
+                Signal(
+                    kind="slow_request",
+                    time=request.time,
+                    evidence_ids=(ev,),
+                    title=f"{request.method} {path} took {request.duration:.1f} s",
+                    key=f"{request.method} {path}",
+                    data={
+                        "method": request.method,
+                        "url": request.url,
+                        "durationMs": round(request.duration * 1000),
+                    },
+                )
+            )
     return out
 
 
@@ -142,21 +161,32 @@ def console_signals(recording: Recording) -> list[Signal]:
             continue
         echo = _is_echo(entry.message, entry.url, failed_urls)
         message = " ".join(entry.message.split())
-        out.append(Signal(
-            kind="console_error", time=entry.time, evidence_ids=(console_id(entry),),
-            title=f"Console error: {without_ids(message)[:160]}",
-            key=console_key(message),
-            data={"message": message, "url": entry.url, "echo": echo},
-        ))
+        out.append(
+            Signal(
+                kind="console_error",
+                time=entry.time,
+                evidence_ids=(console_id(entry),),
+                title=f"Console error: {without_ids(message)[:160]}",
+                key=console_key(message),
+                data={"message": message, "url": entry.url, "echo": echo},
+            )
+        )
     return out
 
 
 def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> list[Signal]:
     """Error wording that appeared on screen, drawn in red or right after a logged error."""
     logged = [
-        e.time for e in evidence
-        if (e.type == "network" and (e.data.get("status") == 0 or (e.data.get("status") or 0) >= 400))
-        or (e.type == "console" and e.data.get("level") in {"error", "exception", "fatal", "uncaught"})
+        e.time
+        for e in evidence
+        if (
+            e.type == "network"
+            and (e.data.get("status") == 0 or (e.data.get("status") or 0) >= 400)
+        )
+        or (
+            e.type == "console"
+            and e.data.get("level") in {"error", "exception", "fatal", "uncaught"}
+        )
     ]
     out: list[Signal] = []
     for item in evidence.of_type("ocr"):
@@ -164,18 +194,23 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
             continue
         styled = bool(item.data.get("errorStyled"))
         near = not item.data.get("scrolledIn") and any(
-            -1.0 <= item.time - t <= options.screen_error_window_s for t in logged)
+            -1.0 <= item.time - t <= options.screen_error_window_s for t in logged
+        )
         if not (styled or near):
             continue
         text = str(item.data.get("text", ""))
         following = _continuation(item, evidence) if styled else []
         shown = " ".join(tidy(t) for t in [text, *(str(f.data.get("text", "")) for f in following)])
-        out.append(Signal(
-            kind="screen_error", time=item.time, evidence_ids=(item.id, *(f.id for f in following)),
-            title=f"Error shown on screen: '{shown}'",
-            key=normalize(text),
-            data={"text": shown, "errorStyled": styled, "url": item.data.get("url")},
-        ))
+        out.append(
+            Signal(
+                kind="screen_error",
+                time=item.time,
+                evidence_ids=(item.id, *(f.id for f in following)),
+                title=f"Error shown on screen: '{shown}'",
+                key=normalize(text),
+                data={"text": shown, "errorStyled": styled, "url": item.data.get("url")},
+            )
+        )
     return out
 
 
@@ -183,15 +218,26 @@ def _continuation(item: Evidence, evidence: EvidenceTable) -> list[Evidence]:
     """The red lines a wrapped error message continues on, directly below it, same frame."""
     out: list[Evidence] = []
     box = item.data.get("box")
-    same_frame = [e for e in evidence.of_type("ocr")
-                  if e.data.get("keyframe") == item.data.get("keyframe") and e.data.get("errorStyled")]
+    same_frame = [
+        e
+        for e in evidence.of_type("ocr")
+        if e.data.get("keyframe") == item.data.get("keyframe") and e.data.get("errorStyled")
+    ]
     while box:
-        below = next((
-            e for e in same_frame
-            if e is not item and e not in out and e.data.get("box")
-            and abs(e.data["box"]["x"] - box["x"]) <= 12
-            and 0 <= e.data["box"]["y"] - (box["y"] + box["h"]) <= max(box["h"], e.data["box"]["h"])
-        ), None)
+        below = next(
+            (
+                e
+                for e in same_frame
+                if e is not item
+                and e not in out
+                and e.data.get("box")
+                and abs(e.data["box"]["x"] - box["x"]) <= 12
+                and 0
+                <= e.data["box"]["y"] - (box["y"] + box["h"])
+                <= max(box["h"], e.data["box"]["h"])
+            ),
+            None,
+        )
         if below is None:
             break
         out.append(below)
@@ -205,8 +251,16 @@ def speech_signals(evidence: EvidenceTable) -> list[Signal]:
     for item in evidence.of_type("speech"):
         text = str(item.data.get("text", ""))
         if is_problem_speech(text):
-            out.append(Signal(kind="user_problem", time=item.time, evidence_ids=(item.id,),
-                              title=f'User says: "{text}"', key=item.id, data={"text": text}))
+            out.append(
+                Signal(
+                    kind="user_problem",
+                    time=item.time,
+                    evidence_ids=(item.id,),
+                    title=f'User says: "{text}"',
+                    key=item.id,
+                    data={"text": text},
+                )
+            )
     return out
 
 
@@ -222,19 +276,24 @@ def rage_click_signals(recording: Recording, options: SignalOptions) -> list[Sig
     while i < len(clicks):
         first = clicks[i]
         burst = [first]
-        for other in clicks[i + 1:]:
+        for other in clicks[i + 1 :]:
             if other.time - first.time > options.rage_click_window_s:
                 break
             if _same_target(first, other, options.rage_click_radius_px):
                 burst.append(other)
         if len(burst) >= options.rage_click_count:
             label = first.text or first.selector or "the same spot"
-            out.append(Signal(
-                kind="rage_click", time=first.time, evidence_ids=tuple(action_id(a) for a in burst),
-                title=f"Rage click: {len(burst)} clicks on '{label}' in {burst[-1].time - first.time:.1f} s",
-                key=f"rage {first.selector or label}",
-                data={"selector": first.selector, "count": len(burst)},
-            ))
+            out.append(
+                Signal(
+                    kind="rage_click",
+                    time=first.time,
+                    evidence_ids=tuple(action_id(a) for a in burst),
+                    title=f"Rage click: {len(burst)} clicks on '{label}' "
+                    f"in {burst[-1].time - first.time:.1f} s",
+                    key=f"rage {first.selector or label}",
+                    data={"selector": first.selector, "count": len(burst)},
+                )
+            )
             i = clicks.index(burst[-1]) + 1
         else:
             i += 1
@@ -279,8 +338,12 @@ def dead_click_signals(
         if any(click.time - 0.1 <= c.time <= end for c in recording.console):
             continue
         if any(
-            a is not click and click.time <= a.time <= end
-            and (a.type in {"navigate", "scroll", "input", "keypress"} or (a.type == "click" and a.selector != click.selector))
+            a is not click
+            and click.time <= a.time <= end
+            and (
+                a.type in {"navigate", "scroll", "input", "keypress"}
+                or (a.type == "click" and a.selector != click.selector)
+            )
             for a in recording.actions
         ):
             continue  # the user moved on or interacted: not a dead end
@@ -292,16 +355,22 @@ def dead_click_signals(
         if not shown or "click" not in shown[-1].reasons[1:]:
             continue  # the detector did not look after this click: nothing was measured
         label = click.text or (element.text if element else None) or click.selector or "the page"
-        out.append(Signal(
-            kind="dead_click", time=click.time, evidence_ids=(action_id(click),),
-            title=f"Dead click: clicking '{label}' changed nothing on screen",
-            key=f"dead {click.selector or label}",
-            data={"selector": click.selector, "keyframe": shown[-1].index},
-        ))
+        out.append(
+            Signal(
+                kind="dead_click",
+                time=click.time,
+                evidence_ids=(action_id(click),),
+                title=f"Dead click: clicking '{label}' changed nothing on screen",
+                key=f"dead {click.selector or label}",
+                data={"selector": click.selector, "keyframe": shown[-1].index},
+            )
+        )
     return out
 
 
-def error_click_signals(signals: Sequence[Signal], recording: Recording, options: SignalOptions) -> list[Signal]:
+def error_click_signals(
+    signals: Sequence[Signal], recording: Recording, options: SignalOptions
+) -> list[Signal]:
     """Clicks followed shortly by an error (request, console or on screen).
 
     Each error is attributed to the last click before it, so typing into a
@@ -313,20 +382,31 @@ def error_click_signals(signals: Sequence[Signal], recording: Recording, options
         if error.kind not in {"network_error", "console_error", "screen_error"}:
             continue
         # The recorder stamps a click on release and its request on send: allow a small skew.
-        before = [i for i, c in enumerate(clicks) if -0.25 <= error.time - c.time <= options.error_click_window_s]
+        before = [
+            i
+            for i, c in enumerate(clicks)
+            if -0.25 <= error.time - c.time <= options.error_click_window_s
+        ]
         if before:
             caused.setdefault(before[-1], []).append(error)
     out: list[Signal] = []
     for i, following in sorted(caused.items()):
         click = clicks[i]
         label = click.text or click.selector or "an element"
-        out.append(Signal(
-            kind="error_click", time=click.time,
-            evidence_ids=(action_id(click), *(e for s in following for e in s.evidence_ids)),
-            title=f"Clicking '{label}' was followed by an error",
-            key=f"error-click {click.selector or label}",
-            data={"selector": click.selector, "label": label, "errors": [s.key for s in following]},
-        ))
+        out.append(
+            Signal(
+                kind="error_click",
+                time=click.time,
+                evidence_ids=(action_id(click), *(e for s in following for e in s.evidence_ids)),
+                title=f"Clicking '{label}' was followed by an error",
+                key=f"error-click {click.selector or label}",
+                data={
+                    "selector": click.selector,
+                    "label": label,
+                    "errors": [s.key for s in following],
+                },
+            )
+        )
     return out
 
 
@@ -347,7 +427,8 @@ def _label_lines(value: OcrLine, lines: Sequence[OcrLine], width: int) -> list[O
     out: list[OcrLine] = []
     centre = box.y + box.h / 2
     left = [
-        other for other in lines
+        other
+        for other in lines
         if other.box.x + other.box.w <= box.x + 4
         and abs(other.box.y + other.box.h / 2 - centre) < max(box.h, other.box.h) * 0.6
         and box.x - (other.box.x + other.box.w) < width * 0.4
@@ -357,14 +438,21 @@ def _label_lines(value: OcrLine, lines: Sequence[OcrLine], width: int) -> list[O
         if not extract_quantities(nearest.text):
             out.append(nearest)
     column = sorted(
-        (o for o in lines
-         if o.box.y + o.box.h <= box.y + 2
-         and o.box.x < box.x + box.w and box.x < o.box.x + o.box.w),
-        key=lambda o: o.box.y + o.box.h, reverse=True,
+        (
+            o
+            for o in lines
+            if o.box.y + o.box.h <= box.y + 2
+            and o.box.x < box.x + box.w
+            and box.x < o.box.x + o.box.w
+        ),
+        key=lambda o: o.box.y + o.box.h,
+        reverse=True,
     )
     top = box.y
     for other in column[:3]:
-        if top - (other.box.y + other.box.h) > 3 * max(other.box.h, 20) or extract_quantities(other.text):
+        if top - (other.box.y + other.box.h) > 3 * max(other.box.h, 20) or extract_quantities(
+            other.text
+        ):
             break
         out.append(other)
         top = other.box.y
@@ -379,8 +467,9 @@ def _site_tokens(recording: Recording) -> set[str]:
     return words
 
 
-def _screen_sightings(evidence: EvidenceTable, keyframes: Sequence[Keyframe],
-                      ignore: set[str]) -> list[_Sighting]:
+def _screen_sightings(
+    evidence: EvidenceTable, keyframes: Sequence[Keyframe], ignore: set[str]
+) -> list[_Sighting]:
     by_index = {k.index: k for k in keyframes}
     out: list[_Sighting] = []
     for item in evidence.of_type("ocr"):
@@ -392,16 +481,31 @@ def _screen_sightings(evidence: EvidenceTable, keyframes: Sequence[Keyframe],
         # The words before the first value name it ("Pro plan from $49/mo — 10 seats ...").
         labels = label_tokens(text[: quantities[0].start])
         if not labels and len(text.split()) <= 6:
-            labels = label_tokens(text[quantities[-1].end:])
+            labels = label_tokens(text[quantities[-1].end :])
         if not labels and keyframe is not None and item.data.get("box"):
             b = item.data["box"]
-            me = next((ln for ln in keyframe.lines if ln.box == Box(x=b["x"], y=b["y"], w=b["w"], h=b["h"])), None)
+            me = next(
+                (
+                    ln
+                    for ln in keyframe.lines
+                    if ln.box == Box(x=b["x"], y=b["y"], w=b["w"], h=b["h"])
+                ),
+                None,
+            )
             if me is not None:
-                for neighbour in _label_lines(me, usable_lines(keyframe.lines), keyframe.image.shape[1]):
+                for neighbour in _label_lines(
+                    me, usable_lines(keyframe.lines), keyframe.image.shape[1]
+                ):
                     labels |= label_tokens(neighbour.text)
         for quantity in quantities:
-            out.append(_Sighting(quantity=quantity, evidence=item, labels=frozenset(labels - ignore),
-                                 url=item.data.get("url")))
+            out.append(
+                _Sighting(
+                    quantity=quantity,
+                    evidence=item,
+                    labels=frozenset(labels - ignore),
+                    url=item.data.get("url"),
+                )
+            )
     return out
 
 
@@ -414,7 +518,11 @@ def _page_key(url: str | None) -> str:
 
 def _page_name(recording: Recording, sighting: _Sighting) -> str:
     page = recording.page_at(sighting.evidence.time)
-    return recording.page_name(page) if page else (urlsplit(sighting.url).path if sighting.url else "screen")
+    return (
+        recording.page_name(page)
+        if page
+        else (urlsplit(sighting.url).path if sighting.url else "screen")
+    )
 
 
 def _disjoint_pages(members: Sequence[_Sighting]) -> bool:
@@ -427,7 +535,7 @@ def _disjoint_pages(members: Sequence[_Sighting]) -> bool:
     for m in members:
         by_page.setdefault(_page_key(m.url), set()).add(m.quantity.value)
     pages = list(by_page.values())
-    return any(not (a & b) for i, a in enumerate(pages) for b in pages[i + 1:])
+    return any(not (a & b) for i, a in enumerate(pages) for b in pages[i + 1 :])
 
 
 def contradiction_signals(
@@ -471,41 +579,69 @@ def contradiction_signals(
     groups: dict[int, list[_Sighting]] = {}
     for i, sighting in enumerate(sightings):
         groups.setdefault(find(i), []).append(sighting)
-    speech = [(e, extract_quantities(str(e.data.get("text", "")), spoken=True)) for e in evidence.of_type("speech")]
+    speech = [
+        (e, extract_quantities(str(e.data.get("text", "")), spoken=True))
+        for e in evidence.of_type("speech")
+    ]
     out: list[Signal] = []
     for root, members in groups.items():
         label = " ".join(sorted(shared_labels.get(root, set())))
-        if len({m.quantity.value for m in members}) < 2 or not label or not _disjoint_pages(members):
+        if (
+            len({m.quantity.value for m in members}) < 2
+            or not label
+            or not _disjoint_pages(members)
+        ):
             continue
         members.sort(key=lambda m: m.evidence.time)
         first_by_value: dict[float, _Sighting] = {}
         for m in members:
             first_by_value.setdefault(m.quantity.value, m)
         # Name each value as fully as any sighting read it ("$59/mo" rather than a clipped "$59").
-        fullest = {value: next((m for m in members if m.quantity.value == value and m.quantity.period), first)
-                   for value, first in first_by_value.items()}
-        cited = list(dict.fromkeys(
-            [m.evidence.id for m in first_by_value.values()] + [m.evidence.id for m in fullest.values()]))
+        fullest = {
+            value: next(
+                (m for m in members if m.quantity.value == value and m.quantity.period), first
+            )
+            for value, first in first_by_value.items()
+        }
+        cited = list(
+            dict.fromkeys(
+                [m.evidence.id for m in first_by_value.values()]
+                + [m.evidence.id for m in fullest.values()]
+            )
+        )
         shown = [
-            {"value": m.quantity.value, "display": fullest[m.quantity.value].quantity.display,
-             "evidenceId": m.evidence.id, "url": m.url, "timestamp": round(m.evidence.time, 3),
-             "text": m.evidence.data.get("text")}
+            {
+                "value": m.quantity.value,
+                "display": fullest[m.quantity.value].quantity.display,
+                "evidenceId": m.evidence.id,
+                "url": m.url,
+                "timestamp": round(m.evidence.time, 3),
+                "text": m.evidence.data.get("text"),
+            }
             for m in first_by_value.values()
         ]
         unit = members[0].quantity.unit
         said = [
-            e.id for e, quantities in speech
+            e.id
+            for e, quantities in speech
             if any(q.unit == unit and q.value in first_by_value for q in quantities)
         ]
-        parts = [f"{fullest[v].quantity.display} on {_page_name(recording, m)}" for v, m in first_by_value.items()]
+        parts = [
+            f"{fullest[v].quantity.display} on {_page_name(recording, m)}"
+            for v, m in first_by_value.items()
+        ]
         # The contradiction becomes visible when the second value first shows up.
         seen_at = sorted(m.evidence.time for m in first_by_value.values())[1]
-        out.append(Signal(
-            kind="contradiction", time=seen_at, evidence_ids=(*cited, *said),
-            title=f"Inconsistent value for '{label}': " + " vs ".join(parts),
-            key=f"contradiction {label} {unit}",
-            data={"label": label, "values": shown, "speech": said},
-        ))
+        out.append(
+            Signal(
+                kind="contradiction",
+                time=seen_at,
+                evidence_ids=(*cited, *said),
+                title=f"Inconsistent value for '{label}': " + " vs ".join(parts),
+                key=f"contradiction {label} {unit}",
+                data={"label": label, "values": shown, "speech": said},
+            )
+        )
     used = {e for signal in out for e in signal.data["speech"]}
     out += _speech_contradictions(speech, sightings, recording, used)
     return out
@@ -531,8 +667,10 @@ def _speech_contradictions(
             if not quantity.explicit_unit or (quantity.unit, quantity.value) in shown_values:
                 continue
             on_screen = [
-                s for s in sightings
-                if s.quantity.unit == quantity.unit and s.labels & labels
+                s
+                for s in sightings
+                if s.quantity.unit == quantity.unit
+                and s.labels & labels
                 and (page is None or _page_key(s.url) == _page_key(page.url))
                 and s.evidence.time <= (item.end if item.end is not None else item.time) + 1.0
             ]
@@ -540,15 +678,32 @@ def _speech_contradictions(
                 continue
             shown = on_screen[-1]
             label = " ".join(sorted(shown.labels & labels))
-            out.append(Signal(
-                kind="contradiction", time=item.time, evidence_ids=(shown.evidence.id, item.id),
-                title=f"User says {quantity.display} for '{label}' but the screen shows {shown.quantity.display}",
-                key=f"contradiction {label} {quantity.unit}",
-                data={"label": label, "speech": [item.id], "values": [
-                    {"value": quantity.value, "display": quantity.display, "evidenceId": item.id},
-                    {"value": shown.quantity.value, "display": shown.quantity.display,
-                     "evidenceId": shown.evidence.id}]},
-            ))
+            out.append(
+                Signal(
+                    kind="contradiction",
+                    time=item.time,
+                    evidence_ids=(shown.evidence.id, item.id),
+                    title=f"User says {quantity.display} for '{label}' "
+                    f"but the screen shows {shown.quantity.display}",
+                    key=f"contradiction {label} {quantity.unit}",
+                    data={
+                        "label": label,
+                        "speech": [item.id],
+                        "values": [
+                            {
+                                "value": quantity.value,
+                                "display": quantity.display,
+                                "evidenceId": item.id,
+                            },
+                            {
+                                "value": shown.quantity.value,
+                                "display": shown.quantity.display,
+                                "evidenceId": shown.evidence.id,
+                            },
+                        ],
+                    },
+                )
+            )
             break
     return out
 

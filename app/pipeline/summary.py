@@ -19,11 +19,19 @@ from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 
 SEVERITIES = ("high", "medium", "low")
-_INTENT_RE = re.compile(r"\b(i want|i'm trying|i am trying|i need|i'd like|i would like|trying to|going to)\b",
-                        re.IGNORECASE)
+_INTENT_RE = re.compile(
+    r"\b(i want|i'm trying|i am trying|i need|i'd like|i would like|trying to|going to)\b",
+    re.IGNORECASE,
+)
 # Where each evidence type comes from; two different sources corroborate.
-_SOURCE = {"network": "network", "console": "console", "ocr": "screen", "visual": "screen",
-           "speech": "speech", "action": "actions"}
+_SOURCE = {
+    "network": "network",
+    "console": "console",
+    "ocr": "screen",
+    "visual": "screen",
+    "speech": "speech",
+    "action": "actions",
+}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,8 +102,10 @@ def _near(group: _Group, others: Sequence[Signal], before: float, after: float) 
     return [o for o in others if any(-before <= o.time - s.time <= after for s in group.signals)]
 
 
-def finding_confidence(ids: Sequence[str], evidence: EvidenceTable, dependent: Set[str] = frozenset()) -> str:
-    """"high" when two independent sources agree, "low" for speech alone, else "medium".
+def finding_confidence(
+    ids: Sequence[str], evidence: EvidenceTable, dependent: Set[str] = frozenset()
+) -> str:
+    """ "high" when two independent sources agree, "low" for speech alone, else "medium".
 
     ``dependent`` items restate another item (the browser's console echo of a
     failed request) and do not count as a source of their own.
@@ -148,8 +158,9 @@ def _host(url: Any) -> str:
     return urlsplit(url).netloc.lower() if isinstance(url, str) else ""
 
 
-def build_findings(signals: Sequence[Signal], evidence: EvidenceTable,
-                   page_urls: Sequence[str] = ()) -> list[Finding]:
+def build_findings(
+    signals: Sequence[Signal], evidence: EvidenceTable, page_urls: Sequence[str] = ()
+) -> list[Finding]:
     """Group signals into findings, attach corroboration, grade severity and confidence.
 
     The browser's "Failed to load resource" console line and a click followed
@@ -189,69 +200,123 @@ def build_findings(signals: Sequence[Signal], evidence: EvidenceTable,
         status = group.signals[0].data.get("status")
         # A third-party request (analytics, ads) failing rarely breaks the user's task.
         third_party = _host(group.signals[0].data.get("url")) not in page_hosts
-        support = [e for c in echoes + console if any(related(r, c) for r in group.signals)
-                   for e in c.evidence_ids]
+        support = [
+            e
+            for c in echoes + console
+            if any(related(r, c) for r in group.signals)
+            for e in c.evidence_ids
+        ]
         support += [e for s in _near(group, screen, 0.2, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         click_ids, label = trigger(group)
         ids = _unique([*group.own_ids, *support, *click_ids])
-        title = group.signals[0].title + (f" after clicking '{label}'" if label else "") + _times(group)
+        title = (
+            group.signals[0].title + (f" after clicking '{label}'" if label else "") + _times(group)
+        )
         paths = {s.data.get("url") for s in group.signals}
         if group.key.startswith("static ") and len(paths) > 1:
             kind = group.signals[0].data.get("resourceType") or "resource"
-            title = (f"{len(paths)} {kind} requests failed "
-                     f"({'HTTP ' + str(status) if status else 'no response'}), first {group.signals[0].title}")
+            title = (
+                f"{len(paths)} {kind} requests failed "
+                f"({'HTTP ' + str(status) if status else 'no response'}), "
+                f"first {group.signals[0].title}"
+            )
         severity = "low" if third_party else "high" if not status or status >= 500 else "medium"
-        findings.append(Finding(
-            kind="network_error", severity=severity,
-            time=group.time, confidence=finding_confidence(ids, evidence, echo_ids), evidence_ids=ids,
-            title=title))
+        findings.append(
+            Finding(
+                kind="network_error",
+                severity=severity,
+                time=group.time,
+                confidence=finding_confidence(ids, evidence, echo_ids),
+                evidence_ids=ids,
+                title=title,
+            )
+        )
 
     for group in _group(console):
         # Errors logged by third-party scripts (ads, widgets) rarely break the user's task.
         hosts = {_host(s.data.get("url")) for s in group.signals if s.data.get("url")}
         third_party_console = bool(hosts) and not hosts & page_hosts
-        support = [e for r in network if any(related(r, c) for c in group.signals) for e in r.evidence_ids]
+        support = [
+            e for r in network if any(related(r, c) for c in group.signals) for e in r.evidence_ids
+        ]
         support += [e for s in _near(group, screen, 3.0, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         ids = _unique([*group.own_ids, *support])
-        findings.append(Finding(
-            kind="console_error", severity="low" if third_party_console else "medium", time=group.time,
-            confidence=finding_confidence(ids, evidence), evidence_ids=ids,
-            title=group.signals[0].title + _times(group)))
+        findings.append(
+            Finding(
+                kind="console_error",
+                severity="low" if third_party_console else "medium",
+                time=group.time,
+                confidence=finding_confidence(ids, evidence),
+                evidence_ids=ids,
+                title=group.signals[0].title + _times(group),
+            )
+        )
 
     for group in _group(screen):
         support = [e for s in _near(group, network + console, 6.0, 1.0) for e in s.evidence_ids]
         support += speech_near(group, 2.0, 8.0)
         styled = any(s.data.get("errorStyled") for s in group.signals)
         ids = _unique([*group.own_ids, *support])
-        findings.append(Finding(
-            kind="screen_error", severity="high" if styled and support else "medium", time=group.time,
-            confidence=finding_confidence(ids, evidence), evidence_ids=ids,
-            title=group.signals[0].title + (" in red" if styled else "") + _times(group)))
+        findings.append(
+            Finding(
+                kind="screen_error",
+                severity="high" if styled and support else "medium",
+                time=group.time,
+                confidence=finding_confidence(ids, evidence),
+                evidence_ids=ids,
+                title=group.signals[0].title + (" in red" if styled else "") + _times(group),
+            )
+        )
 
     for group in _group(by_kind.get("contradiction", [])):
         signal = group.signals[0]
         used_speech.update(signal.data.get("speech", ()))
         ids = _unique(group.own_ids)
-        findings.append(Finding(
-            kind="contradiction", severity="medium", time=group.time,
-            confidence=finding_confidence(ids, evidence), evidence_ids=ids, title=signal.title))
+        findings.append(
+            Finding(
+                kind="contradiction",
+                severity="medium",
+                time=group.time,
+                confidence=finding_confidence(ids, evidence),
+                evidence_ids=ids,
+                title=signal.title,
+            )
+        )
 
-    for kind, severity in (("rage_click", "medium"), ("dead_click", "low"), ("slow_request", "low")):
+    for kind, severity in (
+        ("rage_click", "medium"),
+        ("dead_click", "low"),
+        ("slow_request", "low"),
+    ):
         for group in _group(by_kind.get(kind, [])):
             support = speech_near(group, 1.0, 8.0)
             ids = _unique([*group.own_ids, *support])
-            findings.append(Finding(
-                kind=kind, severity=severity, time=group.time, confidence=finding_confidence(ids, evidence),
-                evidence_ids=ids, title=group.signals[0].title + _times(group)))
+            findings.append(
+                Finding(
+                    kind=kind,
+                    severity=severity,
+                    time=group.time,
+                    confidence=finding_confidence(ids, evidence),
+                    evidence_ids=ids,
+                    title=group.signals[0].title + _times(group),
+                )
+            )
 
     for signal in speech:
         if set(signal.evidence_ids) & used_speech:
             continue
-        findings.append(Finding(
-            kind="user_reported", severity="low", time=signal.time, confidence="low",
-            evidence_ids=signal.evidence_ids, title=signal.title))
+        findings.append(
+            Finding(
+                kind="user_reported",
+                severity="low",
+                time=signal.time,
+                confidence="low",
+                evidence_ids=signal.evidence_ids,
+                title=signal.title,
+            )
+        )
 
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(findings, key=lambda f: (rank[f.severity], f.time))
@@ -261,13 +326,20 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
 
 
-def summarize(recording: Recording, findings: Sequence[Finding], duration: float,
-              evidence: EvidenceTable) -> Summary:
+def summarize(
+    recording: Recording, findings: Sequence[Finding], duration: float, evidence: EvidenceTable
+) -> Summary:
     """Two to four sentences (intent, what happened, outcome) and the key findings."""
     sentences: list[str] = []
     intent = (recording.intent or "").strip().rstrip(".")
-    stated = next((str(e.data.get("text")) for e in evidence.of_type("speech")
-                   if _INTENT_RE.search(str(e.data.get("text", "")))), None)
+    stated = next(
+        (
+            str(e.data.get("text"))
+            for e in evidence.of_type("speech")
+            if _INTENT_RE.search(str(e.data.get("text", "")))
+        ),
+        None,
+    )
     if intent:
         sentences.append(f"The user set out to {_lower_first(intent)}.")
     elif stated:
@@ -288,16 +360,22 @@ def summarize(recording: Recording, findings: Sequence[Finding], duration: float
         sentence = f"Over {duration:.0f} s they visited {pages}"
         sentences.append(sentence + (f" ({', '.join(activity)})." if activity else "."))
     else:
-        sentences.append(f"The recorder sent no page events; this account of {duration:.0f} s "
-                         "comes from the screen alone.")
+        sentences.append(
+            f"The recorder sent no page events; this account of {duration:.0f} s "
+            "comes from the screen alone."
+        )
     serious = [f for f in findings if f.severity in ("high", "medium")]
     if serious:
         listed = "; ".join(f.title for f in serious[:2])
         sentences.append(f"Problems observed: {listed}.")
         # The last moment any serious finding was observed (repeats included).
         last = max(
-            (item.time for f in serious for item in map(evidence.get, f.evidence_ids)
-             if item is not None and item.type != "action"),
+            (
+                item.time
+                for f in serious
+                for item in map(evidence.get, f.evidence_ids)
+                if item is not None and item.type != "action"
+            ),
             default=max(f.time for f in serious),
         )
         final_page = recording.pages[-1] if recording.pages else None

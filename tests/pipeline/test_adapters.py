@@ -37,8 +37,22 @@ class FakeService:
 
     def answer(self, content: str | dict[str, Any], status: int = 200) -> None:
         text = content if isinstance(content, str) else json.dumps(content)
-        self.replies.append((status, {"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}))
+        self.replies.append(
+            (
+                status,
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                },
+            )
+        )
 
 
 @pytest.fixture
@@ -72,19 +86,45 @@ def service() -> Iterator[FakeService]:
 
 
 def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
-    rec = parse_recording({
-        "metadata": {"url": "http://shop.test/cart", "title": "Cart — Shop", "intent": "Buy the shoes."},
-        "actions": [{"type": "click", "timestamp": 1000, "selector": "#buy", "text": "Buy"}],
-        "browserState": {
-            "networkRequests": [{"method": "POST", "url": "http://shop.test/api/order", "status": 500,
-                                 "timestamp": 1100}],
-            "consoleLogs": [{"level": "error", "message": "OrderError: stock service down", "timestamp": 1200},
-                            {"level": "warn", "message": "slow font", "timestamp": 2000}],
-        },
-    })
-    keyframes = [Keyframe(index=0, timestamp=0.0, reasons=("first",), changed_region=None, change_ratio=1.0,
-                          image=np.full((90, 160, 3), 255, np.uint8),
-                          lines=[OcrLine(text="Your cart", box=Box(x=5, y=5, w=60, h=12), confidence=0.9)])]
+    rec = parse_recording(
+        {
+            "metadata": {
+                "url": "http://shop.test/cart",
+                "title": "Cart — Shop",
+                "intent": "Buy the shoes.",
+            },
+            "actions": [{"type": "click", "timestamp": 1000, "selector": "#buy", "text": "Buy"}],
+            "browserState": {
+                "networkRequests": [
+                    {
+                        "method": "POST",
+                        "url": "http://shop.test/api/order",
+                        "status": 500,
+                        "timestamp": 1100,
+                    }
+                ],
+                "consoleLogs": [
+                    {
+                        "level": "error",
+                        "message": "OrderError: stock service down",
+                        "timestamp": 1200,
+                    },
+                    {"level": "warn", "message": "slow font", "timestamp": 2000},
+                ],
+            },
+        }
+    )
+    keyframes = [
+        Keyframe(
+            index=0,
+            timestamp=0.0,
+            reasons=("first",),
+            changed_region=None,
+            change_ratio=1.0,
+            image=np.full((90, 160, 3), 255, np.uint8),
+            lines=[OcrLine(text="Your cart", box=Box(x=5, y=5, w=60, h=12), confidence=0.9)],
+        )
+    ]
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, [])
     signals = detect_signals(rec, evidence, keyframes, 10.0, SignalOptions())
@@ -95,22 +135,37 @@ def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
 def test_model_prose_is_kept_and_invented_evidence_dropped(service: FakeService) -> None:
     rec, evidence, findings, summary = _report_inputs()
     assert {f.kind for f in findings} == {"network_error", "console_error"}
-    service.answer({
-        "summary": "The user tried to buy shoes; the order request failed with a server error.",
-        "findings": [
-            {"kind": "network_error", "severity": "high", "title": "Ordering fails with HTTP 500",
-             "evidenceIds": ["ev-net-0"]},
-            {"kind": "payment", "severity": "high", "title": "Card was charged twice",
-             "evidenceIds": ["ev-net-99", "ev-made-up"]},
-            {"kind": "performance", "severity": "low", "title": "A font loaded slowly",
-             "evidenceIds": ["ev-console-1", "ev-invented-3"]},
-            {"kind": "other", "title": "No evidence at all"},
-            "not an object",
-        ],
-    })
+    service.answer(
+        {
+            "summary": "The user tried to buy shoes; the order request failed with a server error.",
+            "findings": [
+                {
+                    "kind": "network_error",
+                    "severity": "high",
+                    "title": "Ordering fails with HTTP 500",
+                    "evidenceIds": ["ev-net-0"],
+                },
+                {
+                    "kind": "payment",
+                    "severity": "high",
+                    "title": "Card was charged twice",
+                    "evidenceIds": ["ev-net-99", "ev-made-up"],
+                },
+                {
+                    "kind": "performance",
+                    "severity": "low",
+                    "title": "A font loaded slowly",
+                    "evidenceIds": ["ev-console-1", "ev-invented-3"],
+                },
+                {"kind": "other", "title": "No evidence at all"},
+                "not an object",
+            ],
+        }
+    )
     client = ChatClient(ChatConfig(base_url=service.url, model="test-model", api_key="secret"))
-    new_summary, new_findings = write_report(client, intent=rec.intent, evidence=evidence,
-                                             findings=findings, summary=summary)
+    new_summary, new_findings = write_report(
+        client, intent=rec.intent, evidence=evidence, findings=findings, summary=summary
+    )
     client.close()
     assert new_summary.summary.startswith("The user tried to buy shoes")
     titles = [f.title for f in new_findings]
@@ -129,13 +184,16 @@ def test_model_prose_is_kept_and_invented_evidence_dropped(service: FakeService)
 
 
 @pytest.mark.parametrize("reply", [(500, "oops"), (200, "I cannot answer that."), (200, "[1, 2]")])
-def test_failing_service_keeps_the_deterministic_report(service: FakeService, reply: tuple[int, str]) -> None:
+def test_failing_service_keeps_the_deterministic_report(
+    service: FakeService, reply: tuple[int, str]
+) -> None:
     rec, evidence, findings, summary = _report_inputs()
     status, content = reply
     service.answer(content, status=status)
     client = ChatClient(ChatConfig(base_url=service.url, model="m"))
-    assert write_report(client, intent=rec.intent, evidence=evidence, findings=findings,
-                        summary=summary) == (summary, findings)
+    assert write_report(
+        client, intent=rec.intent, evidence=evidence, findings=findings, summary=summary
+    ) == (summary, findings)
     client.close()
 
 
@@ -148,8 +206,16 @@ def test_unreachable_service_is_a_chat_error() -> None:
 
 def test_vision_model_enriches_descriptions_with_the_image(service: FakeService) -> None:
     rec, _, _, _ = _report_inputs()
-    keyframes = [Keyframe(index=0, timestamp=0.0, reasons=("first",), changed_region=None, change_ratio=1.0,
-                          image=np.full((90, 160, 3), 200, np.uint8))]
+    keyframes = [
+        Keyframe(
+            index=0,
+            timestamp=0.0,
+            reasons=("first",),
+            changed_region=None,
+            change_ratio=1.0,
+            image=np.full((90, 160, 3), 200, np.uint8),
+        )
+    ]
     descriptions = describe_keyframes(keyframes, rec)
     service.answer("A shopping cart page with one item.")
     client = ChatClient(ChatConfig(base_url=service.url, model="vision"))
@@ -164,11 +230,24 @@ def test_vision_model_enriches_descriptions_with_the_image(service: FakeService)
 
 def test_engine_with_both_models_keeps_only_grounded_findings(service: FakeService) -> None:
     # One reply for every call: frame descriptions get it as prose, the report as invented findings.
-    service.answer({"summary": "Login failed twice with a server error.",
-                    "findings": [{"kind": "security", "severity": "high", "title": "Password leaked",
-                                  "evidenceIds": ["ev-net-404"]}]})
-    options = EngineOptions(llm=ChatConfig(base_url=service.url, model="text"),
-                            vlm=ChatConfig(base_url=service.url, model="vision"), vlm_max_frames=2)
+    service.answer(
+        {
+            "summary": "Login failed twice with a server error.",
+            "findings": [
+                {
+                    "kind": "security",
+                    "severity": "high",
+                    "title": "Password leaked",
+                    "evidenceIds": ["ev-net-404"],
+                }
+            ],
+        }
+    )
+    options = EngineOptions(
+        llm=ChatConfig(base_url=service.url, model="text"),
+        vlm=ChatConfig(base_url=service.url, model="vision"),
+        vlm_max_frames=2,
+    )
     engine = Engine(options)
     meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
     result = engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
@@ -176,7 +255,9 @@ def test_engine_with_both_models_keeps_only_grounded_findings(service: FakeServi
     out = result.to_dict()
     assert out["summary"]["summary"] == "Login failed twice with a server error."
     assert "Password leaked" not in json.dumps(out["findings"])
-    assert {"network_error", "screen_error", "console_error"} <= {f["kind"] for f in out["findings"]}
+    assert {"network_error", "screen_error", "console_error"} <= {
+        f["kind"] for f in out["findings"]
+    }
     assert sum("Model:" in f["description"] for f in out["frames"]) == 2
     ids = {e["id"] for e in out["evidence"]}
     assert all(c["evidenceId"] in ids for s in out["sections"] for c in s["citations"])

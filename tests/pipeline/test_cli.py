@@ -21,8 +21,16 @@ def test_writes_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "result.json"
     assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, out) == 0
     result = json.loads(out.read_text())
-    assert list(result) == ["recording", "sections", "summary", "findings", "frames", "transcript",
-                            "evidence", "timings"]
+    assert list(result) == [
+        "recording",
+        "sections",
+        "summary",
+        "findings",
+        "frames",
+        "transcript",
+        "evidence",
+        "timings",
+    ]
     assert result["summary"]["keyFindings"]
     assert any(f["kind"] == "network_error" for f in result["findings"])
     captured = capsys.readouterr()
@@ -31,8 +39,13 @@ def test_writes_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.pipeline.cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "app.pipeline.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_broken_video_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
@@ -47,8 +60,9 @@ def test_broken_video_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", None])
-def test_bad_metadata_exits_non_zero_with_a_reason(tmp_path: Path, content: str | None,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_metadata_exits_non_zero_with_a_reason(
+    tmp_path: Path, content: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     meta = tmp_path / "create.json"
     if content is not None:
         meta.write_text(content)

@@ -34,11 +34,17 @@ def _screen_match(text: str, candidates: list[str]) -> bool:
 
 
 def _cited(result: Any, finding: dict[str, Any], kind: str) -> list[Any]:
-    return [result.evidence.get(i) for i in finding["evidenceIds"] if result.evidence.get(i).type == kind]
+    return [
+        result.evidence.get(i)
+        for i in finding["evidenceIds"]
+        if result.evidence.get(i).type == kind
+    ]
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_a_section_starts_at_every_visited_page(analyse, truth, scenario: str, container: str) -> None:
+def test_a_section_starts_at_every_visited_page(
+    analyse, truth, scenario: str, container: str
+) -> None:
     result, _ = analyse(scenario, container)
     starts = [s["timestamp"] for s in result.to_dict()["sections"]]
     for page in truth(scenario)["pages"]:
@@ -51,40 +57,60 @@ def test_every_expected_finding_is_reported(analyse, truth, scenario: str, conta
     out = result.to_dict()
     facts = truth(scenario)
     findings = out["findings"]
-    assert [f["title"] for f in findings[: len(out["summary"]["keyFindings"])]] == out["summary"]["keyFindings"]
+    assert [f["title"] for f in findings[: len(out["summary"]["keyFindings"])]] == out["summary"][
+        "keyFindings"
+    ]
     error_texts = [t["text"] for t in facts["onScreenText"] if ERRORISH.search(t["text"])]
     for expected in facts["expected_findings"]:
         if status := re.search(r"HTTP (\d{3})", expected):
             matches = [
-                f for f in findings if f["kind"] == "network_error"
-                and any(e.data["status"] == int(status.group(1)) for e in _cited(result, f, "network"))
+                f
+                for f in findings
+                if f["kind"] == "network_error"
+                and any(
+                    e.data["status"] == int(status.group(1)) for e in _cited(result, f, "network")
+                )
             ]
         elif name := re.match(r"console error: (.+)", expected, re.IGNORECASE):
             words = [w for w in re.findall(r"\w+", name.group(1).lower()) if len(w) > 2]
             matches = [
-                f for f in findings if f["kind"] == "console_error"
-                and any(all(w in e.data["message"].lower() for w in words) for e in _cited(result, f, "console"))
+                f
+                for f in findings
+                if f["kind"] == "console_error"
+                and any(
+                    all(w in e.data["message"].lower() for w in words)
+                    for e in _cited(result, f, "console")
+                )
             ]
         elif values := re.findall(r"\$(\d+)", expected):
             matches = []
             for f in findings:
                 if f["kind"] != "contradiction":
                     continue
-                shown = {str(int(float(v))) for e in _cited(result, f, "ocr")
-                         for v in re.findall(r"\$(\d+(?:\.\d+)?)", e.data["text"])}
+                shown = {
+                    str(int(float(v)))
+                    for e in _cited(result, f, "ocr")
+                    for v in re.findall(r"\$(\d+(?:\.\d+)?)", e.data["text"])
+                }
                 if set(values) <= shown:
                     matches.append(f)
         else:  # an error the user saw on screen
             matches = [
-                f for f in findings if f["kind"] == "screen_error"
-                and any(_screen_match(e.data["text"], error_texts) for e in _cited(result, f, "ocr"))
+                f
+                for f in findings
+                if f["kind"] == "screen_error"
+                and any(
+                    _screen_match(e.data["text"], error_texts) for e in _cited(result, f, "ocr")
+                )
             ]
         assert matches, f"{expected!r} not found in {[f['title'] for f in findings]}"
         assert any(f["title"] in out["summary"]["keyFindings"] for f in matches)
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
-def test_nothing_is_reported_that_the_truth_does_not_contain(analyse, truth, scenario: str, container: str) -> None:
+def test_nothing_is_reported_that_the_truth_does_not_contain(
+    analyse, truth, scenario: str, container: str
+) -> None:
     result, _ = analyse(scenario, container)
     facts = truth(scenario)
     failed = {(r["method"], urlsplit(r["url"]).path, r["status"]) for r in facts["failedRequests"]}
@@ -105,7 +131,9 @@ def test_nothing_is_reported_that_the_truth_does_not_contain(analyse, truth, sce
                 assert e.data["message"] in console
         elif finding.kind == "screen_error":
             texts = [e.data["text"] for e in _cited(result, finding.to_dict(), "ocr")]
-            assert any(_screen_match(t, [s for s in shown if ERRORISH.search(s)]) for t in texts), texts
+            assert any(_screen_match(t, [s for s in shown if ERRORISH.search(s)]) for t in texts), (
+                texts
+            )
         elif finding.kind == "contradiction":
             for e in _cited(result, finding.to_dict(), "ocr"):
                 amounts = re.findall(r"\$\d+", e.data["text"])
@@ -134,7 +162,8 @@ def test_every_citation_resolves_to_evidence(analyse, scenario: str, container: 
         assert finding["evidenceIds"]
         assert all(i in evidence for i in finding["evidenceIds"])
         assert finding["timestamp"] == pytest.approx(
-            min(evidence[i]["timestamp"] for i in finding["evidenceIds"]), abs=60)
+            min(evidence[i]["timestamp"] for i in finding["evidenceIds"]), abs=60
+        )
     # Findings with high confidence rest on two independent sources.
     for finding in result.findings:
         if finding.confidence == "high":
@@ -158,7 +187,16 @@ def test_progress_is_monotonic_and_complete(analyse, scenario: str, container: s
 def test_result_json_shape(analyse, truth, scenario: str, container: str) -> None:
     result, _ = analyse(scenario, container)
     out = json.loads(json.dumps(result.to_dict()))
-    assert list(out) == ["recording", "sections", "summary", "findings", "frames", "transcript", "evidence", "timings"]
+    assert list(out) == [
+        "recording",
+        "sections",
+        "summary",
+        "findings",
+        "frames",
+        "transcript",
+        "evidence",
+        "timings",
+    ]
     facts = truth(scenario)
     assert out["recording"]["duration"] == pytest.approx(facts["duration"], abs=0.1)
     assert out["recording"]["hasAudio"] is True
@@ -171,11 +209,27 @@ def test_result_json_shape(analyse, truth, scenario: str, container: str) -> Non
         for citation in section["citations"]:
             assert set(citation) == {"type", "timestamp", "evidenceId", "detail"}
     for finding in out["findings"]:
-        assert set(finding) == {"kind", "severity", "timestamp", "confidence", "evidenceIds", "title"}
+        assert set(finding) == {
+            "kind",
+            "severity",
+            "timestamp",
+            "confidence",
+            "evidenceIds",
+            "title",
+        }
     assert len(out["frames"]) == len(result.keyframes) > 0
     assert all(set(f) == {"timestamp", "description", "text"} for f in out["frames"])
     assert out["transcript"] and all(set(t) == {"start", "end", "text"} for t in out["transcript"])
-    assert {"probe", "keyframes", "ocr", "transcribe", "describe", "fuse", "summarize", "total"} <= set(out["timings"])
+    assert {
+        "probe",
+        "keyframes",
+        "ocr",
+        "transcribe",
+        "describe",
+        "fuse",
+        "summarize",
+        "total",
+    } <= set(out["timings"])
     images = result.keyframe_images()
     assert images and images[0][1].ndim == 3 and images[0][1].dtype.name == "uint8"
     # Sections tile the recording in order.
@@ -187,7 +241,11 @@ def test_result_json_shape(analyse, truth, scenario: str, container: str) -> Non
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_event_evidence_ids_are_stable_across_containers(analyse, scenario: str) -> None:
     ids = [
-        {e.id for e in analyse(scenario, c)[0].evidence if e.type in {"action", "console", "network"}}
+        {
+            e.id
+            for e in analyse(scenario, c)[0].evidence
+            if e.type in {"action", "console", "network"}
+        }
         for c in CONTAINERS
     ]
     assert ids[0] == ids[1] and ids[0]
@@ -232,9 +290,17 @@ class _FailingTranscriber:
         raise self.error
 
 
-@pytest.mark.parametrize("error", [StageError("the model crashed"), MediaInputError("the audio is corrupt"),
-                                   RuntimeError("unexpected")])
-def test_a_failed_transcription_stops_the_analysis_with_its_reason(engine, monkeypatch, error: Exception) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        StageError("the model crashed"),
+        MediaInputError("the audio is corrupt"),
+        RuntimeError("unexpected"),
+    ],
+)
+def test_a_failed_transcription_stops_the_analysis_with_its_reason(
+    engine, monkeypatch, error: Exception
+) -> None:
     monkeypatch.setattr(engine, "_transcriber", _FailingTranscriber(error))
     meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
     expected = type(error) if isinstance(error, PipelineError) else StageError
@@ -259,7 +325,9 @@ def _video_only(source: Path, target: Path) -> Path:
     return target
 
 
-def test_silent_video_and_empty_metadata_still_give_a_grounded_result(engine, tmp_path: Path) -> None:
+def test_silent_video_and_empty_metadata_still_give_a_grounded_result(
+    engine, tmp_path: Path
+) -> None:
     video = _video_only(FIXTURE_DATA / "login-500" / "recording.mp4", tmp_path / "silent.mp4")
     events: list[tuple[str, float, str]] = []
     result = engine.analyze(video, {}, progress=lambda s, f, m: events.append((s, f, m)))
@@ -274,7 +342,9 @@ def test_silent_video_and_empty_metadata_still_give_a_grounded_result(engine, tm
     assert all(c["evidenceId"] in ids for s in out["sections"] for c in s["citations"])
     # Without events only what the screen itself shows can be reported.
     assert {f["kind"] for f in out["findings"]} <= {"screen_error"}
-    assert out["summary"]["summary"].startswith("The recording does not say what the user set out to do.")
+    assert out["summary"]["summary"].startswith(
+        "The recording does not say what the user set out to do."
+    )
 
 
 def test_reasoning_is_deterministic(analyse) -> None:
@@ -289,7 +359,9 @@ def test_reasoning_is_deterministic(analyse) -> None:
     frames = describe_keyframes(result.keyframes, rec)
     evidence = build_evidence(rec, result.keyframes, frames, result.transcript)
     signals = detect_signals(rec, evidence, result.keyframes, duration, SignalOptions())
-    findings = build_findings(signals, evidence, [p.url for p in rec.pages] + list(rec.visited_urls))
+    findings = build_findings(
+        signals, evidence, [p.url for p in rec.pages] + list(rec.visited_urls)
+    )
     sections = build_sections(rec, frames, evidence, signals, findings, duration)
     assert [e.to_dict() for e in evidence] == [e.to_dict() for e in result.evidence]
     assert [f.to_dict() for f in findings] == [f.to_dict() for f in result.findings]
@@ -308,13 +380,41 @@ def _synthetic_recording(folder: Path) -> tuple[Path, dict[str, Any]]:
     def page(title: str, lines: list[str], red: str | None = None) -> np.ndarray:
         image = np.full((height, width, 3), 255, np.uint8)
         cv2.rectangle(image, (0, 0), (width, 50), (245, 240, 235), -1)
-        cv2.putText(image, "Northwind Books", (20, 33), cv2.FONT_HERSHEY_DUPLEX, 0.8, (40, 40, 40), 1, cv2.LINE_AA)
-        cv2.putText(image, title, (40, 120), cv2.FONT_HERSHEY_DUPLEX, 1.3, (20, 20, 20), 2, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            "Northwind Books",
+            (20, 33),
+            cv2.FONT_HERSHEY_DUPLEX,
+            0.8,
+            (40, 40, 40),
+            1,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            image, title, (40, 120), cv2.FONT_HERSHEY_DUPLEX, 1.3, (20, 20, 20), 2, cv2.LINE_AA
+        )
         for i, text in enumerate(lines):
-            cv2.putText(image, text, (40, 190 + 50 * i), cv2.FONT_HERSHEY_DUPLEX, 0.8, (50, 50, 50), 1, cv2.LINE_AA)
+            cv2.putText(
+                image,
+                text,
+                (40, 190 + 50 * i),
+                cv2.FONT_HERSHEY_DUPLEX,
+                0.8,
+                (50, 50, 50),
+                1,
+                cv2.LINE_AA,
+            )
         if red:
-            cv2.putText(image, red, (40, 190 + 50 * len(lines) + 20), cv2.FONT_HERSHEY_DUPLEX, 0.8,
-                        (30, 30, 210), 2, cv2.LINE_AA)
+            cv2.putText(
+                image,
+                red,
+                (40, 190 + 50 * len(lines) + 20),
+                cv2.FONT_HERSHEY_DUPLEX,
+                0.8,
+                (30, 30, 210),
+                2,
+                cv2.LINE_AA,
+            )
         return image
 
     video = folder / "shop.mp4"
@@ -324,36 +424,95 @@ def _synthetic_recording(folder: Path) -> tuple[Path, dict[str, Any]]:
         for i in range(seconds * fps):
             t = i / fps
             if t < 6:
-                image = page("Annual membership", ["Reader plan from $12/mo", "Free delivery on every order"])
+                image = page(
+                    "Annual membership", ["Reader plan from $12/mo", "Free delivery on every order"]
+                )
             elif t < 11:
                 image = page("Join the club", ["Reader plan", "$15/mo", "Billed every month"])
             else:
-                image = page("Payment", ["Card holder", "Confirm payment"],
-                             red="Payment failed: card declined" if t >= 13 else None)
+                image = page(
+                    "Payment",
+                    ["Card holder", "Confirm payment"],
+                    red="Payment failed: card declined" if t >= 13 else None,
+                )
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     start = 1_700_000_000_000
     meta = {
-        "metadata": {"duration": seconds, "url": "https://books.example/", "title": "Home | Northwind Books",
-                     "intent": "Join the reader club.", "startedAt": start},
+        "metadata": {
+            "duration": seconds,
+            "url": "https://books.example/",
+            "title": "Home | Northwind Books",
+            "intent": "Join the reader club.",
+            "startedAt": start,
+        },
         "actions": [
-            {"type": "navigate", "timestamp": start, "url": "https://books.example/", "title": "Home | Northwind Books"},
-            {"type": "click", "timestamp": start + 5900, "selector": "a.join", "text": "Join", "x": 60, "y": 240},
-            {"type": "navigate", "timestamp": start + 6000, "url": "https://books.example/club",
-             "title": "Club | Northwind Books"},
-            {"type": "click", "timestamp": start + 10900, "selector": "a.pay", "text": "Continue", "x": 60, "y": 300},
-            {"type": "navigate", "timestamp": start + 11000, "url": "https://books.example/pay",
-             "title": "Payment | Northwind Books"},
-            {"type": "click", "timestamp": start + 12800, "selector": "button.confirm", "text": "Confirm payment",
-             "x": 80, "y": 240},
+            {
+                "type": "navigate",
+                "timestamp": start,
+                "url": "https://books.example/",
+                "title": "Home | Northwind Books",
+            },
+            {
+                "type": "click",
+                "timestamp": start + 5900,
+                "selector": "a.join",
+                "text": "Join",
+                "x": 60,
+                "y": 240,
+            },
+            {
+                "type": "navigate",
+                "timestamp": start + 6000,
+                "url": "https://books.example/club",
+                "title": "Club | Northwind Books",
+            },
+            {
+                "type": "click",
+                "timestamp": start + 10900,
+                "selector": "a.pay",
+                "text": "Continue",
+                "x": 60,
+                "y": 300,
+            },
+            {
+                "type": "navigate",
+                "timestamp": start + 11000,
+                "url": "https://books.example/pay",
+                "title": "Payment | Northwind Books",
+            },
+            {
+                "type": "click",
+                "timestamp": start + 12800,
+                "selector": "button.confirm",
+                "text": "Confirm payment",
+                "x": 80,
+                "y": 240,
+            },
         ],
-        "browserState": {"consoleLogs": [], "networkRequests": [
-            {"method": "POST", "url": "https://books.example/api/pay", "status": 402, "durationMs": 150,
-             "timestamp": start + 12850, "resourceType": "fetch"}]},
-        "elements": [{"selector": "button.confirm", "tagName": "BUTTON", "text": "Confirm payment",
-                      "boundingBox": {"x": 30, "y": 220, "width": 250, "height": 40}}],
+        "browserState": {
+            "consoleLogs": [],
+            "networkRequests": [
+                {
+                    "method": "POST",
+                    "url": "https://books.example/api/pay",
+                    "status": 402,
+                    "durationMs": 150,
+                    "timestamp": start + 12850,
+                    "resourceType": "fetch",
+                }
+            ],
+        },
+        "elements": [
+            {
+                "selector": "button.confirm",
+                "tagName": "BUTTON",
+                "text": "Confirm payment",
+                "boundingBox": {"x": 30, "y": 220, "width": 250, "height": 40},
+            }
+        ],
     }
     return video, meta
 
@@ -363,31 +522,63 @@ def test_another_site_is_analysed_without_fixture_knowledge(engine, tmp_path: Pa
     result = engine.analyze(video, meta)
     out = result.to_dict()
     assert [(s["title"].split(":")[0], s["timestamp"]) for s in out["sections"]] == [
-        ("Home", 0.0), ("Club", 6.0), ("Payment", 11.0)]
+        ("Home", 0.0),
+        ("Club", 6.0),
+        ("Payment", 11.0),
+    ]
     kinds = {f["kind"]: f for f in out["findings"]}
     assert set(kinds) == {"screen_error", "contradiction", "network_error"}
     assert "card declined" in kinds["screen_error"]["title"]
-    shown = " ".join(result.evidence.get(i).data.get("text", "") for i in kinds["contradiction"]["evidenceIds"])
+    shown = " ".join(
+        result.evidence.get(i).data.get("text", "") for i in kinds["contradiction"]["evidenceIds"]
+    )
     assert "$12" in shown and "$15" in shown
-    assert kinds["network_error"]["title"] == "POST /api/pay returned HTTP 402 after clicking 'Confirm payment'"
-    assert kinds["screen_error"]["confidence"] == "high"  # red on screen and a 402 in the network log
+    assert (
+        kinds["network_error"]["title"]
+        == "POST /api/pay returned HTTP 402 after clicking 'Confirm payment'"
+    )
+    assert (
+        kinds["screen_error"]["confidence"] == "high"
+    )  # red on screen and a 402 in the network log
     assert out["summary"]["summary"].startswith("The user set out to join the reader club.")
 
 
-def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(engine, tmp_path: Path) -> None:
+def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(
+    engine, tmp_path: Path
+) -> None:
     video, meta = _synthetic_recording(tmp_path)
     start = meta["metadata"]["startedAt"]
-    meta["actions"] += [{"type": "click", "timestamp": start + 2000 + 350 * i, "selector": "button.coupon",
-                         "text": "Apply coupon", "x": 500, "y": 300} for i in range(4)]
-    meta["elements"].append({"selector": "button.coupon", "tagName": "BUTTON", "text": "Apply coupon",
-                             "boundingBox": {"x": 450, "y": 285, "width": 120, "height": 30}})
+    meta["actions"] += [
+        {
+            "type": "click",
+            "timestamp": start + 2000 + 350 * i,
+            "selector": "button.coupon",
+            "text": "Apply coupon",
+            "x": 500,
+            "y": 300,
+        }
+        for i in range(4)
+    ]
+    meta["elements"].append(
+        {
+            "selector": "button.coupon",
+            "tagName": "BUTTON",
+            "text": "Apply coupon",
+            "boundingBox": {"x": 450, "y": 285, "width": 120, "height": 30},
+        }
+    )
     out = engine.analyze(video, meta).to_dict()
     found = {f["kind"]: f for f in out["findings"]}
     coupon = [f"ev-action-{i}" for i in range(6, 10)]
     assert found["rage_click"]["evidenceIds"] == coupon
     assert found["dead_click"]["evidenceIds"] == coupon
     # The navigating and paying clicks did something: they are not dead.
-    assert {f["kind"] for f in out["findings"]} == {"screen_error", "contradiction", "network_error",
-                                                    "rage_click", "dead_click"}
+    assert {f["kind"] for f in out["findings"]} == {
+        "screen_error",
+        "contradiction",
+        "network_error",
+        "rage_click",
+        "dead_click",
+    }
     cited = {c["evidenceId"]: c["type"] for s in out["sections"] for c in s["citations"]}
     assert all(cited[i] == "rage_click" for i in coupon)

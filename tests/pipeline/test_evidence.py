@@ -14,40 +14,82 @@ STARTED = 1_700_000_000_000
 
 
 def _recording():  # type: ignore[no-untyped-def]
-    return parse_recording({
-        "metadata": {"startedAt": STARTED, "url": "http://a.test/", "title": "A"},
-        "actions": [
-            {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "A"},
-            "junk",
-            {"type": "click", "timestamp": STARTED + 2000, "selector": "#go", "text": "Go", "x": 5, "y": 6},
-            {"type": "input", "timestamp": 3000, "selector": "#pw", "value": "hunter2"},
-        ],
-        "browserState": {
-            "consoleLogs": [{"level": "error", "message": "Boom", "timestamp": 2500, "line": 3}],
-            "networkRequests": [{"method": "GET", "url": "http://a.test/x", "status": 404,
-                                 "durationMs": 30, "timestamp": 2100}],
-        },
-        "elements": [{"selector": "#go", "tagName": "BUTTON", "text": "Go",
-                      "boundingBox": {"x": 1, "y": 2, "width": 30, "height": 10}}],
-    })
+    return parse_recording(
+        {
+            "metadata": {"startedAt": STARTED, "url": "http://a.test/", "title": "A"},
+            "actions": [
+                {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "A"},
+                "junk",
+                {
+                    "type": "click",
+                    "timestamp": STARTED + 2000,
+                    "selector": "#go",
+                    "text": "Go",
+                    "x": 5,
+                    "y": 6,
+                },
+                {"type": "input", "timestamp": 3000, "selector": "#pw", "value": "hunter2"},
+            ],
+            "browserState": {
+                "consoleLogs": [
+                    {"level": "error", "message": "Boom", "timestamp": 2500, "line": 3}
+                ],
+                "networkRequests": [
+                    {
+                        "method": "GET",
+                        "url": "http://a.test/x",
+                        "status": 404,
+                        "durationMs": 30,
+                        "timestamp": 2100,
+                    }
+                ],
+            },
+            "elements": [
+                {
+                    "selector": "#go",
+                    "tagName": "BUTTON",
+                    "text": "Go",
+                    "boundingBox": {"x": 1, "y": 2, "width": 30, "height": 10},
+                }
+            ],
+        }
+    )
 
 
 def _keyframes() -> list[Keyframe]:
     image = np.full((100, 200, 3), 255, np.uint8)
-    first = Keyframe(index=0, timestamp=0.0, reasons=("first",), changed_region=None, change_ratio=1.0,
-                     image=image, lines=[OcrLine(text="Welcome", box=Box(x=10, y=10, w=80, h=14), confidence=0.9)])
-    second = Keyframe(index=1, timestamp=2.6, reasons=("change",), changed_region=Box(x=0, y=40, w=200, h=30),
-                      change_ratio=0.1, image=image,
-                      lines=[*first.lines, OcrLine(text="Not found", box=Box(x=10, y=45, w=80, h=14), confidence=0.9),
-                             OcrLine(text="~", box=Box(x=10, y=80, w=5, h=5), confidence=0.9)])
+    first = Keyframe(
+        index=0,
+        timestamp=0.0,
+        reasons=("first",),
+        changed_region=None,
+        change_ratio=1.0,
+        image=image,
+        lines=[OcrLine(text="Welcome", box=Box(x=10, y=10, w=80, h=14), confidence=0.9)],
+    )
+    second = Keyframe(
+        index=1,
+        timestamp=2.6,
+        reasons=("change",),
+        changed_region=Box(x=0, y=40, w=200, h=30),
+        change_ratio=0.1,
+        image=image,
+        lines=[
+            *first.lines,
+            OcrLine(text="Not found", box=Box(x=10, y=45, w=80, h=14), confidence=0.9),
+            OcrLine(text="~", box=Box(x=10, y=80, w=5, h=5), confidence=0.9),
+        ],
+    )
     return [first, second]
 
 
 def _table() -> EvidenceTable:
     rec = _recording()
     keyframes = _keyframes()
-    speech = [TranscriptSegment(start=2.7, end=3.5, text="  That page is missing.  "),
-              TranscriptSegment(start=4.0, end=4.1, text="   ")]
+    speech = [
+        TranscriptSegment(start=2.7, end=3.5, text="  That page is missing.  "),
+        TranscriptSegment(start=4.0, end=4.1, text="   "),
+    ]
     return build_evidence(rec, keyframes, describe_keyframes(keyframes, rec), speech)
 
 
@@ -55,9 +97,15 @@ def test_ids_types_and_times() -> None:
     table = _table()
     ids = [e.id for e in table]
     expected = {
-        "ev-action-0": ("action", 0.0), "ev-action-2": ("action", 2.0), "ev-action-3": ("action", 3.0),
-        "ev-net-0": ("network", 2.1), "ev-console-0": ("console", 2.5), "ev-speech-0": ("speech", 2.7),
-        "ev-ocr-0": ("ocr", 0.0), "ev-ocr-1": ("ocr", 2.6), "ev-visual-0": ("visual", 0.0),
+        "ev-action-0": ("action", 0.0),
+        "ev-action-2": ("action", 2.0),
+        "ev-action-3": ("action", 3.0),
+        "ev-net-0": ("network", 2.1),
+        "ev-console-0": ("console", 2.5),
+        "ev-speech-0": ("speech", 2.7),
+        "ev-ocr-0": ("ocr", 0.0),
+        "ev-ocr-1": ("ocr", 2.6),
+        "ev-visual-0": ("visual", 0.0),
         "ev-visual-1": ("visual", 2.6),
     }
     assert set(ids) == set(expected)
@@ -66,7 +114,9 @@ def test_ids_types_and_times() -> None:
         assert item.type == kind and item.time == pytest.approx(time)
     assert [e.time for e in table] == sorted(e.time for e in table)
     assert len(table) == len(expected) and "ev-net-0" in table and "ev-net-1" not in table
-    assert table.between(2.0, 2.6) == [table.get(i) for i in ("ev-action-2", "ev-net-0", "ev-console-0")]
+    assert table.between(2.0, 2.6) == [
+        table.get(i) for i in ("ev-action-2", "ev-net-0", "ev-console-0")
+    ]
 
 
 def test_details_are_readable_and_private_values_are_not_copied() -> None:
@@ -80,7 +130,9 @@ def test_details_are_readable_and_private_values_are_not_copied() -> None:
     assert table.get("ev-console-0").detail == "console error: Boom"
     assert table.get("ev-speech-0").data["text"] == "That page is missing."
     ocr = table.get("ev-ocr-1")
-    assert ocr.data["text"] == "Not found" and ocr.data["errorWording"] and not ocr.data["errorStyled"]
+    assert (
+        ocr.data["text"] == "Not found" and ocr.data["errorWording"] and not ocr.data["errorStyled"]
+    )
     assert table.get("ev-visual-1").data["region"] == {"x": 0, "y": 40, "w": 200, "h": 30}
 
 
@@ -95,11 +147,22 @@ def _words(*spec: tuple[float, float, str]) -> tuple[TranscriptWord, ...]:
 
 
 def test_long_segments_split_into_sentences_at_their_times() -> None:
-    segment = TranscriptSegment(start=1.0, end=30.0, text="...", words=_words(
-        (1.0, 1.3, "It"), (1.3, 1.6, "costs"), (1.6, 2.0, "$49"), (25.0, 25.1, ".00."),
-        (26.0, 26.4, "Now"), (26.4, 26.8, "it"), (26.8, 27.2, "fails"),
-        (29.0, 29.5, "again"), (29.5, 30.0, "today!"),
-    ))
+    segment = TranscriptSegment(
+        start=1.0,
+        end=30.0,
+        text="...",
+        words=_words(
+            (1.0, 1.3, "It"),
+            (1.3, 1.6, "costs"),
+            (1.6, 2.0, "$49"),
+            (25.0, 25.1, ".00."),
+            (26.0, 26.4, "Now"),
+            (26.4, 26.8, "it"),
+            (26.8, 27.2, "fails"),
+            (29.0, 29.5, "again"),
+            (29.5, 30.0, "today!"),
+        ),
+    )
     plain = TranscriptSegment(start=40.0, end=41.0, text="no words")
     out = split_sentences([segment, plain])
     assert [(s.start, s.end, s.text) for s in out] == [
@@ -110,13 +173,28 @@ def test_long_segments_split_into_sentences_at_their_times() -> None:
     ]
 
 
-def _described(actions: list[dict], frames: list[tuple[float, float, Box | None, list[OcrLine]]],
-               elements: list[dict] = ()) -> list[str]:  # type: ignore[assignment]
-    rec = parse_recording({"metadata": {"url": "http://a.test/", "title": "Home — A"}, "actions": actions,
-                           "elements": list(elements)})
+def _described(
+    actions: list[dict],
+    frames: list[tuple[float, float, Box | None, list[OcrLine]]],
+    elements: list[dict] = (),
+) -> list[str]:  # type: ignore[assignment]
+    rec = parse_recording(
+        {
+            "metadata": {"url": "http://a.test/", "title": "Home — A"},
+            "actions": actions,
+            "elements": list(elements),
+        }
+    )
     keyframes = [
-        Keyframe(index=i, timestamp=t, reasons=("change",), changed_region=region, change_ratio=ratio,
-                 image=np.full((360, 640, 3), 255, np.uint8), lines=lines)
+        Keyframe(
+            index=i,
+            timestamp=t,
+            reasons=("change",),
+            changed_region=region,
+            change_ratio=ratio,
+            image=np.full((360, 640, 3), 255, np.uint8),
+            lines=lines,
+        )
         for i, (t, ratio, region, lines) in enumerate(frames)
     ]
     return [d.text for d in describe_keyframes(keyframes, rec)]
@@ -127,20 +205,55 @@ def _line(text: str, x: int, y: int) -> OcrLine:
 
 
 def test_frame_descriptions_say_what_changed_and_why() -> None:
-    home = [_line("Welcome to A", 20, 20), _line("Our products", 20, 60), _line("Contact us", 20, 100)]
-    field = {"selector": "#q", "tagName": "INPUT", "text": "Search",
-             "boundingBox": {"x": 300, "y": 200, "width": 200, "height": 30}}
+    home = [
+        _line("Welcome to A", 20, 20),
+        _line("Our products", 20, 60),
+        _line("Contact us", 20, 100),
+    ]
+    field = {
+        "selector": "#q",
+        "tagName": "INPUT",
+        "text": "Search",
+        "boundingBox": {"x": 300, "y": 200, "width": 200, "height": 30},
+    }
     texts = _described(
-        [{"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "Home — A"},
-         {"type": "scroll", "timestamp": 2300, "y": 300},
-         {"type": "click", "timestamp": 3900, "selector": "#q", "text": "Search", "x": 310, "y": 210},
-         {"type": "input", "timestamp": 5500, "selector": "#q", "text": "Search", "value": "shoes"},
-         {"type": "navigate", "timestamp": 9000, "url": "http://a.test/results", "title": "Results — A"}],
-        [(0.0, 1.0, None, home),
-         (2.0, 0.3, Box(x=0, y=0, w=640, h=360), home),
-         (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, _line("shoes", 305, 205)]),
-         (6.0, 0.02, Box(x=0, y=250, w=640, h=40), [*home, _line("Please enter a valid query", 20, 260)]),
-         (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [_line("3 results", 20, 20)])],
+        [
+            {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "Home — A"},
+            {"type": "scroll", "timestamp": 2300, "y": 300},
+            {
+                "type": "click",
+                "timestamp": 3900,
+                "selector": "#q",
+                "text": "Search",
+                "x": 310,
+                "y": 210,
+            },
+            {
+                "type": "input",
+                "timestamp": 5500,
+                "selector": "#q",
+                "text": "Search",
+                "value": "shoes",
+            },
+            {
+                "type": "navigate",
+                "timestamp": 9000,
+                "url": "http://a.test/results",
+                "title": "Results — A",
+            },
+        ],
+        [
+            (0.0, 1.0, None, home),
+            (2.0, 0.3, Box(x=0, y=0, w=640, h=360), home),
+            (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, _line("shoes", 305, 205)]),
+            (
+                6.0,
+                0.02,
+                Box(x=0, y=250, w=640, h=40),
+                [*home, _line("Please enter a valid query", 20, 260)],
+            ),
+            (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [_line("3 results", 20, 20)]),
+        ],
         elements=[field],
     )
     assert texts[0].startswith("Home: first frame of the recording.")

@@ -33,8 +33,15 @@ def test_epoch_events_are_converted() -> None:
         "actions": [{"type": "click", "timestamp": STARTED + 4200, "selector": "#a", "text": "Go"}],
         "browserState": {
             "consoleLogs": [{"level": "ERROR", "message": "boom", "timestamp": STARTED + 5000}],
-            "networkRequests": [{"method": "post", "url": "http://x.test/api", "status": 503,
-                                 "durationMs": 120, "timestamp": STARTED + 4300}],
+            "networkRequests": [
+                {
+                    "method": "post",
+                    "url": "http://x.test/api",
+                    "status": 503,
+                    "durationMs": 120,
+                    "timestamp": STARTED + 4300,
+                }
+            ],
         },
     }
     rec = parse_recording(raw)
@@ -57,7 +64,11 @@ def test_malformed_events_are_skipped_and_counted() -> None:
             None,
         ],
         "browserState": {
-            "consoleLogs": [{"level": "error", "timestamp": 10}, 5, {"message": "ok", "timestamp": "x"}],
+            "consoleLogs": [
+                {"level": "error", "timestamp": 10},
+                5,
+                {"message": "ok", "timestamp": "x"},
+            ],
             "networkRequests": [
                 {"url": "http://x.test/a", "timestamp": 300},  # no status: network error
                 {"url": "http://x.test/b", "timestamp": 400, "status": 0},
@@ -65,7 +76,10 @@ def test_malformed_events_are_skipped_and_counted() -> None:
                 {"url": "http://x.test/c", "timestamp": 600, "status": "200", "durationMs": -3},
             ],
         },
-        "elements": [{"tagName": "A"}, {"selector": "#a", "boundingBox": {"x": 1, "y": 2, "width": 0}}],
+        "elements": [
+            {"tagName": "A"},
+            {"selector": "#a", "boundingBox": {"x": 1, "y": 2, "width": 0}},
+        ],
     }
     rec = parse_recording(raw)
     assert [a.time for a in rec.actions] == [0.2]
@@ -128,13 +142,20 @@ def test_page_names_drop_the_site_name() -> None:
 
 
 def test_epoch_timestamps_without_started_at_count_from_the_first_event() -> None:
-    rec = parse_recording({
-        "metadata": {},
-        "actions": [{"type": "navigate", "timestamp": STARTED, "url": "http://x.test/"},
-                    {"type": "click", "timestamp": STARTED + 2500, "selector": "#a"}],
-        "browserState": {"networkRequests": [{"url": "http://x.test/api", "status": 200,
-                                              "timestamp": STARTED + 2600}]},
-    })
+    rec = parse_recording(
+        {
+            "metadata": {},
+            "actions": [
+                {"type": "navigate", "timestamp": STARTED, "url": "http://x.test/"},
+                {"type": "click", "timestamp": STARTED + 2500, "selector": "#a"},
+            ],
+            "browserState": {
+                "networkRequests": [
+                    {"url": "http://x.test/api", "status": 200, "timestamp": STARTED + 2600}
+                ]
+            },
+        }
+    )
     assert [a.time for a in rec.actions] == [0.0, 2.5]
     assert rec.network[0].time == pytest.approx(2.6)
     assert rec.started_at == STARTED

@@ -14,14 +14,25 @@ from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
 
 
 def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Keyframe:
-    return Keyframe(index=index, timestamp=t, reasons=("change",) if index else ("first",),
-                    changed_region=Box(x=0, y=0, w=320, h=180), change_ratio=ratio,
-                    image=np.full((180, 320, 3), 255, np.uint8), lines=list(lines))
+    return Keyframe(
+        index=index,
+        timestamp=t,
+        reasons=("change",) if index else ("first",),
+        changed_region=Box(x=0, y=0, w=320, h=180),
+        change_ratio=ratio,
+        image=np.full((180, 320, 3), 255, np.uint8),
+        lines=list(lines),
+    )
 
 
 def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0):  # type: ignore[no-untyped-def]
-    rec = parse_recording({"metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
-                           "actions": list(actions), "browserState": {"networkRequests": list(network)}})
+    rec = parse_recording(
+        {
+            "metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
+            "actions": list(actions),
+            "browserState": {"networkRequests": list(network)},
+        }
+    )
     keyframes = keyframes or [_frame(0, 0.0, 1.0)]
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
@@ -41,12 +52,19 @@ NAVIGATIONS = [
 
 def test_one_section_per_page_tiling_the_recording() -> None:
     sections, evidence = _sections(
-        NAVIGATIONS, network=[{"method": "POST", "url": "http://s.test/api/send", "status": 400, "timestamp": 20100}],
-        speech=[TranscriptSegment(start=21.0, end=23.0, text="Why did that fail?")])
+        NAVIGATIONS,
+        network=[
+            {"method": "POST", "url": "http://s.test/api/send", "status": 400, "timestamp": 20100}
+        ],
+        speech=[TranscriptSegment(start=21.0, end=23.0, text="Why did that fail?")],
+    )
     assert [(s.start, s.end) for s in sections] == [(0.0, 9.1), (9.1, 60.0)]
     assert sections[0].title == "Start: clicks 'Next'"
     assert sections[1].title == "Form: request fails (400)"
-    assert "http://s.test/form" in sections[1].description and "Why did that fail?" in sections[1].description
+    assert (
+        "http://s.test/form" in sections[1].description
+        and "Why did that fail?" in sections[1].description
+    )
     cited = {c.evidence_id: c.type for c in sections[1].citations}
     assert cited["ev-net-0"] == "network_error"
     assert cited["ev-action-4"] == "user_action" and cited["ev-speech-0"] == "transcript"
@@ -59,7 +77,12 @@ def test_one_section_per_page_tiling_the_recording() -> None:
 
 
 def test_major_visual_change_without_navigation_starts_a_section() -> None:
-    frames = [_frame(0, 0.0, 1.0), _frame(1, 12.0, 0.8), _frame(2, 13.0, 0.9), _frame(3, 30.0, 0.02)]
+    frames = [
+        _frame(0, 0.0, 1.0),
+        _frame(1, 12.0, 0.8),
+        _frame(2, 13.0, 0.9),
+        _frame(3, 30.0, 0.02),
+    ]
     sections, _ = _sections(NAVIGATIONS[:1], keyframes=frames)
     assert [s.start for s in sections] == [0.0, 12.0]  # 13 s is too close to 12 s to stand alone
     cited = [c for c in sections[1].citations if c.type == "visual_change"]
@@ -68,12 +91,17 @@ def test_major_visual_change_without_navigation_starts_a_section() -> None:
 
 def test_successful_requests_and_scrolls_are_not_cited() -> None:
     actions = [*NAVIGATIONS[:1], {"type": "scroll", "timestamp": 3000, "y": 400}]
-    sections, _ = _sections(actions, network=[{"url": "http://s.test/a.css", "status": 200, "timestamp": 100}])
+    sections, _ = _sections(
+        actions, network=[{"url": "http://s.test/a.css", "status": 200, "timestamp": 100}]
+    )
     assert [c.evidence_id for c in sections[0].citations] == ["ev-action-0"]
 
 
 def test_pages_after_the_end_of_the_video_open_no_section() -> None:
-    late = [*NAVIGATIONS, {"type": "navigate", "timestamp": 70000, "url": "http://s.test/late", "title": "Late — S"}]
+    late = [
+        *NAVIGATIONS,
+        {"type": "navigate", "timestamp": 70000, "url": "http://s.test/late", "title": "Late — S"},
+    ]
     sections, _ = _sections(late, duration=60.0)
     assert [(s.start, s.end) for s in sections] == [(0.0, 9.1), (9.1, 60.0)]
     assert all(s.start < s.end for s in sections)

@@ -16,23 +16,39 @@ from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
 W, H = 640, 360
 
 
-def recording(actions: list[dict[str, Any]] = (), network: list[dict[str, Any]] = (),
-              console: list[dict[str, Any]] = (), elements: list[dict[str, Any]] = (),
-              url: str = "http://shop.test/") -> Recording:
-    return parse_recording({
-        "metadata": {"url": url, "title": "Shop", "duration": 30},
-        "actions": list(actions),
-        "browserState": {"consoleLogs": list(console), "networkRequests": list(network)},
-        "elements": list(elements),
-    })
+def recording(
+    actions: list[dict[str, Any]] = (),
+    network: list[dict[str, Any]] = (),
+    console: list[dict[str, Any]] = (),
+    elements: list[dict[str, Any]] = (),
+    url: str = "http://shop.test/",
+) -> Recording:
+    return parse_recording(
+        {
+            "metadata": {"url": url, "title": "Shop", "duration": 30},
+            "actions": list(actions),
+            "browserState": {"consoleLogs": list(console), "networkRequests": list(network)},
+            "elements": list(elements),
+        }
+    )
 
 
-def frame(index: int, t: float, lines: list[OcrLine] = (), reasons: tuple[str, ...] = ("change",),
-          ratio: float = 0.1, image: np.ndarray | None = None) -> Keyframe:
+def frame(
+    index: int,
+    t: float,
+    lines: list[OcrLine] = (),
+    reasons: tuple[str, ...] = ("change",),
+    ratio: float = 0.1,
+    image: np.ndarray | None = None,
+) -> Keyframe:
     return Keyframe(
-        index=index, timestamp=t, reasons=reasons,
-        changed_region=None if ratio == 0 else Box(x=0, y=0, w=W, h=H), change_ratio=ratio,
-        image=np.full((H, W, 3), 255, np.uint8) if image is None else image, lines=list(lines),
+        index=index,
+        timestamp=t,
+        reasons=reasons,
+        changed_region=None if ratio == 0 else Box(x=0, y=0, w=W, h=H),
+        change_ratio=ratio,
+        image=np.full((H, W, 3), 255, np.uint8) if image is None else image,
+        lines=list(lines),
     )
 
 
@@ -40,8 +56,13 @@ def line(text: str, x: int, y: int, w: int = 200, h: int = 20) -> OcrLine:
     return OcrLine(text=text, box=Box(x=x, y=y, w=w, h=h), confidence=0.95)
 
 
-def signals_of(rec: Recording, keyframes: list[Keyframe] = (), speech: list[TranscriptSegment] = (),
-               options: SignalOptions | None = None, duration: float = 30.0) -> list[Signal]:
+def signals_of(
+    rec: Recording,
+    keyframes: list[Keyframe] = (),
+    speech: list[TranscriptSegment] = (),
+    options: SignalOptions | None = None,
+    duration: float = 30.0,
+) -> list[Signal]:
     keyframes = list(keyframes) or [frame(0, 0.0, reasons=("first",), ratio=1.0)]
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
@@ -55,12 +76,18 @@ def kinds(found: list[Signal]) -> list[str]:
     return [s.kind for s in found]
 
 
-def click(t_ms: int, selector: str = "button#go", text: str = "Go", x: int = 100, y: int = 100) -> dict[str, Any]:
+def click(
+    t_ms: int, selector: str = "button#go", text: str = "Go", x: int = 100, y: int = 100
+) -> dict[str, Any]:
     return {"type": "click", "timestamp": t_ms, "selector": selector, "text": text, "x": x, "y": y}
 
 
-BUTTON = {"selector": "button#go", "tagName": "BUTTON", "text": "Go",
-          "boundingBox": {"x": 80, "y": 90, "width": 60, "height": 24}}
+BUTTON = {
+    "selector": "button#go",
+    "tagName": "BUTTON",
+    "text": "Go",
+    "boundingBox": {"x": 80, "y": 90, "width": 60, "height": 24},
+}
 
 
 def test_rage_click_needs_several_quick_clicks_on_one_element() -> None:
@@ -74,16 +101,23 @@ def test_rage_click_needs_several_quick_clicks_on_one_element() -> None:
     assert "rage_click" not in kinds(signals_of(slow))
     two = recording(actions=[click(1000), click(1300)], elements=[BUTTON])
     assert "rage_click" not in kinds(signals_of(two))
-    spread = recording(actions=[click(1000, "#a", x=10), click(1200, "#b", x=200), click(1400, "#c", x=400)])
+    spread = recording(
+        actions=[click(1000, "#a", x=10), click(1200, "#b", x=200), click(1400, "#c", x=400)]
+    )
     assert "rage_click" not in kinds(signals_of(spread))
     # Without selectors, clicks on one spot count; a custom count applies.
-    spot = recording(actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)])
+    spot = recording(
+        actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)]
+    )
     assert "rage_click" in kinds(signals_of(spot, options=SignalOptions(rage_click_count=2)))
 
 
 def _dead_click_frames() -> list[Keyframe]:
     # The detector looked after the click at 5 s and saw no change: it noted "click" on kf 1.
-    return [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0, reasons=("change", "click"))]
+    return [
+        frame(0, 0.0, reasons=("first",), ratio=1.0),
+        frame(1, 3.0, reasons=("change", "click")),
+    ]
 
 
 def test_dead_click_is_measured_on_the_keyframes() -> None:
@@ -98,56 +132,101 @@ def test_dead_click_is_measured_on_the_keyframes() -> None:
     unmeasured = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0)]
     assert "dead_click" not in kinds(signals_of(rec, unmeasured))
     # A request, a navigation or typing after the click: the click did something.
-    with_request = recording(actions=[click(5000)], elements=[BUTTON],
-                             network=[{"url": "http://shop.test/api", "status": 200, "timestamp": 5200}])
+    with_request = recording(
+        actions=[click(5000)],
+        elements=[BUTTON],
+        network=[{"url": "http://shop.test/api", "status": 200, "timestamp": 5200}],
+    )
     assert "dead_click" not in kinds(signals_of(with_request, _dead_click_frames()))
-    navigated = recording(actions=[click(5000), {"type": "navigate", "timestamp": 5300, "url": "http://shop.test/b"}],
-                          elements=[BUTTON])
+    navigated = recording(
+        actions=[click(5000), {"type": "navigate", "timestamp": 5300, "url": "http://shop.test/b"}],
+        elements=[BUTTON],
+    )
     assert "dead_click" not in kinds(signals_of(navigated, _dead_click_frames()))
     # Focusing a form field shows only a caret; the end of the video cannot be measured past.
-    field = recording(actions=[click(5000, "input#q")],
-                      elements=[{"selector": "input#q", "tagName": "INPUT", "text": "Search"}])
+    field = recording(
+        actions=[click(5000, "input#q")],
+        elements=[{"selector": "input#q", "tagName": "INPUT", "text": "Search"}],
+    )
     assert "dead_click" not in kinds(signals_of(field, _dead_click_frames()))
     assert "dead_click" not in kinds(signals_of(rec, _dead_click_frames(), duration=6.0))
 
 
 def test_slow_and_failed_requests() -> None:
-    rec = recording(network=[
-        {"method": "GET", "url": "http://shop.test/api/slow", "status": 200, "durationMs": 2500, "timestamp": 1000},
-        {"method": "GET", "url": "http://shop.test/api/ok", "status": 200, "durationMs": 1900, "timestamp": 2000},
-        {"method": "POST", "url": "http://shop.test/api/pay", "status": 502, "durationMs": 3000, "timestamp": 3000},
-        {"method": "GET", "url": "http://shop.test/api/gone", "timestamp": 4000},
-        {"method": "GET", "url": "http://shop.test/live", "status": 200, "durationMs": 9000,
-         "resourceType": "websocket", "timestamp": 5000},
-    ])
+    rec = recording(
+        network=[
+            {
+                "method": "GET",
+                "url": "http://shop.test/api/slow",
+                "status": 200,
+                "durationMs": 2500,
+                "timestamp": 1000,
+            },
+            {
+                "method": "GET",
+                "url": "http://shop.test/api/ok",
+                "status": 200,
+                "durationMs": 1900,
+                "timestamp": 2000,
+            },
+            {
+                "method": "POST",
+                "url": "http://shop.test/api/pay",
+                "status": 502,
+                "durationMs": 3000,
+                "timestamp": 3000,
+            },
+            {"method": "GET", "url": "http://shop.test/api/gone", "timestamp": 4000},
+            {
+                "method": "GET",
+                "url": "http://shop.test/live",
+                "status": 200,
+                "durationMs": 9000,
+                "resourceType": "websocket",
+                "timestamp": 5000,
+            },
+        ]
+    )
     found = signals_of(rec)
     slow = [s for s in found if s.kind == "slow_request"]
     assert [s.evidence_ids for s in slow] == [("ev-net-0",)]
     failed = [s for s in found if s.kind == "network_error"]
     assert [s.evidence_ids for s in failed] == [("ev-net-2",), ("ev-net-3",)]
     assert "HTTP 502" in failed[0].title and "network error" in failed[1].title
-    stricter = [s for s in signals_of(rec, options=SignalOptions(slow_request_s=1.0)) if s.kind == "slow_request"]
+    stricter = [
+        s
+        for s in signals_of(rec, options=SignalOptions(slow_request_s=1.0))
+        if s.kind == "slow_request"
+    ]
     assert [s.evidence_ids for s in stricter] == [("ev-net-0",), ("ev-net-1",)]
 
 
 def test_console_errors_and_the_browsers_echo_of_a_failed_request() -> None:
     rec = recording(
-        network=[{"method": "POST", "url": "http://shop.test/api/pay", "status": 500, "timestamp": 1000}],
+        network=[
+            {"method": "POST", "url": "http://shop.test/api/pay", "status": 500, "timestamp": 1000}
+        ],
         console=[
-            {"level": "error", "message": "Failed to load resource: the server responded with a status of 500",
-             "url": "http://shop.test/api/pay", "timestamp": 1100},
+            {
+                "level": "error",
+                "message": "Failed to load resource: the server responded with a status of 500",
+                "url": "http://shop.test/api/pay",
+                "timestamp": 1100,
+            },
             {"level": "error", "message": "Uncaught TypeError: x is undefined", "timestamp": 1200},
             {"level": "warn", "message": "deprecated", "timestamp": 1300},
         ],
     )
     console = [s for s in signals_of(rec) if s.kind == "console_error"]
     assert [(s.evidence_ids, s.data["echo"]) for s in console] == [
-        (("ev-console-0",), True), (("ev-console-1",), False)]
+        (("ev-console-0",), True),
+        (("ev-console-1",), False),
+    ]
 
 
 def _red_text_image(x: int, y: int, w: int, h: int) -> np.ndarray:
     image = np.full((H, W, 3), 255, np.uint8)
-    image[y + 4:y + h - 4:3, x:x + w] = (30, 30, 220)  # BGR red strokes, like glyphs
+    image[y + 4 : y + h - 4 : 3, x : x + w] = (30, 30, 220)  # BGR red strokes, like glyphs
     return image
 
 
@@ -170,8 +249,11 @@ def test_screen_errors_need_red_styling_or_a_logged_error() -> None:
 
     plain = frame(1, 4.0, [before.lines[0], red_line])
     assert "screen_error" not in kinds(signals_of(recording(), [before, plain]))
-    after_error = recording(network=[{"method": "POST", "url": "http://shop.test/api", "status": 422,
-                                      "timestamp": 3000}])
+    after_error = recording(
+        network=[
+            {"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}
+        ]
+    )
     assert "screen_error" in kinds(signals_of(after_error, [before, plain]))
     # Text that was already there when the page loaded did not "appear".
     static = frame(0, 0.0, [red_line], reasons=("first",), ratio=1.0)
@@ -181,7 +263,9 @@ def test_screen_errors_need_red_styling_or_a_logged_error() -> None:
 def test_error_is_attributed_to_the_last_click_before_it() -> None:
     rec = recording(
         actions=[click(1000, "input#card", "Card"), click(2000, "button#pay", "Pay")],
-        network=[{"method": "POST", "url": "http://shop.test/api/pay", "status": 422, "timestamp": 1990}],
+        network=[
+            {"method": "POST", "url": "http://shop.test/api/pay", "status": 422, "timestamp": 1990}
+        ],
     )
     error_clicks = [s for s in signals_of(rec) if s.kind == "error_click"]
     assert len(error_clicks) == 1
@@ -200,23 +284,48 @@ def test_problems_said_aloud() -> None:
 
 
 def _priced_pages(second_price: str) -> tuple[Recording, list[Keyframe]]:
-    rec = recording(actions=[
-        {"type": "navigate", "timestamp": 0, "url": "http://shop.test/", "title": "Home — Shop"},
-        {"type": "navigate", "timestamp": 10000, "url": "http://shop.test/plans", "title": "Plans — Shop"},
-    ])
-    home = frame(0, 0.5, [line("Team plan from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0)
-    plans = frame(1, 11.0, [
-        line("Starter", 50, 100, 80), line("$0/mo", 50, 140, 80, 30),
-        line("Team", 300, 100, 80), line("For growing teams", 300, 120, 160, 14),
-        line(second_price, 300, 140, 90, 30),
-    ])
+    rec = recording(
+        actions=[
+            {
+                "type": "navigate",
+                "timestamp": 0,
+                "url": "http://shop.test/",
+                "title": "Home — Shop",
+            },
+            {
+                "type": "navigate",
+                "timestamp": 10000,
+                "url": "http://shop.test/plans",
+                "title": "Plans — Shop",
+            },
+        ]
+    )
+    home = frame(
+        0, 0.5, [line("Team plan from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0
+    )
+    plans = frame(
+        1,
+        11.0,
+        [
+            line("Starter", 50, 100, 80),
+            line("$0/mo", 50, 140, 80, 30),
+            line("Team", 300, 100, 80),
+            line("For growing teams", 300, 120, 160, 14),
+            line(second_price, 300, 140, 90, 30),
+        ],
+    )
     return rec, [home, plans]
 
 
 def test_contradicting_values_across_pages() -> None:
     rec, keyframes = _priced_pages("$39/mo")
-    speech = [TranscriptSegment(start=12.0, end=15.0,
-                                text="Wait, this says thirty nine dollars but the home page said twenty nine.")]
+    speech = [
+        TranscriptSegment(
+            start=12.0,
+            end=15.0,
+            text="Wait, this says thirty nine dollars but the home page said twenty nine.",
+        )
+    ]
     found = [s for s in signals_of(rec, keyframes, speech) if s.kind == "contradiction"]
     assert len(found) == 1
     values = {v["display"] for v in found[0].data["values"]}
@@ -233,10 +342,18 @@ def test_contradicting_values_across_pages() -> None:
 
 def test_different_values_on_one_page_are_not_a_contradiction() -> None:
     rec = recording()
-    monthly_yearly = frame(0, 0.5, [
-        line("Team", 50, 100, 80), line("$29/mo", 50, 130, 80, 30),
-        line("Team", 300, 100, 80), line("$24/mo", 300, 130, 80, 30),
-    ], reasons=("first",), ratio=1.0)
+    monthly_yearly = frame(
+        0,
+        0.5,
+        [
+            line("Team", 50, 100, 80),
+            line("$29/mo", 50, 130, 80, 30),
+            line("Team", 300, 100, 80),
+            line("$24/mo", 300, 130, 80, 30),
+        ],
+        reasons=("first",),
+        ratio=1.0,
+    )
     assert "contradiction" not in kinds(signals_of(rec, [monthly_yearly]))
 
 
@@ -247,14 +364,29 @@ def test_a_sale_price_beside_the_list_price_is_not_a_contradiction() -> None:
 
 def test_a_spoken_value_the_screen_contradicts() -> None:
     rec = recording(url="http://shop.test/plans")
-    plans = [frame(0, 1.0, [line("Team", 300, 100, 80), line("$39/mo", 300, 140, 90, 30)],
-                   reasons=("first",), ratio=1.0)]
-    speech = [TranscriptSegment(start=12.0, end=15.0, text="The team plan was supposed to be twenty five dollars.")]
+    plans = [
+        frame(
+            0,
+            1.0,
+            [line("Team", 300, 100, 80), line("$39/mo", 300, 140, 90, 30)],
+            reasons=("first",),
+            ratio=1.0,
+        )
+    ]
+    speech = [
+        TranscriptSegment(
+            start=12.0, end=15.0, text="The team plan was supposed to be twenty five dollars."
+        )
+    ]
     found = [s for s in signals_of(rec, plans, speech) if s.kind == "contradiction"]
     assert len(found) == 1 and set(found[0].evidence_ids) == {"ev-speech-0", "ev-ocr-1"}
     assert "$25" in found[0].title and "$39/month" in found[0].title
     # Saying a value that is on screen is no contradiction.
-    agree = [TranscriptSegment(start=12.0, end=15.0, text="The team plan is thirty nine dollars a month.")]
+    agree = [
+        TranscriptSegment(
+            start=12.0, end=15.0, text="The team plan is thirty nine dollars a month."
+        )
+    ]
     assert "contradiction" not in kinds(signals_of(rec, plans, agree))
 
 
@@ -282,11 +414,25 @@ def test_a_red_icon_beside_black_text_is_not_error_styling() -> None:
 
 
 def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
-    rec = recording(actions=[
-        {"type": "navigate", "timestamp": 0, "url": "http://shop.test/", "title": "Home — Shop"},
-        {"type": "navigate", "timestamp": 10000, "url": "http://shop.test/plans", "title": "Plans — Shop"},
-    ])
-    home = frame(0, 0.5, [line("Shop Basic from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0)
+    rec = recording(
+        actions=[
+            {
+                "type": "navigate",
+                "timestamp": 0,
+                "url": "http://shop.test/",
+                "title": "Home — Shop",
+            },
+            {
+                "type": "navigate",
+                "timestamp": 10000,
+                "url": "http://shop.test/plans",
+                "title": "Plans — Shop",
+            },
+        ]
+    )
+    home = frame(
+        0, 0.5, [line("Shop Basic from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0
+    )
     plans = frame(1, 11.0, [line("Shop Premium", 300, 100, 120), line("$99/mo", 300, 140, 90, 30)])
     assert "contradiction" not in kinds(signals_of(rec, [home, plans]))
 
@@ -294,7 +440,9 @@ def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
 def test_error_words_scrolled_into_view_after_an_error_are_not_an_error_message() -> None:
     rec = recording(
         actions=[{"type": "scroll", "timestamp": 4200, "y": 600}],
-        network=[{"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}],
+        network=[
+            {"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}
+        ],
     )
     before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
     faq = frame(1, 4.0, [line("What if my payment fails?", 20, 200)], ratio=0.3)
@@ -302,11 +450,22 @@ def test_error_words_scrolled_into_view_after_an_error_are_not_an_error_message(
 
 
 def test_rage_clicks_on_a_button_and_its_label_are_one_target() -> None:
-    rec = recording(actions=[click(1000, "button#go", x=100, y=100), click(1300, "button#go > span", x=104, y=98),
-                             click(1600, "button#go", x=99, y=103)], elements=[BUTTON])
+    rec = recording(
+        actions=[
+            click(1000, "button#go", x=100, y=100),
+            click(1300, "button#go > span", x=104, y=98),
+            click(1600, "button#go", x=99, y=103),
+        ],
+        elements=[BUTTON],
+    )
     assert "rage_click" in kinds(signals_of(rec))
-    apart = recording(actions=[click(1000, "#a", x=10, y=10), click(1300, "#b", x=300, y=10),
-                               click(1600, "#c", x=600, y=10)])
+    apart = recording(
+        actions=[
+            click(1000, "#a", x=10, y=10),
+            click(1300, "#b", x=300, y=10),
+            click(1600, "#c", x=600, y=10),
+        ]
+    )
     assert "rage_click" not in kinds(signals_of(apart))
 
 
@@ -315,10 +474,19 @@ def test_a_wrapped_red_message_is_quoted_whole() -> None:
     image[204:216:3, 100:400] = (30, 30, 220)
     image[226:236:3, 100:200] = (30, 30, 220)
     before = frame(0, 0.0, [line("Sign in", 20, 20)], reasons=("first",), ratio=1.0)
-    lines = [line("Sign in", 20, 20), line("Something went wrong. Please try", 100, 200, 300, 20),
-             line("again later.", 100, 222, 100, 16), line("Forgot password?", 100, 300, 150, 16)]
-    found = [s for s in signals_of(recording(), [before, frame(1, 3.0, lines, image=image)])
-             if s.kind == "screen_error"]
+    lines = [
+        line("Sign in", 20, 20),
+        line("Something went wrong. Please try", 100, 200, 300, 20),
+        line("again later.", 100, 222, 100, 16),
+        line("Forgot password?", 100, 300, 150, 16),
+    ]
+    found = [
+        s
+        for s in signals_of(recording(), [before, frame(1, 3.0, lines, image=image)])
+        if s.kind == "screen_error"
+    ]
     assert len(found) == 1
-    assert found[0].title == "Error shown on screen: 'Something went wrong. Please try again later.'"
+    assert (
+        found[0].title == "Error shown on screen: 'Something went wrong. Please try again later.'"
+    )
     assert len(found[0].evidence_ids) == 2

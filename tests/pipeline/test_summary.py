@@ -15,22 +15,43 @@ from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
 
 
 def _report(network=(), console=(), speech=(), screen=(), actions=(), intent="Buy a ticket."):  # type: ignore[no-untyped-def]
-    rec = parse_recording({
-        "metadata": {"url": "http://t.test/", "title": "Tickets — T", "intent": intent},
-        "actions": list(actions),
-        "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
-    })
+    rec = parse_recording(
+        {
+            "metadata": {"url": "http://t.test/", "title": "Tickets — T", "intent": intent},
+            "actions": list(actions),
+            "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
+        }
+    )
     image = np.full((120, 320, 3), 255, np.uint8)
-    keyframes = [Keyframe(index=0, timestamp=0.0, reasons=("first",), changed_region=None, change_ratio=1.0,
-                          image=image)]
+    keyframes = [
+        Keyframe(
+            index=0,
+            timestamp=0.0,
+            reasons=("first",),
+            changed_region=None,
+            change_ratio=1.0,
+            image=image,
+        )
+    ]
     for i, (t, text) in enumerate(screen, start=1):
-        keyframes.append(Keyframe(index=i, timestamp=t, reasons=("change",),
-                                  changed_region=Box(x=0, y=0, w=320, h=120), change_ratio=0.1, image=image,
-                                  lines=[OcrLine(text=text, box=Box(x=10, y=10 + 20 * i, w=200, h=16),
-                                                 confidence=0.9)]))
+        keyframes.append(
+            Keyframe(
+                index=i,
+                timestamp=t,
+                reasons=("change",),
+                changed_region=Box(x=0, y=0, w=320, h=120),
+                change_ratio=0.1,
+                image=image,
+                lines=[
+                    OcrLine(text=text, box=Box(x=10, y=10 + 20 * i, w=200, h=16), confidence=0.9)
+                ],
+            )
+        )
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
-    findings = build_findings(detect_signals(rec, evidence, keyframes, 40.0, SignalOptions()), evidence)
+    findings = build_findings(
+        detect_signals(rec, evidence, keyframes, 40.0, SignalOptions()), evidence
+    )
     return rec, evidence, findings
 
 
@@ -39,7 +60,9 @@ FAIL = {"method": "POST", "url": "http://t.test/api/buy", "status": 503, "timest
 
 def test_a_lone_failed_request_is_medium_confidence() -> None:
     _, _, findings = _report(network=[FAIL])
-    assert [(f.kind, f.severity, f.confidence) for f in findings] == [("network_error", "high", "medium")]
+    assert [(f.kind, f.severity, f.confidence) for f in findings] == [
+        ("network_error", "high", "medium")
+    ]
     assert findings[0].evidence_ids == ("ev-net-0",) and findings[0].time == 5.0
 
 
@@ -47,8 +70,18 @@ def test_repeats_group_and_independent_sources_raise_confidence() -> None:
     again = {**FAIL, "timestamp": 15000}
     _, _, findings = _report(
         network=[FAIL, again],
-        console=[{"level": "error", "message": "BuyError: upstream (request id req_1a2b3c)", "timestamp": 5300},
-                 {"level": "error", "message": "BuyError: upstream (request id req_9f8e7d)", "timestamp": 15300}],
+        console=[
+            {
+                "level": "error",
+                "message": "BuyError: upstream (request id req_1a2b3c)",
+                "timestamp": 5300,
+            },
+            {
+                "level": "error",
+                "message": "BuyError: upstream (request id req_9f8e7d)",
+                "timestamp": 15300,
+            },
+        ],
         screen=[(6.0, "Sorry, something went wrong")],
         speech=[TranscriptSegment(start=7.0, end=9.0, text="It says something went wrong.")],
     )
@@ -56,19 +89,27 @@ def test_repeats_group_and_independent_sources_raise_confidence() -> None:
     assert set(by_kind) == {"network_error", "console_error", "screen_error"}
     network = by_kind["network_error"]
     assert network.title == "POST /api/buy returned HTTP 503 (2x)"
-    assert {"ev-net-0", "ev-net-1", "ev-console-0", "ev-ocr-0", "ev-speech-0"} <= set(network.evidence_ids)
+    assert {"ev-net-0", "ev-net-1", "ev-console-0", "ev-ocr-0", "ev-speech-0"} <= set(
+        network.evidence_ids
+    )
     assert all(f.confidence == "high" for f in findings)
     assert by_kind["console_error"].title.endswith("(2x)")
 
 
 def test_speech_alone_is_a_low_confidence_user_report() -> None:
-    _, _, findings = _report(speech=[TranscriptSegment(start=3.0, end=5.0, text="The button does not work.")])
-    assert [(f.kind, f.confidence, f.evidence_ids) for f in findings] == [("user_reported", "low", ("ev-speech-0",))]
+    _, _, findings = _report(
+        speech=[TranscriptSegment(start=3.0, end=5.0, text="The button does not work.")]
+    )
+    assert [(f.kind, f.confidence, f.evidence_ids) for f in findings] == [
+        ("user_reported", "low", ("ev-speech-0",))
+    ]
 
 
 def test_summary_states_intent_path_problems_and_outcome() -> None:
-    rec, evidence, findings = _report(network=[FAIL], actions=[
-        {"type": "click", "timestamp": 4900, "selector": "#buy", "text": "Buy"}])
+    rec, evidence, findings = _report(
+        network=[FAIL],
+        actions=[{"type": "click", "timestamp": 4900, "selector": "#buy", "text": "Buy"}],
+    )
     summary = summarize(rec, findings, 40.0, evidence)
     sentences = re.findall(r"[^.]+\.", summary.summary)
     assert 2 <= len(sentences) <= 4
@@ -87,8 +128,12 @@ def test_a_clean_session_says_so() -> None:
 
 
 def test_third_party_failures_are_graded_low() -> None:
-    rec, evidence, _ = _report(network=[FAIL, {"method": "GET", "url": "http://ads.example/pixel", "status": 0,
-                                               "timestamp": 9000}])
+    rec, evidence, _ = _report(
+        network=[
+            FAIL,
+            {"method": "GET", "url": "http://ads.example/pixel", "status": 0, "timestamp": 9000},
+        ]
+    )
     signals = detect_signals(rec, evidence, [], 40.0, SignalOptions())
     findings = build_findings(signals, evidence, [p.url for p in rec.pages])
     assert [(f.title, f.severity) for f in findings] == [
@@ -98,24 +143,51 @@ def test_third_party_failures_are_graded_low() -> None:
 
 
 def test_failed_static_resources_are_one_finding_and_third_party_console_errors_low() -> None:
-    images = [{"method": "GET", "url": f"http://t.test/img/{i}.png", "status": 404, "resourceType": "image",
-               "timestamp": 1000 + i} for i in range(3)]
-    rec, evidence, _ = _report(network=images, console=[
-        {"level": "error", "message": "widget crashed", "url": "https://cdn.widgets.example/w.js", "timestamp": 3000},
-    ])
-    findings = build_findings(detect_signals(rec, evidence, [], 40.0, SignalOptions()), evidence,
-                              [p.url for p in rec.pages])
-    assert [(f.kind, f.severity) for f in findings] == [("network_error", "medium"), ("console_error", "low")]
+    images = [
+        {
+            "method": "GET",
+            "url": f"http://t.test/img/{i}.png",
+            "status": 404,
+            "resourceType": "image",
+            "timestamp": 1000 + i,
+        }
+        for i in range(3)
+    ]
+    rec, evidence, _ = _report(
+        network=images,
+        console=[
+            {
+                "level": "error",
+                "message": "widget crashed",
+                "url": "https://cdn.widgets.example/w.js",
+                "timestamp": 3000,
+            },
+        ],
+    )
+    findings = build_findings(
+        detect_signals(rec, evidence, [], 40.0, SignalOptions()),
+        evidence,
+        [p.url for p in rec.pages],
+    )
+    assert [(f.kind, f.severity) for f in findings] == [
+        ("network_error", "medium"),
+        ("console_error", "low"),
+    ]
     assert findings[0].title.startswith("3 image requests failed (HTTP 404)")
     assert len(findings[0].evidence_ids) == 3
 
 
 def test_the_browsers_echo_is_not_independent_corroboration() -> None:
-    echo = {"level": "error", "url": FAIL["url"], "timestamp": 5400,
-            "message": "Failed to load resource: the server responded with a status of 503"}
+    echo = {
+        "level": "error",
+        "url": FAIL["url"],
+        "timestamp": 5400,
+        "message": "Failed to load resource: the server responded with a status of 503",
+    }
     _, _, findings = _report(network=[FAIL], console=[echo])
     assert [(f.kind, f.confidence, f.evidence_ids) for f in findings] == [
-        ("network_error", "medium", ("ev-net-0", "ev-console-0"))]
+        ("network_error", "medium", ("ev-net-0", "ev-console-0"))
+    ]
 
 
 def test_console_errors_corroborate_only_the_request_they_belong_to() -> None:
@@ -131,9 +203,12 @@ def test_console_errors_corroborate_only_the_request_they_belong_to() -> None:
 
 
 def test_without_a_typed_intent_the_spoken_one_is_quoted() -> None:
-    rec, evidence, findings = _report(intent="", speech=[
-        TranscriptSegment(start=1.0, end=3.0, text="Okay, recording now."),
-        TranscriptSegment(start=3.0, end=6.0, text="I'm trying to change my billing address."),
-    ])
+    rec, evidence, findings = _report(
+        intent="",
+        speech=[
+            TranscriptSegment(start=1.0, end=3.0, text="Okay, recording now."),
+            TranscriptSegment(start=3.0, end=6.0, text="I'm trying to change my billing address."),
+        ],
+    )
     summary = summarize(rec, findings, 40.0, evidence)
-    assert summary.summary.startswith("The user said: \"I'm trying to change my billing address.\"")
+    assert summary.summary.startswith('The user said: "I\'m trying to change my billing address."')

@@ -46,8 +46,9 @@ class ChatClient:
     def __init__(self, config: ChatConfig) -> None:
         self.config = config
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self._http = httpx.Client(base_url=config.base_url.rstrip("/"), headers=headers,
-                                  timeout=config.timeout_s)
+        self._http = httpx.Client(
+            base_url=config.base_url.rstrip("/"), headers=headers, timeout=config.timeout_s
+        )
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -114,16 +115,22 @@ def write_report(
     Returns the deterministic ``summary``/``findings`` unchanged when the
     service fails or answers nonsense.
     """
-    detected = "\n".join(f"- [{f.kind}/{f.severity}] {f.title} ({', '.join(f.evidence_ids)})" for f in findings)
+    detected = "\n".join(
+        f"- [{f.kind}/{f.severity}] {f.title} ({', '.join(f.evidence_ids)})" for f in findings
+    )
     user = (
         f"Intent: {intent or 'unknown'}\n\nEvidence (id, seconds, type, detail):\n"
         f"{_evidence_rows(evidence)}\n\nDetected findings:\n{detected or '- none'}"
     )
     try:
-        reply = parse_json_reply(client.complete([
-            {"role": "system", "content": _SYSTEM},
-            {"role": "user", "content": user},
-        ]))
+        reply = parse_json_reply(
+            client.complete(
+                [
+                    {"role": "system", "content": _SYSTEM},
+                    {"role": "user", "content": user},
+                ]
+            )
+        )
     except ChatError as exc:
         log.warning("language model unavailable, keeping the deterministic report: %s", exc)
         return summary, list(findings)
@@ -149,7 +156,11 @@ def merge_report(
         if not isinstance(item, dict):
             continue
         ids = item.get("evidenceIds")
-        valid = [i for i in ids if isinstance(i, str) and i in evidence] if isinstance(ids, list) else []
+        valid = (
+            [i for i in ids if isinstance(i, str) and i in evidence]
+            if isinstance(ids, list)
+            else []
+        )
         title = item.get("title")
         if not valid or not isinstance(title, str) or not title.strip():
             continue
@@ -157,15 +168,28 @@ def merge_report(
         overlap = next((i for i, f in enumerate(merged) if set(valid) & set(f.evidence_ids)), None)
         if overlap is not None:
             old = merged[overlap]
-            merged[overlap] = Finding(kind=old.kind, severity=old.severity, time=old.time,
-                                      confidence=old.confidence, evidence_ids=old.evidence_ids, title=title)
+            merged[overlap] = Finding(
+                kind=old.kind,
+                severity=old.severity,
+                time=old.time,
+                confidence=old.confidence,
+                evidence_ids=old.evidence_ids,
+                title=title,
+            )
             continue
         severity = str(item["severity"]) if item.get("severity") in SEVERITIES else "low"
         kind = str(item["kind"]) if isinstance(item.get("kind"), str) and item["kind"] else "other"
         time = min(evidence.get(i).time for i in valid)  # type: ignore[union-attr]
-        merged.append(Finding(kind=kind, severity=severity, time=time,
-                              confidence=finding_confidence(valid, evidence),
-                              evidence_ids=tuple(dict.fromkeys(valid)), title=title))
+        merged.append(
+            Finding(
+                kind=kind,
+                severity=severity,
+                time=time,
+                confidence=finding_confidence(valid, evidence),
+                evidence_ids=tuple(dict.fromkeys(valid)),
+                title=title,
+            )
+        )
     text = reply.get("summary")
     prose = " ".join(text.split()) if isinstance(text, str) and text.strip() else summary.summary
     rank = {s: i for i, s in enumerate(SEVERITIES)}

@@ -31,7 +31,9 @@ _PROMPT = (
 def _data_url(image: np.ndarray, max_width: int = 1024) -> str:
     if image.shape[1] > max_width:
         scale = max_width / image.shape[1]
-        image = cv2.resize(image, (max_width, int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max_width, int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise ChatError("could not encode the frame")
@@ -40,19 +42,26 @@ def _data_url(image: np.ndarray, max_width: int = 1024) -> str:
 
 def describe_frame(client: ChatClient, image: np.ndarray, facts: str) -> str:
     """The model's short description of one frame; raises ChatError."""
-    reply = client.complete([{
-        "role": "user",
-        "content": [
-            {"type": "text", "text": _PROMPT.format(facts=facts)},
-            {"type": "image_url", "image_url": {"url": _data_url(image)}},
-        ],
-    }])
+    reply = client.complete(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": _PROMPT.format(facts=facts)},
+                    {"type": "image_url", "image_url": {"url": _data_url(image)}},
+                ],
+            }
+        ]
+    )
     return " ".join(reply.split())[:400]
 
 
 def _priority(description: FrameDescription) -> tuple[int, float]:
     # Frames with error styling or a new view first; then in time order.
-    return (0 if description.error_styled else 1 if description.major_change else 2, description.timestamp)
+    return (
+        0 if description.error_styled else 1 if description.major_change else 2,
+        description.timestamp,
+    )
 
 
 def enrich_descriptions(
