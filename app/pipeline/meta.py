@@ -110,6 +110,7 @@ class Recording:
     elements: tuple[ElementSnapshot, ...]
     pages: tuple[PageVisit, ...]
     skipped: int  # malformed events dropped while parsing
+    by_selector: Mapping[str, ElementSnapshot] = field(default_factory=dict)  # first snapshot wins
 
     def page_at(self, t: float) -> PageVisit | None:
         """The page on screen at time ``t`` (the last visit that started at or before it)."""
@@ -148,12 +149,7 @@ class Recording:
 
     def element(self, selector: str | None) -> ElementSnapshot | None:
         """The DOM snapshot captured for ``selector``, if the recorder sent one."""
-        if not selector:
-            return None
-        for element in self.elements:
-            if element.selector == selector:
-                return element
-        return None
+        return self.by_selector.get(selector) if selector else None
 
     def vocabulary(self, limit: int = 60) -> tuple[str, ...]:
         """Words and short phrases likely to be spoken: titles, labels, URL path words.
@@ -411,6 +407,7 @@ def parse_recording(raw: Any) -> Recording:
         console=tuple(console),
         network=tuple(network),
         elements=tuple(elements),
+        by_selector={e.selector: e for e in reversed(elements)},
         pages=_pages(actions, network, _text(meta.get("url")), _text(meta.get("title")), duration),
         skipped=skipped,
     )

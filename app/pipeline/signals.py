@@ -9,6 +9,7 @@ on; nothing here is inferred without an observation behind it.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,8 +194,8 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
         if not item.data.get("errorWording"):
             continue
         styled = bool(item.data.get("errorStyled"))
-        near = not item.data.get("scrolledIn") and any(
-            -1.0 <= item.time - t <= options.screen_error_window_s for t in logged
+        near = not item.data.get("scrolledIn") and _any_between(
+            logged, item.time - options.screen_error_window_s, item.time + 1.0
         )
         if not (styled or near):
             continue
@@ -309,6 +310,14 @@ def _same_target(a: Action, b: Action, radius: float) -> bool:
     return ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5 <= radius
 
 
+def _any_between(
+    times: Sequence[float], start: float, end: float, *, open_start: bool = False
+) -> bool:
+    """Whether sorted ``times`` hold a value in [start, end] (or (start, end])."""
+    i = bisect_right(times, start) if open_start else bisect_left(times, start)
+    return i < len(times) and times[i] <= end
+
+
 def dead_click_signals(
     recording: Recording, keyframes: Sequence[Keyframe], duration: float, options: SignalOptions
 ) -> list[Signal]:
@@ -326,6 +335,11 @@ def dead_click_signals(
     out: list[Signal] = []
     frames = sorted(keyframes, key=lambda k: k.timestamp)
     window = options.dead_click_window_s
+    # The recording's events are in time order: look windows up by bisection.
+    request_times = [r.time for r in recording.network]
+    console_times = [c.time for c in recording.console]
+    action_times = [a.time for a in recording.actions]
+    frame_times = [k.timestamp for k in frames]
     for click in _clicks(recording):
         element = recording.element(click.selector)
         if element is not None and element.tag in _FOCUS_TAGS:
@@ -333,23 +347,25 @@ def dead_click_signals(
         end = click.time + window
         if end > duration:
             continue
-        if any(click.time - 0.1 <= r.time <= end for r in recording.network):
+        if _any_between(request_times, click.time - 0.1, end):
             continue
-        if any(click.time - 0.1 <= c.time <= end for c in recording.console):
+        if _any_between(console_times, click.time - 0.1, end):
             continue
+        following = recording.actions[
+            bisect_left(action_times, click.time) : bisect_right(action_times, end)
+        ]
         if any(
             a is not click
-            and click.time <= a.time <= end
             and (
                 a.type in {"navigate", "scroll", "input", "keypress"}
                 or (a.type == "click" and a.selector != click.selector)
             )
-            for a in recording.actions
+            for a in following
         ):
             continue  # the user moved on or interacted: not a dead end
-        if any(click.time < k.timestamp <= end for k in frames):
+        if _any_between(frame_times, click.time, end, open_start=True):
             continue  # the screen changed after the click
-        shown = [k for k in frames if k.timestamp <= click.time]
+        shown = frames[: bisect_right(frame_times, click.time)]
         # A keyframe taken for an earlier click already carries "click" as its first reason, so
         # only a mark added later (the detector saw no change) measures this click.
         if not shown or "click" not in shown[-1].reasons[1:]:
@@ -377,18 +393,15 @@ def error_click_signals(
     form and then pressing its button blames the button.
     """
     clicks = _clicks(recording)
+    click_times = [c.time for c in clicks]
     caused: dict[int, list[Signal]] = {}
     for error in signals:
         if error.kind not in {"network_error", "console_error", "screen_error"}:
             continue
         # The recorder stamps a click on release and its request on send: allow a small skew.
-        before = [
-            i
-            for i, c in enumerate(clicks)
-            if -0.25 <= error.time - c.time <= options.error_click_window_s
-        ]
-        if before:
-            caused.setdefault(before[-1], []).append(error)
+        last = bisect_right(click_times, error.time + 0.25) - 1
+        if last >= 0 and error.time - click_times[last] <= options.error_click_window_s:
+            caused.setdefault(last, []).append(error)
     out: list[Signal] = []
     for i, following in sorted(caused.items()):
         click = clicks[i]

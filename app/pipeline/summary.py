@@ -8,6 +8,7 @@ source gives "medium" and speech alone "low".
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
@@ -97,9 +98,30 @@ def _group(signals: Sequence[Signal]) -> list[_Group]:
     return groups
 
 
+def _between(ordered: Sequence[Signal], start: float, end: float) -> Sequence[Signal]:
+    """The signals of a time-ordered list with ``start <= time <= end``."""
+    lo = bisect_left(ordered, start, key=lambda s: s.time)
+    hi = bisect_right(ordered, end, key=lambda s: s.time)
+    return ordered[lo:hi]
+
+
 def _near(group: _Group, others: Sequence[Signal], before: float, after: float) -> list[Signal]:
-    """Signals from ``others`` within [-before, +after] s of any occurrence in ``group``."""
-    return [o for o in others if any(-before <= o.time - s.time <= after for s in group.signals)]
+    """Signals of time-ordered ``others`` within [-before, +after] s of one in ``group``."""
+    found: dict[int, Signal] = {}
+    for signal in group.signals:
+        for other in _between(others, signal.time - before, signal.time + after):
+            found.setdefault(id(other), other)
+    return sorted(found.values(), key=lambda s: s.time)
+
+
+def _related_to(requests: Sequence[Signal], entries: Sequence[Signal]) -> list[Signal]:
+    """Console signals (time-ordered) that belong to any of ``requests``."""
+    found: dict[int, Signal] = {}
+    for request in requests:
+        for entry in _between(entries, request.time - 0.2, request.time + 30.0):
+            if related(request, entry):
+                found.setdefault(id(entry), entry)
+    return sorted(found.values(), key=lambda s: s.time)
 
 
 def finding_confidence(
@@ -171,7 +193,7 @@ def build_findings(
     """
     page_hosts = {_host(url) for url in page_urls} or {_host(s.data.get("url")) for s in signals}
     by_kind: dict[str, list[Signal]] = {}
-    for signal in signals:
+    for signal in sorted(signals, key=lambda s: s.time):
         by_kind.setdefault(signal.kind, []).append(signal)
     network = by_kind.get("network_error", [])
     console_all = by_kind.get("console_error", [])
@@ -200,12 +222,7 @@ def build_findings(
         status = group.signals[0].data.get("status")
         # A third-party request (analytics, ads) failing rarely breaks the user's task.
         third_party = _host(group.signals[0].data.get("url")) not in page_hosts
-        support = [
-            e
-            for c in echoes + console
-            if any(related(r, c) for r in group.signals)
-            for e in c.evidence_ids
-        ]
+        support = [e for c in _related_to(group.signals, console_all) for e in c.evidence_ids]
         support += [e for s in _near(group, screen, 0.2, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
         click_ids, label = trigger(group)
@@ -238,7 +255,10 @@ def build_findings(
         hosts = {_host(s.data.get("url")) for s in group.signals if s.data.get("url")}
         third_party_console = bool(hosts) and not hosts & page_hosts
         support = [
-            e for r in network if any(related(r, c) for c in group.signals) for e in r.evidence_ids
+            e
+            for r in _between(network, group.time - 30.0, group.signals[-1].time + 0.2)
+            if _related_to([r], group.signals)
+            for e in r.evidence_ids
         ]
         support += [e for s in _near(group, screen, 3.0, 3.0) for e in s.evidence_ids]
         support += speech_near(group, 0.0, 8.0)
