@@ -25,12 +25,12 @@ def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Key
     )
 
 
-def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0):  # type: ignore[no-untyped-def]
+def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0, console=()):  # type: ignore[no-untyped-def]
     rec = parse_recording(
         {
             "metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
             "actions": list(actions),
-            "browserState": {"networkRequests": list(network)},
+            "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
         }
     )
     keyframes = keyframes or [_frame(0, 0.0, 1.0)]
@@ -105,3 +105,69 @@ def test_pages_after_the_end_of_the_video_open_no_section() -> None:
     sections, _ = _sections(late, duration=60.0)
     assert [(s.start, s.end) for s in sections] == [(0.0, 9.1), (9.1, 60.0)]
     assert all(s.start < s.end for s in sections)
+
+
+def test_reasoning_on_a_long_busy_recording_stays_cheap() -> None:
+    import random
+    import time
+
+    rng = random.Random(7)
+    n = 3000
+    actions = [
+        {
+            "type": rng.choice(["click", "input", "scroll", "click"]),
+            "timestamp": i * 150,
+            "selector": f"#el{i % 500}",
+            "text": f"Item {i % 500}",
+            "x": rng.randint(0, 1200),
+            "y": rng.randint(0, 700),
+            "url": f"http://s.test/p{i // 300}",
+        }
+        for i in range(n)
+    ]
+    network = [
+        {
+            "method": "GET",
+            "url": f"http://s.test/api/{i % 40}",
+            "status": rng.choice([200, 200, 404, 500]),
+            "durationMs": rng.randint(1, 3000),
+            "timestamp": i * 140,
+            "resourceType": "fetch",
+        }
+        for i in range(n)
+    ]
+    console = [
+        {
+            "level": rng.choice(["error", "info"]),
+            "message": f"Thing {i % 25} failed",
+            "timestamp": i * 145,
+        }
+        for i in range(n)
+    ]
+    frames = [
+        _frame(
+            i,
+            i * 9.0,
+            0.2,
+            [
+                OcrLine(
+                    text=f"Line {i} {j} costs ${j}",
+                    box=Box(x=10, y=6 * j, w=200, h=5),
+                    confidence=0.9,
+                )
+                for j in range(25)
+            ],
+        )
+        for i in range(48)
+    ]
+    speech = [
+        TranscriptSegment(start=i * 4.0, end=i * 4.0 + 2, text="It failed again, it said 9 dollars")
+        for i in range(100)
+    ]
+    started = time.perf_counter()
+    sections, evidence = _sections(
+        actions, network=network, keyframes=frames, speech=speech, duration=450.0, console=console
+    )
+    # Quadratic passes over thousands of events would take minutes; this takes about a second.
+    assert time.perf_counter() - started < 20.0
+    assert sections and len(evidence) > 3 * n
