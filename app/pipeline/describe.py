@@ -123,12 +123,12 @@ def error_styled_lines(
     """Lines drawn in red, or enclosed by a red region (a bordered error box)."""
     if image.size == 0 or not lines:
         return []
-    mask = _red_mask(image)
     out: list[OcrLine] = []
     for line in lines:
         b = line.box
-        patch = mask[max(0, b.y) : b.y + b.h, max(0, b.x) : b.x + b.w]
-        red_text = bool(patch.size) and float(patch.mean()) >= RED_TEXT_SHARE
+        # Only the line's own pixels are converted: lines cover a fraction of the frame.
+        patch = image[max(0, b.y) : b.y + b.h, max(0, b.x) : b.x + b.w]
+        red_text = bool(patch.size) and float(_red_mask(patch).mean()) >= RED_TEXT_SHARE
         if red_text or any(_enclosed(b, r.box) for r in regions):
             out.append(line)
     return out
