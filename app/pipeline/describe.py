@@ -229,7 +229,9 @@ def describe_keyframes(
             scrolled = True
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
-            fields = _fields_typed(recording, since, keyframe.timestamp)
+            fields = _fields_typed(
+                recording, since, keyframe.timestamp, recording.css_to_video(width)
+            )
             field = next((label for label, box in fields if _intersects(box, region)), None)
             new_lines = [ln for ln in appeared if _intersects(ln.box, region, margin=8)]
             # Text inside a field being typed into is the typing; anything else is a message.
@@ -313,15 +315,27 @@ def _new_view(before: Sequence[OcrLine], after: Sequence[OcrLine]) -> bool:
     return not (len(shifts) >= 2 and max(shifts) - min(shifts) <= 4)
 
 
-def _fields_typed(recording: Recording, since: float, until: float) -> list[tuple[str, Box]]:
-    """Form fields typed into around this frame, with their boxes (input events come at the end)."""
+def _fields_typed(
+    recording: Recording, since: float, until: float, scale: float
+) -> list[tuple[str, Box]]:
+    """Form fields typed into around this frame, with their boxes in video pixels.
+
+    Input events come at the end of typing, so the window reaches past the frame.
+    """
     out: list[tuple[str, Box]] = []
     for action in recording.actions:
         if action.type != "input" or not since < action.time <= until + 5.0:
             continue
         element = recording.element(action.selector)
         if element is not None and element.box is not None:
-            out.append((f"'{action.text or element.text or action.selector}'", element.box))
+            b = element.box
+            box = Box(
+                x=round(b.x * scale),
+                y=round(b.y * scale),
+                w=round(b.w * scale),
+                h=round(b.h * scale),
+            )
+            out.append((f"'{action.text or element.text or action.selector}'", box))
     return out
 
 

@@ -110,6 +110,8 @@ class Recording:
     elements: tuple[ElementSnapshot, ...]
     pages: tuple[PageVisit, ...]
     skipped: int  # malformed events dropped while parsing
+    viewport_width: float | None = None  # CSS px, when the recorder sent it
+    pixel_ratio: float | None = None  # devicePixelRatio, when the recorder sent it
     by_selector: Mapping[str, ElementSnapshot] = field(default_factory=dict)  # first snapshot wins
 
     def page_at(self, t: float) -> PageVisit | None:
@@ -146,6 +148,16 @@ class Recording:
             return None
         common = set(titled[0]).intersection(*map(set, titled[1:]))
         return next(iter(common)) if len(common) == 1 else None
+
+    def css_to_video(self, video_width: int) -> float:
+        """Factor from the page's CSS pixels (clicks, element boxes) to video pixels.
+
+        From the viewport width when the recorder sent it, else the device
+        pixel ratio, else 1 (a tab capture at 100 % zoom).
+        """
+        if self.viewport_width:
+            return video_width / self.viewport_width
+        return self.pixel_ratio or 1.0
 
     def element(self, selector: str | None) -> ElementSnapshot | None:
         """The DOM snapshot captured for ``selector``, if the recorder sent one."""
@@ -243,6 +255,18 @@ def to_seconds(timestamp: Any, started_at: float | None) -> float | None:
     if ms < 0:
         return 0.0 if ms >= -EARLY_TOLERANCE_MS else None
     return ms / 1000.0
+
+
+def _positive(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and number > 0 else None
+
+
+def _viewport_width(meta: Mapping[str, Any]) -> float | None:
+    viewport = meta.get("viewport")
+    if isinstance(viewport, Mapping):
+        return _positive(viewport.get("width"))
+    return _positive(meta.get("viewportWidth"))
 
 
 def _earliest_epoch(data: Mapping[str, Any]) -> float | None:
@@ -408,6 +432,8 @@ def parse_recording(raw: Any) -> Recording:
         network=tuple(network),
         elements=tuple(elements),
         by_selector={e.selector: e for e in reversed(elements)},
+        viewport_width=_viewport_width(meta),
+        pixel_ratio=_positive(meta.get("devicePixelRatio", meta.get("pixelRatio"))),
         pages=_pages(actions, network, _text(meta.get("url")), _text(meta.get("title")), duration),
         skipped=skipped,
     )

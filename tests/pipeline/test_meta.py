@@ -159,3 +159,20 @@ def test_epoch_timestamps_without_started_at_count_from_the_first_event() -> Non
     assert [a.time for a in rec.actions] == [0.0, 2.5]
     assert rec.network[0].time == pytest.approx(2.6)
     assert rec.started_at == STARTED
+
+
+def test_css_pixels_scale_to_the_video() -> None:
+    plain = parse_recording({"metadata": {}})
+    assert plain.css_to_video(1280) == 1.0
+    retina = parse_recording({"metadata": {"devicePixelRatio": 2}})
+    assert retina.css_to_video(2560) == 2.0
+    sized = parse_recording(
+        {"metadata": {"viewport": {"width": 1440, "height": 900}, "devicePixelRatio": 2}}
+    )
+    assert sized.css_to_video(1280) == pytest.approx(1280 / 1440)
+    assert (
+        parse_recording({"metadata": {"viewport": "wide", "devicePixelRatio": -1}}).css_to_video(
+            800
+        )
+        == 1.0
+    )
