@@ -7,7 +7,11 @@ all deliveries (target p99 < 50 ms) and the API process's RSS.
 PostgreSQL and Redis come from RECORDINGS_TEST_DATABASE_URL / RECORDINGS_TEST_REDIS_URL or are
 started embedded.
 
-    python bench/subscriptions.py [--subscribers 1000] [--events 40] [--rate 10]
+    python bench/subscriptions.py [--subscribers 1000] [--events 40] [--rate 10] [--recordings 1]
+
+With ``--recordings 1`` every event fans out to all subscribers (the worst case for one process);
+with ``--recordings N`` the subscribers spread over N recordings, as dashboards watching different
+analyses do, and each round publishes one event per recording.
 """
 
 from __future__ import annotations
@@ -56,10 +60,12 @@ async def subscriber(url: str, token: str, rid: str, ready: asyncio.Event, count
             latencies.append(time.time() - float(event["message"]))
 
 
-async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int, events: int, rate: float) -> None:
+async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int, events: int, rate: float,
+              recordings: int) -> None:
     headers = bearer(secret, "bench")
     async with httpx.AsyncClient() as http:
-        rid = (await http.post(url + BASE, json=create_body(), headers=headers)).json()["recordingId"]
+        rids = [(await http.post(url + BASE, json=create_body(), headers=headers)).json()["recordingId"]
+                for _ in range(recordings)]
     token = headers["Authorization"].split()[1]
     ws_url = url.replace("http://", "ws://") + "/graphql"
     server = psutil.Process(pid)
@@ -68,6 +74,7 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     started = time.perf_counter()
     tasks = []
     for i in range(subscribers):
+        rid = rids[i % recordings]
         tasks.append(asyncio.create_task(subscriber(ws_url, token, rid, ready, counter, latencies, subscribers)))
         if i % 50 == 49:
             await asyncio.sleep(0.25)  # connect in waves, as real dashboards do
@@ -78,12 +85,15 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     server_cpu, own_cpu = sum(server.cpu_times()[:2]), sum(psutil.Process().cpu_times()[:2])
     publish_started = time.perf_counter()
     job = f"job-{secrets.token_hex(8)}"
+    # ``events`` rounds; each round publishes one event to every recording, spread over 1/rate s.
     for i in range(events):
         final = i == events - 1
-        event = AnalysisProgress(recording_id=rid, job_id=job, status="analyzed" if final else "analyzing",
-                                 stage="ocr", progress=1.0 if final else (i + 1) / events, message=repr(time.time()))
-        await client.publish(progress_channel(rid), event.to_json())
-        await asyncio.sleep(1 / rate)
+        for rid in rids:
+            event = AnalysisProgress(recording_id=rid, job_id=job, status="analyzed" if final else "analyzing",
+                                     stage="ocr", progress=1.0 if final else (i + 1) / events,
+                                     message=repr(time.time()))
+            await client.publish(progress_channel(rid), event.to_json())
+            await asyncio.sleep(1 / rate / recordings)
     await asyncio.wait_for(asyncio.gather(*tasks), 300)
     delivery_s = time.perf_counter() - publish_started
     server_cpu = sum(server.cpu_times()[:2]) - server_cpu
@@ -92,8 +102,9 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     latencies.sort()
     ms = [x * 1000 for x in latencies]
     p99 = ms[int(len(ms) * 0.99) - 1]
-    print(f"subscribers                 {subscribers} (all connected in {connect_s:.1f} s)")
-    print(f"events published            {events} at {rate:.0f}/s; deliveries {len(ms)} of {events * subscribers}")
+    print(f"subscribers                 {subscribers} on {recordings} recording(s) (connected in {connect_s:.1f} s)")
+    print(f"events published            {events * recordings}, {rate:.0f} rounds/s; "
+          f"deliveries {len(ms)} of {events * subscribers}")
     print(f"latency p50                 {statistics.median(ms):.1f} ms")
     print(f"latency p99                 {p99:.1f} ms   (target < 50 ms)")
     print(f"latency max                 {ms[-1]:.1f} ms")
@@ -107,7 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=10.0, help="events per second")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="rounds per second (a round: one event to every recording)")
+    parser.add_argument("--recordings", type=int, default=1, help="recordings the subscribers spread over")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -121,7 +134,8 @@ def main() -> None:
                    "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_DATA_DIR": str(work / "var"),
                    "RECORDINGS_QUEUE_NAME": f"bench:{secrets.token_hex(4)}"}
             with services.api_server(env, cwd=work) as (url, proc):
-                asyncio.run(run(url, proc.pid, redis_url, secret, args.subscribers, args.events, args.rate))
+                asyncio.run(run(url, proc.pid, redis_url, secret, args.subscribers, args.events, args.rate,
+                                args.recordings))
 
 if __name__ == "__main__":
     main()
