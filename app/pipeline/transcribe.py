@@ -49,6 +49,7 @@ class Transcriber(Protocol):
         *,
         vocabulary: Sequence[str] = (),
         progress: ProgressCallback = no_progress,
+        limits: MediaLimits | None = None,
     ) -> list[TranscriptSegment]:
         """Return the speech in ``path`` as segments (empty when there is no audio or no speech)."""
         ...
