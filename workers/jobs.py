@@ -133,6 +133,12 @@ async def analyze_recording(ctx: dict[str, Any], analysis_id: str) -> str:
             raise Retry(defer=min(60, 2**attempt)) from exc
         await _fail(redis_client, analysis_id, f"gave up after {attempt} attempts: {exc}")
         return "failed"
+    except Exception as exc:
+        # A bug, not the input's fault and not transient: end the analysis with a reason instead
+        # of leaving it "analyzing" forever; retrying would fail the same way.
+        log_.exception("analysis.internal_error")
+        await _fail(redis_client, analysis_id, f"internal error in the analysis ({type(exc).__name__})")
+        return "failed"
 
 
 async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, storage: Storage,

@@ -6,15 +6,23 @@ import asyncio
 import json
 import os
 import secrets
+import uuid
 
 import pytest
+import redis.asyncio as aioredis
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
+from tortoise import Tortoise
 
+from app import db as database
+from app.analysis import repository as analyses
+from app.config import Settings
+from app.storage import make_storage
 from tests.conftest import DATA, Api
 from tests.support import services
 from tests.support.factories import BASE, bearer, create, create_body, upload
 from tests.support.graphql import PROGRESS, Subscription, gql
+from workers import jobs
 
 RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploadStatus duration intent visitedUrls
   analysis { jobId status stage progress error
@@ -302,3 +310,30 @@ async def test_websocket_origins_can_be_restricted(local_api: Api, backends, db,
                                      origin="https://evil.example")  # type: ignore[arg-type]
         assert refused.value.response.status_code == 403
         assert created["recordingId"]
+
+
+async def test_an_internal_error_ends_the_analysis_with_a_reason(local_api: Api, backends, db, http):
+    """A bug in the engine must not leave a recording "analyzing" forever (the job runs in-process here)."""
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
+    settings = Settings(database_url=backends.database_url, redis_url=backends.redis_url, jwt_secret="x" * 32,
+                        data_dir=local_api.data_dir)
+
+    class ExplodingEngine:
+        async def run(self, **kwargs: object) -> None:
+            raise ZeroDivisionError("engine bug")
+
+    await database.init_db(backends.database_url)
+    client = aioredis.from_url(backends.redis_url)
+    try:
+        analysis, _ = await analyses.start(uuid.UUID(rid))
+        ctx = {"settings": settings, "storage": make_storage(settings), "redis": client,
+               "engine": ExplodingEngine(), "job_try": 1}
+        assert await jobs.analyze_recording(ctx, analysis.id) == "failed"
+    finally:
+        await client.aclose()
+        await Tortoise.close_connections()
+    row = await db.fetchrow("SELECT status, error FROM analyses WHERE id = $1", analysis.id)
+    assert row["status"] == "failed" and "ZeroDivisionError" in row["error"]
+    detail = (await http.get(f"{local_api.url}{BASE}/{rid}", headers=alice)).json()
+    assert detail["status"] == "failed" and "internal error" in detail["statusReason"]
