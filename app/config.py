@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     analysis_timeout_seconds: int = Field(default=1800, ge=10)
     analysis_memory_limit_mb: int = Field(default=3072, ge=256)
     analysis_max_tries: int = Field(default=4, ge=1)
+    # Optional OpenAI-compatible models: a language model writes the summary prose, a vision
+    # model enriches frame descriptions. Unset: deterministic, no network.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    vlm_base_url: str | None = None
+    vlm_model: str | None = None
+    vlm_api_key: SecretStr | None = None
     # GraphQL
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_tokens: int = Field(default=2000, ge=100)
@@ -67,6 +75,21 @@ class Settings(BaseSettings):
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("RECORDINGS_S3_BUCKET is required with s3 storage")
         return self
+
+    def engine_options(self):  # type: ignore[no-untyped-def]
+        """The analysis engine's options from this configuration."""
+        from app.pipeline.adapters.llm import ChatConfig
+        from app.pipeline.engine import EngineOptions
+
+        def chat(url: str | None, model: str | None, key: SecretStr | None) -> ChatConfig | None:
+            if not url or not model:
+                return None
+            return ChatConfig(base_url=url, model=model, api_key=key.get_secret_value() if key else None)
+
+        return EngineOptions(
+            llm=chat(self.llm_base_url, self.llm_model, self.llm_api_key),
+            vlm=chat(self.vlm_base_url, self.vlm_model, self.vlm_api_key),
+        )
 
     def secret_for_signing(self) -> bytes:
         """Secret for what the service signs itself (upload tokens, local download URLs)."""

@@ -163,3 +163,15 @@ def test_rs256_tokens_from_an_identity_provider(backends, db, tmp_path, jwks_ser
             assert r.status_code == 401
         hs = jwt.encode({"sub": "idp|dana", "aud": "recordings-api", "exp": 2_000_000_000}, "x" * 32, algorithm="HS256")
         assert httpx.get(f"{url}{BASE}/{rid}", headers={"Authorization": f"Bearer {hs}"}).status_code == 401
+
+
+def test_model_adapters_are_configured_from_the_environment(monkeypatch):
+    from app.config import Settings
+
+    assert Settings().engine_options().llm is None
+    monkeypatch.setenv("RECORDINGS_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("RECORDINGS_LLM_MODEL", "writer")
+    monkeypatch.setenv("RECORDINGS_LLM_API_KEY", "k")
+    options = Settings().engine_options()
+    assert (options.llm.base_url, options.llm.model, options.llm.api_key) == ("http://127.0.0.1:9/v1", "writer", "k")
+    assert options.vlm is None

@@ -33,9 +33,11 @@ class EngineOutcome:
 def init_process() -> None:
     """Pool initializer: load the models once for this process."""
     global _engine
+    from app.config import Settings
     from app.pipeline.engine import Engine
 
-    _engine = Engine()
+    # The worker's own environment: the same RECORDINGS_* settings it was started with.
+    _engine = Engine(Settings().engine_options())
 
 
 def engine_versions() -> dict[str, str]:
