@@ -87,6 +87,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def dependency_error(request: Request, exc: Exception) -> Response:
+    """The database or Redis is unreachable: a 503 the client may retry, not a 500."""
+    log.warning("http.dependency_unavailable", path=request.url.path, error=str(exc))
+    return JSONResponse(
+        {"error": {"code": "unavailable", "message": "a backing service is unavailable; retry shortly",
+                   "field": None}},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("http.unhandled_error", path=request.url.path)
     return JSONResponse(

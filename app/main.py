@@ -6,12 +6,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from app import db
 from app.analysis import routes as analysis_routes
@@ -20,7 +22,7 @@ from app.analysis.service import AnalysisService
 from app.auth import Authenticator
 from app.config import Settings
 from app.errors import DomainError, NotFound
-from app.http import Services, domain_error, http_error, unexpected_error
+from app.http import Services, dependency_error, domain_error, http_error, unexpected_error
 from app.logging import configure_logging
 from app.openapi import openapi_document
 from app.recordings import routes as recording_routes
@@ -134,6 +136,10 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             DomainError: domain_error,
             HTTPException: http_error,
+            DBConnectionError: dependency_error,
+            OperationalError: dependency_error,
+            RedisConnectionError: dependency_error,
+            ConnectionError: dependency_error,
             Exception: unexpected_error,
         },
     )

@@ -29,7 +29,7 @@ async def test_health_and_readiness(local_api: Api, http):
     assert r.json()["checks"] == {"database": "ok", "redis": "ok"}
 
 
-def test_readiness_fails_when_redis_is_unreachable(backends, tmp_path):
+def test_readiness_fails_when_redis_is_unreachable(backends, db, tmp_path):
     env = {"RECORDINGS_DATABASE_URL": backends.database_url,
            "RECORDINGS_REDIS_URL": f"redis://127.0.0.1:{services.free_port()}/0",
            "RECORDINGS_JWT_SECRET": backends.jwt_secret, "RECORDINGS_DATA_DIR": str(tmp_path / "var")}
@@ -39,6 +39,15 @@ def test_readiness_fails_when_redis_is_unreachable(backends, tmp_path):
         assert r.status_code == 503
         assert r.json()["checks"]["database"] == "ok"
         assert r.json()["checks"]["redis"].startswith("error")
+        # Records still work; starting an analysis answers 503 and says why, without a stuck job.
+        headers = {"Authorization": f"Bearer {jwt.encode({'sub': 'ann', 'exp': 2_000_000_000}, backends.jwt_secret)}"}
+        rid = httpx.post(url + BASE, json=create_body(), headers=headers).json()["recordingId"]
+        httpx.put(f"{url}{BASE}/{rid}/video", content=b"v" * 10,
+                  headers={**headers, "Content-Type": "video/webm"}).raise_for_status()
+        r = httpx.post(f"{url}{BASE}/{rid}/analyze", headers=headers)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+        detail = httpx.get(f"{url}{BASE}/{rid}", headers=headers).json()
+        assert detail["status"] == "failed" and "queue is unavailable" in detail["statusReason"]
 
 
 async def test_openapi_documents_every_route(local_api: Api, http):
