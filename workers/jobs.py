@@ -18,6 +18,7 @@ import psutil
 import redis.exceptions
 import structlog
 from arq import Retry
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from tortoise.exceptions import BaseORMException
 
 from app.analysis import progress as events
@@ -235,6 +236,26 @@ async def _fail(redis_client: Any, analysis_id: str, reason: str, *, recording: 
                                                         status="failed", stage=None, progress=1.0, message=reason),
                          owner=owner)
     log.info("analysis.failed", job_id=analysis_id, reason=reason)
+
+
+async def reap_abandoned(ctx: dict[str, Any]) -> int:
+    """Fail analyses that no worker will ever finish (their job left the queue unfinished).
+
+    arq drops a job after its last try even when the worker died mid-run, which would leave the
+    analysis "analyzing" forever. A job key in Redis means arq still has it; without one, and past
+    the longest time a run can take, nothing is coming.
+    """
+    settings: Settings = ctx["settings"]
+    redis_client = ctx["redis"]
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.analysis_timeout_seconds + 60)
+    reaped = 0
+    for analysis in await analyses.active_started_before(cutoff):
+        if await redis_client.exists(job_key_prefix + analysis.id, in_progress_key_prefix + analysis.id):
+            continue
+        await _fail(redis_client, analysis.id, "the analysis was interrupted and could not be resumed; "
+                    "request it again")
+        reaped += 1
+    return reaped
 
 
 async def sweep_unclaimed(ctx: dict[str, Any]) -> int:

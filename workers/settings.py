@@ -15,7 +15,7 @@ from app.config import Settings
 from app.logging import configure_logging
 from app.recordings.service import RecordingService
 from app.storage import make_storage
-from workers.jobs import EnginePool, analyze_recording, sweep_unclaimed
+from workers.jobs import EnginePool, analyze_recording, reap_abandoned, sweep_unclaimed
 
 
 def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
@@ -46,7 +46,10 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
                  # the engine process has its own limit; this one only backs it up
                  timeout=settings.analysis_timeout_seconds + 5),
         ],
-        cron_jobs=[cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60)],
+        cron_jobs=[
+            cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60),
+            cron(reap_abandoned, minute=set(range(0, 60, 5)), run_at_startup=True, unique=True, timeout=60),
+        ],
         # arq keeps a job "in progress" for the longest job timeout + 10 s: a job whose worker was
         # killed is picked up again after that, so it must not exceed what an analysis may take.
         job_timeout=settings.analysis_timeout_seconds + 5,

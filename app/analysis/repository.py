@@ -205,3 +205,8 @@ async def latest_for_recordings(recording_ids: Sequence[uuid.UUID]) -> dict[uuid
 async def thumbnail_keys_of_recording(recording_id: uuid.UUID) -> list[str]:
     keys = await AnalysisFrame.filter(analysis__recording_id=recording_id).values_list("thumbnail_key", flat=True)
     return [k for k in keys if k]
+
+
+async def active_started_before(moment: datetime, *, limit: int = 500) -> list[Analysis]:
+    """Queued or running analyses that began (or were queued) before ``moment``."""
+    return await Analysis.filter(status__in=ACTIVE_STATUSES, created_at__lt=moment).limit(limit)

@@ -337,3 +337,28 @@ async def test_an_internal_error_ends_the_analysis_with_a_reason(local_api: Api,
     assert row["status"] == "failed" and "ZeroDivisionError" in row["error"]
     detail = (await http.get(f"{local_api.url}{BASE}/{rid}", headers=alice)).json()
     assert detail["status"] == "failed" and "internal error" in detail["statusReason"]
+
+
+async def test_an_abandoned_analysis_is_reaped(local_api: Api, backends, db, http):
+    """arq gave up on a job whose worker kept dying: the analysis must not stay "analyzing"."""
+    alice = bearer(backends.jwt_secret, "alice")
+    rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
+    queued = await uploaded_recording(http, local_api, alice, scenario="login-500")
+    settings = Settings(database_url=backends.database_url, redis_url=backends.redis_url, jwt_secret="x" * 32,
+                        analysis_timeout_seconds=60)
+    await database.init_db(backends.database_url)
+    client = aioredis.from_url(backends.redis_url)
+    try:
+        abandoned, _ = await analyses.start(uuid.UUID(rid))
+        still_queued, _ = await analyses.start(uuid.UUID(queued))
+        await db.execute("UPDATE analyses SET created_at = now() - interval '1 hour'")
+        await client.set(f"arq:job:{still_queued.id}", b"x", ex=60)  # arq still holds this one
+        assert await jobs.reap_abandoned({"settings": settings, "redis": client}) == 1
+    finally:
+        await client.delete(f"arq:job:{still_queued.id}")
+        await client.aclose()
+        await Tortoise.close_connections()
+    rows = {r["id"]: r for r in await db.fetch("SELECT id, status, error FROM analyses")}
+    assert rows[abandoned.id]["status"] == "failed" and "interrupted" in rows[abandoned.id]["error"]
+    assert rows[still_queued.id]["status"] == "queued"
+    assert (await http.get(f"{local_api.url}{BASE}/{rid}", headers=alice)).json()["status"] == "failed"
