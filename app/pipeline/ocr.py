@@ -627,6 +627,25 @@ def _split_bands(image: np.ndarray, region: Box, parts: int) -> list[Box]:
     ]
 
 
+def _reconcile(carried: list[OcrLine], fresh: list[OcrLine]) -> list[OcrLine]:
+    """One line per place on screen: where a fresh read and a carried line overlap, keep one.
+
+    A block cut through a line that was carried whole reads a fragment of it (the tail of a
+    word); a block grown over a carried line reads it again. Without this, both copies would be
+    carried on from keyframe to keyframe. The wider read wins (it saw more of the line); on a
+    tie, the fresh one (it is what the screen shows now).
+    """
+    kept: list[OcrLine] = []
+    # Fresh reads first, so that on a tie they win; overlapping blocks can also read a line twice.
+    for line in [*fresh, *carried]:
+        rivals = [k for k in kept if _overlap(line.box, k.box) > 0.5]
+        if not rivals:
+            kept.append(line)
+        elif all(line.box.w > k.box.w for k in rivals):
+            kept = [k for k in kept if k not in rivals] + [line]
+    return kept
+
+
 def ocr_keyframes(
     keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
 ) -> None:
@@ -664,7 +683,7 @@ def ocr_keyframes(
             else:
                 results = [engine.read(kf.image, box) for box in targets]
             fresh = [ln for lines in results for ln in lines]
-            kf.lines = sorted(carried + fresh, key=lambda ln: (ln.box.y, ln.box.x))
+            kf.lines = sorted(_reconcile(carried, fresh), key=lambda ln: (ln.box.y, ln.box.x))
             previous = kf.lines
             prev_img = kf.image
             progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.pipeline import ocr as ocr_module
 from app.pipeline.ocr import AUTO_ENGINE, make_ocr, ocr_keyframes
 from app.pipeline.options import OcrOptions
 from app.pipeline.text import fuzzy_contains
@@ -220,3 +221,22 @@ def test_engine_choice() -> None:
     assert AUTO_ENGINE in {"tesseract", "rapidocr", "hybrid"}
     with pytest.raises(ValueError):
         make_ocr(OcrOptions(engine="nonsense"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_place_on_screen_keeps_two_reads(scenario: str, read_keyframes) -> None:
+    """A fragment read by a block cut through a carried line must not be carried on beside it."""
+    for kf in read_keyframes(scenario):
+        for i, a in enumerate(kf.lines):
+            for b in kf.lines[i + 1 :]:
+                assert ocr_module._overlap(a.box, b.box) <= 0.5, (kf.timestamp, a.text, b.text)
+
+
+def test_reconcile_keeps_the_wider_read_of_one_place() -> None:
+    whole = OcrLine(text="Acme Cloud", box=Box(x=10, y=10, w=100, h=20), confidence=0.9)
+    tail = OcrLine(text="ie Cloud", box=Box(x=40, y=10, w=70, h=20), confidence=0.8)
+    reread = OcrLine(text="Acme Cloud Pro", box=Box(x=10, y=10, w=140, h=20), confidence=0.9)
+    elsewhere = OcrLine(text="Pricing", box=Box(x=300, y=10, w=60, h=20), confidence=0.9)
+    kept = ocr_module._reconcile([whole, elsewhere], [tail])
+    assert sorted(line.text for line in kept) == ["Acme Cloud", "Pricing"]
+    assert [line.text for line in ocr_module._reconcile([whole], [reread])] == ["Acme Cloud Pro"]
