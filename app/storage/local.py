@@ -114,6 +114,14 @@ class LocalStorage:
         path = self.path_for(key)
         path.unlink(missing_ok=True)
         _sidecar(path).unlink(missing_ok=True)
+        # Folders that held only this object go too, up to (not including) the data directory.
+        folder = path.parent
+        while folder != self._root and folder.is_relative_to(self._root):
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+            folder = folder.parent
 
     async def check(self) -> None:
         if not os.access(self._root, os.W_OK):
