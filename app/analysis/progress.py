@@ -106,7 +106,3 @@ def publish_sync(client: redis.Redis, event: AnalysisProgress, *, owner: str | N
 async def latest(client: aioredis.Redis, recording_id: str) -> AnalysisProgress | None:
     raw = await client.get(state_key(recording_id))
     return AnalysisProgress.from_json(raw) if raw else None
-
-
-async def forget(client: aioredis.Redis, recording_id: str) -> None:
-    await client.delete(state_key(recording_id))

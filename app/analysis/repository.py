@@ -74,12 +74,6 @@ async def mark_running(analysis_id: str) -> Analysis | None:
         return analysis
 
 
-async def record_progress(analysis_id: str, stage: str | None, progress: float, message: str | None) -> None:
-    await Analysis.filter(id=analysis_id, status__in=ACTIVE_STATUSES).update(
-        stage=stage, progress=progress, message=message
-    )
-
-
 async def mark_failed(analysis_id: str, reason: str) -> bool:
     """End an analysis as failed; the recording keeps any earlier result. False if already ended."""
     async with in_transaction():
@@ -200,11 +194,6 @@ async def latest_for_recordings(recording_ids: Sequence[uuid.UUID]) -> dict[uuid
     for row in rows:
         latest.setdefault(row.recording_id, row)
     return latest
-
-
-async def thumbnail_keys_of_recording(recording_id: uuid.UUID) -> list[str]:
-    keys = await AnalysisFrame.filter(analysis__recording_id=recording_id).values_list("thumbnail_key", flat=True)
-    return [k for k in keys if k]
 
 
 async def active_started_before(moment: datetime, *, limit: int = 500) -> list[Analysis]:

@@ -95,10 +95,6 @@ class AnalysisService:
             log.info("analysis.requested", recording_id=str(recording.id), job_id=analysis.id)
         return analysis
 
-    async def current_progress(self, caller: Caller, recording_id: str) -> AnalysisProgress:
-        recording = await self._recordings.get(caller, recording_id)
-        return await self.progress_for(recording)
-
     async def progress_for(self, recording: Recording) -> AnalysisProgress:
         latest = await repository.latest_for(recording.id)
         stored = await events.latest(self._redis, str(recording.id))

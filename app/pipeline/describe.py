@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.pipeline.meta import Action, Recording
 from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
+from app.pipeline.meta import Action, Recording
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 # Below this an OCR line is more likely noise than text.

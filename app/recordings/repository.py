@@ -25,11 +25,8 @@ async def get_or_create_user(subject: str) -> User:
         return await User.get(subject=subject)
 
 
-async def get_recording(recording_id: uuid.UUID, *, for_update: bool = False) -> Recording | None:
-    query = Recording.filter(id=recording_id)
-    if for_update:
-        query = query.select_for_update()
-    return await query.prefetch_related("owner").first()
+async def get_recording(recording_id: uuid.UUID) -> Recording | None:
+    return await Recording.filter(id=recording_id).prefetch_related("owner").first()
 
 
 async def create_recording(fields: dict[str, Any]) -> Recording:

@@ -123,10 +123,6 @@ class LocalStorage:
                 break
             folder = folder.parent
 
-    async def check(self) -> None:
-        if not os.access(self._root, os.W_OK):
-            raise StorageError(f"data directory {self._root} is not writable")
-
     async def close(self) -> None:
         return None
 

@@ -195,15 +195,5 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Bucket=self._bucket, Key=key)
 
-    async def check(self) -> None:
-        await self._call("head_bucket", Bucket=self._bucket)
-
-    async def ensure_bucket(self) -> None:
-        """Create the bucket when it does not exist (development and tests)."""
-        try:
-            await self._call("head_bucket", Bucket=self._bucket)
-        except StorageError:
-            await self._call("create_bucket", Bucket=self._bucket)
-
     async def close(self) -> None:
         self._client.close()
