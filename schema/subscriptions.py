@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
+from functools import lru_cache
 
 import strawberry
 
 from app.analysis.progress import AnalysisProgress, progress_channel, user_channel
 from app.errors import DomainError
 from schema.types import AnalysisProgressEvent, Ctx
+
+
+@lru_cache(maxsize=256)
+def _decoded(raw: bytes) -> tuple[AnalysisProgress, AnalysisProgressEvent]:
+    """One decoded event per published message: every subscriber gets the same instance, so
+    its execution and encoding are shared (``schema.broadcast``)."""
+    event = AnalysisProgress.from_json(raw)
+    return event, AnalysisProgressEvent.of(event)
 
 
 @strawberry.type
@@ -32,14 +42,17 @@ class Subscription:
                 return
             job_id, last = current.job_id, current.progress
             while True:
-                event = AnalysisProgress.from_json(await queue.get())
+                event, shared = _decoded(await queue.get())
                 if event.job_id != job_id:  # a new analysis started: follow it from its start
                     job_id, last = event.job_id, 0.0
                 if not event.final and event.progress < last:
                     continue  # an older event overtaken by a newer one: never go backwards
                 last = event.progress
-                yield AnalysisProgressEvent.of(event)
+                yield shared
                 if event.final:
+                    # Let every other subscriber woken by this event send it before this one
+                    # tears down (unsubscribing, completing): teardown costs as much as a send.
+                    await asyncio.sleep(0)
                     return
 
     @strawberry.subscription(description="Status changes of the signed-in user's recordings.")
@@ -49,4 +62,4 @@ class Subscription:
             raise PermissionError("sign in to follow your recordings")
         async with ctx.broker.subscribe(user_channel(ctx.caller.subject)) as queue:
             while True:
-                yield AnalysisProgressEvent.of(AnalysisProgress.from_json(await queue.get()))
+                yield _decoded(await queue.get())[1]

@@ -209,6 +209,9 @@ class RecordingConnection:
 
 @strawberry.type
 class AnalysisProgressEvent:
+    # Plain data, the same for whoever asks: one execution serves every subscriber.
+    __shared_event__ = True
+
     recording_id: strawberry.ID
     job_id: str
     status: str
