@@ -37,7 +37,7 @@ def init_process() -> None:
     from app.pipeline.engine import Engine
 
     # The worker's own environment: the same RECORDINGS_* settings it was started with.
-    _engine = Engine(Settings().engine_options())
+    _engine = Engine(Settings().engine_options()).ready()
 
 
 def engine_versions() -> dict[str, str]:

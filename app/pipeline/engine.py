@@ -2,9 +2,10 @@
 
 An :class:`Engine` is created once per worker process; it loads the OCR
 engine and the speech recogniser up front so every analysis runs warm.
-Transcription runs in a thread concurrently with decoding, keyframe selection
-and OCR (the native libraries behind them release the GIL); everything after
-that (descriptions, evidence, signals, sections, summary) is cheap Python.
+Transcription runs in a thread concurrently with decoding and keyframe
+selection, and OCR reads each keyframe on another thread as soon as it is kept
+(the native libraries behind them release the GIL); everything after that
+(descriptions, evidence, signals, sections, summary) is cheap Python.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes
 from app.pipeline.media import probe
 from app.pipeline.meta import parse_recording
-from app.pipeline.ocr import make_ocr, ocr_keyframes
+from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
@@ -100,14 +101,32 @@ class Engine:
 
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.options = options or EngineOptions()
-        started = time.perf_counter()
-        self._ocr = make_ocr(self.options.ocr)
-        self._transcriber = make_transcriber(self.options.transcribe)
-        self.load_seconds = time.perf_counter() - started
+        # The models load on two threads while the caller goes on: a one-shot analysis decodes
+        # meanwhile (the OCR thread waits for its engine, keyframes queue up); a worker calls
+        # ready() to start warm and to fail at start-up when a model cannot be loaded.
+        loader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="load")
+        self._ocr_loading = loader.submit(make_ocr, self.options.ocr)
+        self._transcriber_loading = loader.submit(make_transcriber, self.options.transcribe)
+        loader.shutdown(wait=False)
         self._llm = ChatClient(self.options.llm) if self.options.llm else None
         self._vlm = ChatClient(self.options.vlm) if self.options.vlm else None
         # One analysis at a time: the models are shared and sized for the machine.
         self._lock = threading.Lock()
+
+    def ready(self) -> Engine:
+        """Wait for the models; raises :class:`StageError` when one cannot be loaded."""
+        self._loaded(self._ocr_loading)
+        self._loaded(self._transcriber_loading)
+        return self
+
+    @staticmethod
+    def _loaded(future: Future[T]) -> T:
+        try:
+            return future.result()
+        except PipelineError:
+            raise
+        except Exception as exc:
+            raise StageError(f"a model could not be loaded: {exc}") from exc
 
     def close(self) -> None:
         """Release HTTP clients of the optional adapters."""
@@ -158,7 +177,7 @@ class Engine:
                 transcript_future = pool.submit(
                     timer.run,
                     "transcribe",
-                    lambda: self._transcriber.transcribe(
+                    lambda: self._loaded(self._transcriber_loading).transcribe(
                         video_path, vocabulary=vocabulary, progress=progress, limits=options.limits
                     ),
                 )
@@ -166,16 +185,26 @@ class Engine:
                 transcript_future.add_done_callback(
                     lambda done: progress.cancelled.set() if done.exception() is not None else None
                 )
+            # OCR reads each keyframe on its own thread as soon as the keyframe pass keeps it.
+            reader = KeyframeReader(
+                lambda: self._loaded(self._ocr_loading), progress, duration=info.duration
+            )
             try:
-                keyframes = timer.run(
-                    "keyframes",
-                    lambda: extract_keyframes(
-                        video_path, info, options.keyframes, options.limits, hints, progress
-                    ),
-                )
+                try:
+                    keyframes = timer.run(
+                        "keyframes",
+                        lambda: extract_keyframes(
+                            video_path, info, options.keyframes, options.limits, hints, progress,
+                            on_keyframe=reader.submit,
+                        ),
+                    )
+                except BaseException:
+                    reader.close()
+                    raise
                 progress.done("decode", "decoded")
                 progress.done("keyframes", f"{len(keyframes)} keyframes")
-                timer.run("ocr", lambda: ocr_keyframes(keyframes, self._ocr, progress))
+                reader.finish()
+                timer.timings["ocr"] = reader.busy_seconds
                 progress.done("ocr", "text read")
             except BaseException as exc:
                 # Stop the transcription at its next progress report, then report the first failure.

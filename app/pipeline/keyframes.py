@@ -12,7 +12,7 @@ Only the frames that are kept are converted to full-resolution BGR.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import av
@@ -163,9 +163,15 @@ def _hint_schedule(hints: KeyframeHints, options: KeyframeOptions) -> list[tuple
 class _Selector:
     """Accumulates keyframes within ``max_keyframes`` and ``max_image_bytes``."""
 
-    def __init__(self, detector: _Detector, options: KeyframeOptions) -> None:
+    def __init__(
+        self,
+        detector: _Detector,
+        options: KeyframeOptions,
+        on_keyframe: Callable[[Keyframe], None] | None = None,
+    ) -> None:
         self.detector = detector
         self.options = options
+        self.on_keyframe = on_keyframe
         self.keyframes: list[Keyframe] = []
         self.smalls: list[np.ndarray] = []
 
@@ -197,6 +203,8 @@ class _Selector:
             )
         )
         self.smalls.append(cand.small)
+        if self.on_keyframe is not None:
+            self.on_keyframe(self.keyframes[-1])
         if len(self.keyframes) > self._cap(image.nbytes):
             self._drop_least()
 
@@ -256,6 +264,7 @@ def extract_keyframes(
     limits: MediaLimits,
     hints: KeyframeHints,
     progress: ProgressCallback = no_progress,
+    on_keyframe: Callable[[Keyframe], None] | None = None,
 ) -> list[Keyframe]:
     """Decode the video once and return the keyframes, oldest first.
 
@@ -267,9 +276,13 @@ def extract_keyframes(
     state. Each keyframe records the region that changed since the previous
     one. Raises :class:`MediaInputError` for corrupt or truncated data and
     exceeded bounds.
+
+    ``on_keyframe`` sees each keyframe as it is kept (its ``changed_region`` then measured
+    against the keyframe kept before it), so that OCR can run while decoding goes on; the cap
+    may drop some of them from the returned list later.
     """
     detector = _Detector(options, info.width, info.height)
-    selector = _Selector(detector, options)
+    selector = _Selector(detector, options, on_keyframe)
     schedule = _hint_schedule(hints, options)
     next_hint = 0
     duration = max(info.duration, 1e-6)

