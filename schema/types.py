@@ -172,6 +172,16 @@ class Recording:
         row = await info.context.loaders.latest_analysis.load(self.row.id)
         return Analysis.of(row) if row is not None else None
 
+    @strawberry.field(
+        description="The last finished analysis, as REST /analysis serves it: it stays readable "
+        "while a re-analysis runs and is replaced when the new one commits; null before any has finished."
+    )
+    async def current_analysis(self, info: Ctx) -> Analysis | None:
+        if self.row.current_analysis_id is None:
+            return None
+        row = await info.context.loaders.analysis.load(self.row.current_analysis_id)
+        return Analysis.of(row) if row is not None else None
+
     @strawberry.field(description="The summary of the last finished analysis.")
     async def summary(self, info: Ctx) -> Summary | None:
         if self.row.current_analysis_id is None:

@@ -33,6 +33,10 @@ RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploa
   summary { summary keyFindings } } }"""
 
 
+CURRENT_QUERY = """query($id: ID!) { recording(id: $id) {
+  analysis { jobId status } currentAnalysis { jobId status sections { title } } } }"""
+
+
 async def uploaded_recording(http, api: Api, headers, scenario="upgrade-checkout", video="recording.webm",
                              data: bytes | None = None) -> str:
     created = await create(http, api.url, headers=headers, body=create_body(scenario))
@@ -105,6 +109,24 @@ async def test_analysis_end_to_end_with_live_progress(local_api: Api, worker, ht
     assert analysis["transcript"] and analysis["frames"]
     row = await db.fetchrow("SELECT status, attempts FROM analyses WHERE id = $1", first.json()["jobId"])
     assert row["status"] == "analyzed" and row["attempts"] == 1
+
+    # A re-analysis: the finished result stays readable (REST and currentAnalysis) until the new
+    # one commits; the latest run shows its progress meanwhile.
+    again = (await http.post(f"{local_api.url}{BASE}/{rid}/analyze", headers=alice)).json()
+    assert again["jobId"] != first.json()["jobId"]
+    async with Subscription(local_api.url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+        listener = asyncio.create_task(collect(sub))
+        during = (await gql(http, local_api.url, CURRENT_QUERY, {"id": rid}, alice))["data"]["recording"]
+        during_rest = (await http.get(f"{local_api.url}{BASE}/{rid}/analysis", headers=alice)).json()
+        rerun = await listener
+    assert rerun[-1]["status"] == "analyzed" and rerun[-1]["jobId"] == again["jobId"]
+    assert during["analysis"]["jobId"] == again["jobId"] and during["analysis"]["status"] in {"queued", "analyzing"}
+    assert during["currentAnalysis"]["jobId"] == first.json()["jobId"]
+    assert [s["title"] for s in during["currentAnalysis"]["sections"]] == [s["title"] for s in rest["sections"]]
+    assert [s["title"] for s in during_rest["sections"]] == [s["title"] for s in rest["sections"]]
+    after = (await gql(http, local_api.url, CURRENT_QUERY, {"id": rid}, alice))["data"]["recording"]
+    assert after["currentAnalysis"]["jobId"] == after["analysis"]["jobId"] == again["jobId"]
+    assert after["currentAnalysis"]["sections"]
 
 
 async def test_a_broken_video_fails_with_its_reason_and_the_worker_goes_on(local_api: Api, worker, http, db, backends):
