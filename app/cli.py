@@ -102,13 +102,17 @@ def _serve(settings: Settings, workers: int = 1) -> None:
 
     from app.main import create_app
 
+    # Websocket messages here are small JSON progress events fanned out to many subscribers:
+    # per-message compression (which browsers always offer) saves little on ~250 bytes and costs
+    # a zlib context per connection and a compression per delivery (measured with
+    # bench/subscriptions.py: 30% more server CPU, 40 KiB more per subscriber).
+    options = {"host": settings.host, "port": settings.port, "proxy_headers": True, "log_level": "info",
+               "ws_per_message_deflate": False}
     if workers > 1:
         # Each process builds the app from the same environment (app.asgi).
-        uvicorn.run("app.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                    proxy_headers=True, log_level="info")
+        uvicorn.run("app.asgi:app", workers=workers, **options)  # type: ignore[arg-type]
         return
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
-                log_level="info")
+    uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 
 @main.command()

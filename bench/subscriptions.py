@@ -30,6 +30,7 @@ import httpx
 import psutil
 import redis.asyncio as aioredis
 from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
@@ -52,7 +53,9 @@ class _Subscriber(asyncio.Protocol):
     """
 
     def __init__(self, uri: str, token: str, rid: str, done: asyncio.Future[None], acked: asyncio.Event) -> None:
-        self.protocol = ClientProtocol(parse_uri(uri), subprotocols=[Subprotocol("graphql-transport-ws")])
+        # Offers permessage-deflate, as browsers do.
+        self.protocol = ClientProtocol(parse_uri(uri), subprotocols=[Subprotocol("graphql-transport-ws")],
+                                       extensions=[ClientPerMessageDeflateFactory()])
         self.token, self.rid, self.done, self.acked = token, rid, done, acked
         self.transport: asyncio.Transport | None = None
         self.received: list[tuple[float, bytes | str]] = []

@@ -333,6 +333,17 @@ async def test_websocket_origins_can_be_restricted(local_api: Api, backends, db,
         assert created["recordingId"]
 
 
+async def test_websocket_messages_are_not_compressed(local_api: Api, backends, db, http):
+    """Browsers offer permessage-deflate; small progress events fanned out to many subscribers
+    are cheaper uncompressed, so the server declines it."""
+    import websockets
+
+    ws_url = local_api.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], compression="deflate") as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert ws.subprotocol == "graphql-transport-ws"
+
+
 async def test_an_internal_error_ends_the_analysis_with_a_reason(local_api: Api, backends, db, http):
     """A bug in the engine must not leave a recording "analyzing" forever (the job runs in-process here)."""
     alice = bearer(backends.jwt_secret, "alice")
