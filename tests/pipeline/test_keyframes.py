@@ -88,15 +88,19 @@ def test_keyframe_count_is_under_the_cap_and_far_below_frame_count(
     assert [k.timestamp for k in keyframes] == sorted(k.timestamp for k in keyframes)
 
 
-def test_cap_keeps_the_first_keyframe_and_the_strongest_changes(probed) -> None:
-    info = probed("upgrade-checkout", "webm")
-    capped = extract_keyframes(
+def _capped_to_8(probed, on_keyframe: Callable[[Keyframe], None] | None = None) -> list[Keyframe]:
+    return extract_keyframes(
         media_path("upgrade-checkout", "webm"),
-        info,
+        probed("upgrade-checkout", "webm"),
         KeyframeOptions(max_keyframes=8),
         MediaLimits(),
         hints_for("upgrade-checkout"),
+        on_keyframe=on_keyframe,
     )
+
+
+def test_cap_keeps_the_first_keyframe_and_the_strongest_changes(probed) -> None:
+    capped = _capped_to_8(probed)
     assert len(capped) == 8
     assert capped[0].reasons == ("first",) and capped[0].timestamp == 0.0
     # Every page is still represented: page changes are the largest changes.
@@ -247,16 +251,8 @@ def test_keyframe_images_are_capped_by_memory_too(probed) -> None:  # type: igno
 
 
 def test_each_kept_keyframe_is_seen_as_it_is_kept_even_those_the_cap_drops(probed) -> None:
-    info = probed("upgrade-checkout", "webm")
     seen: list[tuple[float, object]] = []
-    capped = extract_keyframes(
-        media_path("upgrade-checkout", "webm"),
-        info,
-        KeyframeOptions(max_keyframes=8),
-        MediaLimits(),
-        hints_for("upgrade-checkout"),
-        on_keyframe=lambda kf: seen.append((kf.timestamp, kf.changed_region)),
-    )
+    capped = _capped_to_8(probed, lambda kf: seen.append((kf.timestamp, kf.changed_region)))
     times = [t for t, _ in seen]
     assert times == sorted(times) and len(times) > len(capped)  # in order, dropped ones included
     assert {k.timestamp for k in capped} <= set(times)
