@@ -1,0 +1,86 @@
+"""What GraphQL tells a client when something goes wrong: its own mistakes and refusals in words,
+internal failures masked — for queries and for subscription events alike (the real schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import SimpleNamespace
+from typing import Any
+
+from app.analysis.progress import AnalysisProgress
+from app.config import Settings
+from app.errors import Conflict
+from schema import build_schema
+
+SECRET = "connection to 10.0.0.7:5432 refused (password=hunter2)"
+
+
+def _context(*, get: Any = None, progress_for: Any = None, queue: asyncio.Queue[bytes] | None = None) -> Any:
+    async def default_get(caller: object, rid: str) -> Any:
+        return SimpleNamespace(id=rid)
+
+    async def default_progress(recording: object) -> AnalysisProgress:
+        return AnalysisProgress(recording_id="r1", job_id="job-1", status="analyzing", stage="ocr", progress=0.1,
+                                message=None)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(channel: str) -> Any:
+        yield queue if queue is not None else asyncio.Queue()
+
+    services = SimpleNamespace(recordings=SimpleNamespace(get=get or default_get),
+                               analysis=SimpleNamespace(progress_for=progress_for or default_progress))
+    return SimpleNamespace(services=services, broker=SimpleNamespace(subscribe=subscribe), caller=None,
+                           loaders=None)
+
+
+async def _raise(*args: Any) -> Any:
+    raise RuntimeError(SECRET)
+
+
+async def test_an_internal_failure_in_a_query_is_masked() -> None:
+    result = await build_schema(Settings()).execute('{ recording(id: "r1") { id } }',
+                                                    context_value=_context(get=_raise))
+    assert result.errors and result.errors[0].message == "Unexpected error."
+    assert SECRET not in str([e.formatted for e in result.errors])
+
+
+async def test_a_refusal_and_a_query_mistake_are_told_as_they_are() -> None:
+    async def conflict(*args: Any) -> Any:
+        raise Conflict("the video is not uploaded yet", code="video_not_uploaded")
+
+    schema = build_schema(Settings())
+    refused = await schema.execute('{ recording(id: "r1") { id } }', context_value=_context(get=conflict))
+    assert refused.errors and refused.errors[0].message == "the video is not uploaded yet"
+    mistaken = await schema.execute('{ recording(id: "r1") { nope } }', context_value=_context())
+    assert mistaken.errors and "nope" in mistaken.errors[0].message
+
+
+async def test_an_internal_failure_in_a_subscription_is_masked_and_a_refusal_is_not() -> None:
+    schema = build_schema(Settings())
+    query = 'subscription { analysisProgress(recordingId: "r1") { status } }'
+
+    failing = await schema.subscribe(query, context_value=_context(progress_for=_raise))
+    first = await anext(failing)  # type: ignore[arg-type]
+    assert first.errors and first.errors[0].message == "Unexpected error."
+    assert SECRET not in str([e.formatted for e in first.errors])
+
+    async def not_yours(*args: Any) -> Any:
+        raise PermissionError("not your recording")
+
+    refused = await schema.subscribe(query, context_value=_context(get=not_yours))
+    result = refused if not hasattr(refused, "__anext__") else await anext(refused)  # type: ignore[arg-type]
+    assert result.errors and result.errors[0].message == "not your recording"
+
+
+async def test_an_internal_failure_in_a_later_subscription_event_is_masked() -> None:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    stream = await build_schema(Settings()).subscribe(
+        'subscription { analysisProgress(recordingId: "r1") { status progress } }',
+        context_value=_context(queue=queue))
+    first = await anext(stream)  # type: ignore[arg-type]
+    assert first.data == {"analysisProgress": {"status": "analyzing", "progress": 0.1}}
+    queue.put_nowait(b"{not json" + SECRET.encode())  # a corrupt event on the channel
+    later = await asyncio.wait_for(anext(stream), 5)  # type: ignore[arg-type]
+    assert later.errors and later.errors[0].message == "Unexpected error."
+    assert SECRET not in str([e.formatted for e in later.errors])
