@@ -84,3 +84,24 @@ async def test_an_internal_failure_in_a_later_subscription_event_is_masked() -> 
     later = await asyncio.wait_for(anext(stream), 5)  # type: ignore[arg-type]
     assert later.errors and later.errors[0].message == "Unexpected error."
     assert SECRET not in str([e.formatted for e in later.errors])
+
+
+async def test_queries_too_big_or_with_too_many_aliases_are_refused_before_they_run() -> None:
+    settings = Settings(graphql_max_tokens=200)
+    schema = build_schema(settings)
+    calls: list[str] = []
+
+    async def get(caller: object, rid: str) -> Any:
+        calls.append(rid)
+        return SimpleNamespace(id=rid)
+
+    aliases = " ".join(f'a{i}: recording(id: "r{i}") {{ id }}' for i in range(16))
+    result = await schema.execute(f"{{ {aliases} }}", context_value=_context(get=get))
+    assert result.errors and "aliases" in result.errors[0].message.lower()
+    padded = "{ " + " ".join(f'b{i}: recording(id: "r{i}") {{ id }}' for i in range(40)) + " }"
+    result = await schema.execute(padded, context_value=_context(get=get))
+    assert result.errors and "token" in result.errors[0].message.lower()
+    assert calls == []  # nothing ran
+    fine = await schema.execute('{ a: recording(id: "r1") { id } }', context_value=_context(get=get))
+    assert calls == ["r1"] and not any("alias" in e.message or "token" in e.message for e in fine.errors or [])
+
