@@ -99,7 +99,10 @@ class TranscribeOptions:
     model_size: str = "tiny.en"
     device: str = "cpu"
     compute_type: str = "int8"
-    cpu_threads: int = _default_threads()
+    cpu_threads: int = max(1, _default_threads() // 2)
+    """Whisper's threads: half the CPUs, since decoding and OCR run beside it. On 2 cores one
+    thread took the 66 s fixture's analysis from 2.55 to 2.43 s and the 42 s one from 1.43 to
+    1.36 s (bench/analysis.py): two threads waiting on each other cost more than they gain."""
     vad: bool = True
     language: str | None = "en"
     beam_size: int = 5
