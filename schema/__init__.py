@@ -17,7 +17,7 @@ from strawberry.types.unset import UNSET
 
 from app.config import Settings
 from app.errors import DomainError
-from schema.broadcast import SharedEventExecutor, encode_next
+from schema.broadcast import SharedEventExecutor, TransportWSHandler, encode_next
 from schema.context import Context
 from schema.mutations import Mutation
 from schema.queries import Query
@@ -99,6 +99,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and websocket authentication."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
         super().__init__(

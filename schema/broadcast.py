@@ -11,7 +11,12 @@ fields do not depend on who asks — so it is computed once and shared:
 - :class:`SharedEventExecutor` keeps the result of executing such an event, keyed by the event,
   the document and the variables, and hands it to the next subscriber that asks;
 - :func:`encode_next` keeps the JSON of a shared result so that only the operation id is
-  spliced in per subscriber.
+  spliced in per subscriber;
+- :func:`deliver` sends such a result straight to the subscriber's websocket operation, past
+  the layers of async generators a yielded event climbs (graphql-core's response stream,
+  Strawberry's result stream and extension hooks, the transport's result loop): a third of the
+  remaining cost per delivery. It falls back to yielding whenever it cannot (no websocket
+  operation, a result with errors), so behaviour never depends on it.
 
 Both caches are small and bounded; an entry holds its event so an id is never reused while cached.
 """
@@ -20,10 +25,12 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import ExecutionResult
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 CACHE_SIZE = 256
 
@@ -49,10 +56,27 @@ class _Replay:
         return self.result
 
 
+# Set in the task that runs one websocket operation: the operation, and the executor of its document.
+_operation: ContextVar[Operation[Any, Any] | None] = ContextVar("graphql_ws_operation", default=None)
+_executor: ContextVar[SharedEventExecutor | None] = ContextVar("graphql_executor", default=None)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws, with each operation's task knowing its operation (for :func:`deliver`)."""
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        _operation.set(operation)  # the task's own context: seen by this operation's resolvers only
+        await super().run_operation(operation)
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's graphql-core executor, executing a shared subscription event once per document."""
 
     _document_key: tuple[Any, ...] | None = None
+
+    def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
+        _executor.set(self)  # the subscription's resolver runs in this task next: see deliver()
+        return super().build_resolve_info(*args, **kwargs)
 
     def _key(self, event: object) -> tuple[Any, ...] | None:
         if self._document_key is None:
@@ -82,6 +106,23 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
                 _, (_, dropped) = _results.popitem(last=False)
                 _encoded.pop(id(dropped.data), None)
         return result
+
+
+async def deliver(event: object) -> bool:
+    """Send a shared event to the current websocket operation as its next result.
+
+    Returns False, having sent nothing, when the caller must yield the event instead: outside a
+    websocket operation, for an event that is not shared, or when its result has errors (those
+    take the usual way, through error masking).
+    """
+    operation, executor = _operation.get(), _executor.get()
+    if operation is None or executor is None or not is_shared(event):
+        return False
+    result = executor.build_per_event_executor(event).execute_operation(False)
+    if not isinstance(result, ExecutionResult) or result.errors or not isinstance(result.data, dict):
+        return False
+    await operation.send_operation_message({"id": operation.id, "type": "next", "payload": {"data": result.data}})
+    return True
 
 
 def encode_next(message: Any) -> str | None:

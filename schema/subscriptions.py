@@ -10,6 +10,7 @@ import strawberry
 
 from app.analysis.progress import AnalysisProgress, progress_channel, user_channel
 from app.errors import DomainError
+from schema.broadcast import deliver
 from schema.types import AnalysisProgressEvent, Ctx
 
 
@@ -48,7 +49,8 @@ class Subscription:
                 if not event.final and event.progress < last:
                     continue  # an older event overtaken by a newer one: never go backwards
                 last = event.progress
-                yield shared
+                if not await deliver(shared):
+                    yield shared
                 if event.final:
                     # Let every other subscriber woken by this event send it before this one
                     # tears down (unsubscribing, completing): teardown costs as much as a send.
@@ -62,4 +64,6 @@ class Subscription:
             raise PermissionError("sign in to follow your recordings")
         async with ctx.broker.subscribe(user_channel(ctx.caller.subject)) as queue:
             while True:
-                yield _decoded(await queue.get())[1]
+                shared = _decoded(await queue.get())[1]
+                if not await deliver(shared):
+                    yield shared

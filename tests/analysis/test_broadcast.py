@@ -155,3 +155,51 @@ def test_the_caches_stay_bounded() -> None:
     asyncio.run(run())
     assert len(broadcast._results) <= broadcast.CACHE_SIZE
     assert len(broadcast._encoded) <= broadcast.CACHE_SIZE
+
+
+async def test_events_go_straight_to_a_websocket_operation_with_the_data_graphql_would_give() -> None:
+    """Inside a websocket operation, shared events skip the result stream: what is sent must be
+    exactly what executing the document would give (aliases, fragments, __typename included)."""
+    query = """subscription($id: ID!) { p: analysisProgress(recordingId: $id) { __typename ...F pct: progress } }
+               fragment F on AnalysisProgressEvent { jobId status }"""
+    schema = build_schema(Settings())
+    subscribers = _Subscribers()
+    sent: list[dict[str, Any]] = []
+
+    class Operation:
+        id = "op-7"
+
+        async def send_operation_message(self, message: dict[str, Any]) -> None:
+            sent.append(message)
+
+    yielded: list[Any] = []
+
+    async def in_operation() -> None:
+        broadcast._operation.set(Operation())  # type: ignore[arg-type]  # what TransportWSHandler does
+        await _collect(schema, query, subscribers.context(), yielded)
+
+    task = asyncio.create_task(in_operation())
+    while not subscribers.queues or not yielded:
+        await asyncio.sleep(0.01)
+    subscribers.publish(_event(0.5))
+    subscribers.publish(_event(1.0, final=True))
+    await asyncio.wait_for(task, 5)
+
+    assert len(yielded) == 1  # only the current state went through the result stream
+    assert [m["id"] for m in sent] == ["op-7", "op-7"] and all(m["type"] == "next" for m in sent)
+    assert [m["payload"] for m in sent] == [
+        {"data": {"p": {"__typename": "AnalysisProgressEvent", "jobId": "job-1", "status": "analyzing", "pct": 0.5}}},
+        {"data": {"p": {"__typename": "AnalysisProgressEvent", "jobId": "job-1", "status": "analyzed", "pct": 1.0}}},
+    ]
+
+
+async def test_outside_a_websocket_operation_events_are_yielded() -> None:
+    schema = build_schema(Settings())
+    subscribers = _Subscribers()
+    out: list[Any] = []
+    task = asyncio.create_task(_collect(schema, NARROW, subscribers.context(), out))
+    while not subscribers.queues or not out:
+        await asyncio.sleep(0.01)
+    subscribers.publish(_event(1.0, final=True))
+    await asyncio.wait_for(task, 5)
+    assert [r.data["analysisProgress"]["progress"] for r in out] == [0.0, 1.0]
