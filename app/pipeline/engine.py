@@ -24,7 +24,7 @@ from app.pipeline.adapters.vlm import enrich_descriptions
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.errors import PipelineError, StageError
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
 from app.pipeline.media import probe
 from app.pipeline.meta import parse_recording
 from app.pipeline.ocr import KeyframeReader, make_ocr
@@ -187,7 +187,10 @@ class Engine:
                 )
             # OCR reads each keyframe on its own thread as soon as the keyframe pass keeps it.
             reader = KeyframeReader(
-                lambda: self._loaded(self._ocr_loading), progress, duration=info.duration
+                lambda: self._loaded(self._ocr_loading),
+                progress,
+                duration=info.duration,
+                stream_limit=keyframe_cap(options.keyframes, info.width, info.height),
             )
             try:
                 try:
@@ -203,7 +206,7 @@ class Engine:
                     raise
                 progress.done("decode", "decoded")
                 progress.done("keyframes", f"{len(keyframes)} keyframes")
-                reader.finish()
+                reader.finish(keyframes)
                 timer.timings["ocr"] = reader.busy_seconds
                 progress.done("ocr", "text read")
             except BaseException as exc:

@@ -209,8 +209,7 @@ class _Selector:
             self._drop_least()
 
     def _cap(self, frame_bytes: int) -> int:
-        by_memory = self.options.max_image_bytes // max(1, frame_bytes)
-        return max(2, min(self.options.max_keyframes, by_memory))
+        return _cap(self.options, frame_bytes)
 
     def note(self, reason: str) -> None:
         """Attach a hint reason to the newest keyframe: the screen it shows is still up."""
@@ -242,6 +241,16 @@ class _Selector:
         follower.change_ratio = round(float(change.ratio), 5)
         for i, kf in enumerate(self.keyframes):
             kf.index = i
+
+
+def _cap(options: KeyframeOptions, frame_bytes: int) -> int:
+    by_memory = options.max_image_bytes // max(1, frame_bytes)
+    return max(2, min(options.max_keyframes, by_memory))
+
+
+def keyframe_cap(options: KeyframeOptions, width: int, height: int) -> int:
+    """How many keyframes the pass holds before it starts dropping the least telling ones."""
+    return _cap(options, width * height * 3)  # BGR
 
 
 def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -658,6 +658,12 @@ class KeyframeReader:
     has more than one worker. A keyframe the pass drops later keeps its lines harmlessly: every
     reading is correct for its own image, whatever came before it.
 
+    The pass starts dropping keyframes once it holds ``stream_limit`` of them (its cap); from
+    then on a keyframe read at once may be thrown away, so later ones wait, and ``finish``
+    reads those of the final list that are still unread, each against its predecessor there.
+    A long recording thus costs at most twice the reads of its final keyframes, not one read
+    per state it ever showed.
+
     ``finish`` waits for the queue to drain and raises what a read raised.
     """
 
@@ -666,6 +672,7 @@ class KeyframeReader:
         engine: OcrEngine | Callable[[], OcrEngine],
         progress: ProgressCallback = no_progress,
         duration: float = 0.0,
+        stream_limit: int | None = None,
     ) -> None:
         # An engine, or a function that returns it once loaded (called on the reader's thread).
         self._get_engine = (lambda: engine) if hasattr(engine, "read") else engine
@@ -679,6 +686,10 @@ class KeyframeReader:
         self._previous: list[OcrLine] = []
         self._prev_img: np.ndarray | None = None
         self._count = 0
+        self._submitted = 0
+        self._stream_limit = stream_limit
+        # Timestamps of the keyframes read: unique within a pass, and holding no image.
+        self._read_at: set[float] = set()
         self.busy_seconds = 0.0
         """Wall time spent reading (overlapping decoding)."""
         self._thread = threading.Thread(target=self._run, name="ocr-reader", daemon=True)
@@ -687,16 +698,36 @@ class KeyframeReader:
     def submit(self, keyframe: Keyframe) -> None:
         if self._error is not None:
             raise self._error  # stop the keyframe pass early: its work would be thrown away
+        self._submitted += 1
+        if self._stream_limit is not None and self._submitted > self._stream_limit:
+            return  # the pass is dropping keyframes now: read what survives at finish
         self._queue.put((keyframe, keyframe.changed_region))
 
-    def finish(self) -> None:
+    def finish(self, keyframes: Sequence[Keyframe] = ()) -> None:
+        """Wait for the reads, then read what ``keyframes`` (the final list) still lacks."""
         self._queue.put(None)
         self._thread.join()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-        if self._error is not None:
-            raise self._error
+        try:
+            if self._error is not None:
+                raise self._error
+            previous: Keyframe | None = None
+            for kf in keyframes:
+                if kf.timestamp not in self._read_at:
+                    started = time.perf_counter()
+                    self._prev_img = previous.image if previous is not None else None
+                    self._previous = previous.lines if previous is not None else []
+                    self._read(kf, kf.changed_region if previous is not None else None)
+                    self.busy_seconds += time.perf_counter() - started
+                previous = kf
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
         self._progress("ocr", 1.0, f"read {self._count} keyframes")
+
+    @property
+    def reads(self) -> int:
+        """Keyframes read so far (dropped ones included)."""
+        return self._count
 
     def close(self) -> None:
         """Stop without raising (after another stage failed)."""
@@ -747,6 +778,7 @@ class KeyframeReader:
         kf.lines = sorted(_reconcile(carried, fresh), key=lambda ln: (ln.box.y, ln.box.x))
         self._previous = kf.lines
         self._prev_img = kf.image
+        self._read_at.add(kf.timestamp)
         self._count += 1
         fraction = kf.timestamp / self._duration if self._duration > 0 else 0.0
         self._progress("ocr", min(0.99, fraction), f"read {self._count} keyframes")
@@ -767,4 +799,4 @@ def ocr_keyframes(
     except BaseException:
         reader.close()
         raise
-    reader.finish()
+    reader.finish(keyframes)

@@ -299,3 +299,34 @@ def test_an_engine_that_cannot_load_fails_the_reader() -> None:
             reader.close()
             raise
         reader.finish()
+
+
+def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_engine) -> None:
+    """A long recording must not cost one OCR read per screen state it ever showed."""
+    import dataclasses
+
+    from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
+    from app.pipeline.media import probe
+    from app.pipeline.options import KeyframeOptions, MediaLimits
+
+    video = media_path("upgrade-checkout", "webm")
+    info = probe(video, MediaLimits())
+    options = KeyframeOptions(max_keyframes=5)
+    cap = keyframe_cap(options, info.width, info.height)
+    reader = ocr_module.KeyframeReader(ocr_engine, stream_limit=cap)
+    submitted: list[Keyframe] = []
+
+    def submit(kf: Keyframe) -> None:
+        submitted.append(kf)
+        reader.submit(kf)
+
+    final = extract_keyframes(video, info, options, MediaLimits(), KeyframeHints(), on_keyframe=submit)
+    reader.finish(final)
+    assert cap == 5 and len(final) == 5 and len(submitted) > 2 * cap  # the pass did drop many
+    assert reader.reads <= 2 * cap
+    # Each survivor reads as it would in a pass over the final list alone.
+    fresh = [dataclasses.replace(kf, lines=[]) for kf in final]
+    ocr_keyframes(fresh, ocr_engine)
+    for streamed, alone in zip(final, fresh, strict=True):
+        a, b = {ln.text for ln in streamed.lines}, {ln.text for ln in alone.lines}
+        assert len(a & b) >= 0.8 * len(a | b), (streamed.timestamp, a ^ b)
