@@ -205,7 +205,7 @@ class Engine:
                     reader.close()
                     raise
                 progress.done("decode", "decoded")
-                progress.done("keyframes", f"{len(keyframes)} keyframes")
+                progress.done("keyframes", f"keyframes: {len(keyframes)}")
                 reader.finish(keyframes)
                 timer.timings["ocr"] = reader.busy_seconds
                 progress.done("ocr", "text read")

@@ -341,7 +341,7 @@ def extract_keyframes(
             next_report = t + options.progress_every_s
             fraction = min(1.0, t / duration)
             progress("decode", fraction, f"decoded {t:.1f} of {duration:.1f} s")
-            progress("keyframes", fraction, f"{len(selector.keyframes)} keyframes so far")
+            progress("keyframes", fraction, f"keyframes so far: {len(selector.keyframes)}")
 
     if cand is None or still is None:
         raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
@@ -354,5 +354,5 @@ def extract_keyframes(
     if detector.significant(change):
         selector.add(still, ("last",), change)
     progress("decode", 1.0, f"decoded {duration:.1f} s")
-    progress("keyframes", 1.0, f"{len(selector.keyframes)} keyframes")
+    progress("keyframes", 1.0, f"keyframes: {len(selector.keyframes)}")
     return selector.keyframes

@@ -722,7 +722,7 @@ class KeyframeReader:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
-        self._progress("ocr", 1.0, f"read {self._count} keyframes")
+        self._progress("ocr", 1.0, f"keyframes read: {self._count}")
 
     @property
     def reads(self) -> int:
@@ -781,7 +781,7 @@ class KeyframeReader:
         self._read_at.add(kf.timestamp)
         self._count += 1
         fraction = kf.timestamp / self._duration if self._duration > 0 else 0.0
-        self._progress("ocr", min(0.99, fraction), f"read {self._count} keyframes")
+        self._progress("ocr", min(0.99, fraction), f"read keyframe {self._count}")
 
 
 class _Stopped(Exception):
