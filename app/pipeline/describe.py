@@ -197,6 +197,8 @@ def describe_keyframes(
     out: list[FrameDescription] = []
     previous: Keyframe | None = None
     previous_lines: list[OcrLine] = []
+    chrome = _persistent_text(keyframes)
+    view: list[set[str]] = []  # the texts of each frame of the current view (since the last new one)
     for keyframe in keyframes:
         height, width = keyframe.image.shape[:2] if keyframe.image.ndim >= 2 else (0, 0)
         lines = usable_lines(keyframe.lines)
@@ -224,7 +226,16 @@ def describe_keyframes(
             target = navigations[-1]
             change = f"navigated to {target.title or target.url}"
             major = True
-        elif scrolls and keyframe.change_ratio > 0.05:
+        elif (
+            scrolls
+            and keyframe.change_ratio > 0.05
+            # A click after the scroll ended that replaced the content is what changed the view.
+            and not (
+                clicks
+                and clicks[-1].time > max(a.time for a in scrolls)
+                and _new_view(previous_lines, lines, chrome, view, clicked=True)
+            )
+        ):
             change = "the page scrolled"
             scrolled = True
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
@@ -241,7 +252,7 @@ def describe_keyframes(
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
                 major = True
-            elif not scrolls and _new_view(previous_lines, lines):
+            elif (not scrolls or clicks) and _new_view(previous_lines, lines, chrome, view, bool(clicks)):
                 change = f"a new view {where}" + (f" showing {_quote(inside)}" if inside else "")
                 major = True
             elif inside:
@@ -293,19 +304,57 @@ def describe_keyframes(
                 text=" ".join(parts),
             )
         )
+        texts = {normalize(line.text) for line in lines} - chrome
+        view = [texts] if major or previous is None else [*view, texts]
         previous, previous_lines = keyframe, lines
     return out
 
 
-def _new_view(before: Sequence[OcrLine], after: Sequence[OcrLine]) -> bool:
+def _persistent_text(keyframes: Sequence[Keyframe]) -> set[str]:
+    """Text shown from the first third of the keyframes to the last (a site's header,
+    navigation and footer), which says nothing about which view is on screen. Text of a
+    view the user stays on for long is on many keyframes too, but not at both ends."""
+    n = len(keyframes)
+    if n < 6:
+        return set()
+    seen = [{normalize(line.text) for line in usable_lines(kf.lines)} for kf in keyframes]
+    head = set().union(*seen[: n // 3])
+    tail = set().union(*seen[n - n // 3 :])
+    counts: dict[str, int] = {}
+    for texts in seen:
+        for text in texts & head & tail:
+            counts[text] = counts.get(text, 0) + 1
+    return {text for text, k in counts.items() if k >= 0.4 * n}
+
+
+def _new_view(
+    before: Sequence[OcrLine],
+    after: Sequence[OcrLine],
+    chrome: frozenset[str] | set[str] = frozenset(),
+    view: Sequence[set[str]] = (),
+    clicked: bool = False,
+) -> bool:
     """Most of the text was replaced, and not by scrolling: a page or route change.
 
-    Screens change little in pixels when one white page replaces another, so
-    the text turnover tells a new view where the change ratio cannot. Text that
-    survives shifted by one common offset is a scroll, not a new view.
+    Screens change little in pixels when one white page replaces another, so the text
+    turnover tells a new view where the change ratio cannot. Text that survives shifted by
+    one common offset is a scroll, not a new view, and so is coming back to what an earlier
+    frame of the current ``view`` showed (scrolling back up). After a click, text shown from
+    start to end (``chrome``: header, navigation) does not count either: a single-page app
+    changes its content under the same header, while a scroll with no event logged keeps
+    the header too and must not pass for a new view.
     """
-    old = {normalize(line.text): line for line in before}
-    new = {normalize(line.text): line for line in after}
+    if not _turned_over(before, after, frozenset()) and not (
+        clicked and _turned_over(before, after, chrome)
+    ):
+        return False
+    new = {normalize(line.text) for line in after} - chrome
+    return not any(len(new & earlier) > 0.4 * len(earlier) for earlier in view[:-1] if len(earlier) >= 3)
+
+
+def _turned_over(before: Sequence[OcrLine], after: Sequence[OcrLine], ignored: frozenset[str] | set[str]) -> bool:
+    old = {t: line for line in before if (t := normalize(line.text)) not in ignored}
+    new = {t: line for line in after if (t := normalize(line.text)) not in ignored}
     if len(old) < 3 or len(set(new) - set(old)) < 3:
         return False
     kept = set(old) & set(new)

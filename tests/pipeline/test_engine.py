@@ -52,6 +52,40 @@ def test_a_section_starts_at_every_visited_page(
         assert any(abs(start - page["start"]) <= 2.0 for start in starts), (page["url"], starts)
 
 
+def _without_page_events(value: Any) -> Any:
+    """The recorder's JSON as an SDK that logs no navigation would send it: no visited URLs, no
+    page titles or addresses, no navigate actions; clicks, scrolls and the rest stay."""
+    if isinstance(value, dict):
+        return {k: _without_page_events(v) for k, v in value.items()
+                if k not in {"visitedUrls", "pages", "url", "title"}}
+    if isinstance(value, list):
+        return [_without_page_events(v) for v in value if not (isinstance(v, dict) and v.get("type") == "navigate")]
+    return value
+
+
+@pytest.mark.parametrize("scenario", ["upgrade-checkout", "login-500"])
+def test_without_page_events_the_pages_are_found_on_screen_after_clicks(engine, truth, scenario: str) -> None:
+    """A single-page app or a recorder that logs no navigation: each page change the user made
+    by clicking is seen as a new view, and scrolling is not taken for one."""
+    meta = _without_page_events(json.loads((FIXTURE_DATA / scenario / "create.json").read_text()))
+    result = engine.analyze(FIXTURE_DATA / scenario / "recording.webm", meta)
+    starts = [s.start for s in result.sections]
+    pages = [page["start"] for page in truth(scenario)["pages"]]
+    for page in pages:
+        assert any(abs(start - page) <= 2.0 for start in starts), (page, starts)
+    assert all(any(abs(start - page) <= 2.0 for page in pages) for start in starts), (pages, starts)
+
+
+@pytest.mark.parametrize("scenario", ["upgrade-checkout", "login-500"])
+def test_from_the_screen_alone_no_section_starts_where_no_page_does(engine, truth, scenario: str) -> None:
+    """No events at all: scrolling down and back up must not open sections of their own."""
+    result = engine.analyze(FIXTURE_DATA / scenario / "recording.webm", {})
+    starts = [s.start for s in result.sections]
+    pages = [page["start"] for page in truth(scenario)["pages"]]
+    assert all(any(abs(start - page) <= 2.0 for page in pages) for start in starts), (pages, starts)
+    assert len(starts) >= 2  # at least one page change is seen from the pixels and text alone
+
+
 @pytest.mark.parametrize(("scenario", "container"), CASES)
 def test_every_expected_finding_is_reported(analyse, truth, scenario: str, container: str) -> None:
     result, _ = analyse(scenario, container)
