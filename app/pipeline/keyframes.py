@@ -316,8 +316,10 @@ def extract_keyframes(
             settled_checked = True
             change = detector.change(selector.ref, still.small)
             if detector.significant(change):
-                # Stamped with the moment the state appeared, not when it was judged still.
-                selector.add(still, ("change",), change)
+                # Stamped with the moment the state appeared, not when it was judged still; the
+                # picture is the latest of the still period, the same screen once the encoder has
+                # sharpened it (the first frames after a big change are its blurriest).
+                selector.add(_Candidate(cand.frame, still.small, still.time), ("change",), change)
         while next_hint < len(schedule) and schedule[next_hint][0] < t:
             _, reason = schedule[next_hint]
             next_hint += 1
@@ -352,7 +354,7 @@ def extract_keyframes(
         _hint(selector, detector, cand, reason)
     change = detector.change(selector.ref, still.small)
     if detector.significant(change):
-        selector.add(still, ("last",), change)
+        selector.add(_Candidate(cand.frame, still.small, still.time), ("last",), change)
     progress("decode", 1.0, f"decoded {duration:.1f} s")
     progress("keyframes", 1.0, f"keyframes: {len(selector.keyframes)}")
     return selector.keyframes

@@ -257,3 +257,28 @@ def test_each_kept_keyframe_is_seen_as_it_is_kept_even_those_the_cap_drops(probe
     assert times == sorted(times) and len(times) > len(capped)  # in order, dropped ones included
     assert {k.timestamp for k in capped} <= set(times)
     assert seen[0][1] is not None and seen[0][0] == 0.0
+
+
+def test_a_keyframe_shows_the_state_as_it_last_looked_before_it_changed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Encoders sharpen a new picture over the frames after a big change; a keyframe keeps the
+    moment the state appeared but the latest picture of it, the one OCR reads best."""
+    import cv2
+    import numpy as np
+
+    from app.pipeline.media import probe
+
+    def draw(t: float, ink: int | None = None) -> np.ndarray:
+        img = np.full((360, 640, 3), 255, np.uint8)
+        if t >= 2.0:
+            # First faint, then the final ink: steps too small to count as a change.
+            shade = ink if ink is not None else (42 if t < 2.3 else 30)
+            cv2.putText(img, "Order placed", (40, 200), cv2.FONT_HERSHEY_DUPLEX, 2, (shade,) * 3, 6)
+        return img
+
+    clip = _encode(tmp_path / "sharpen.mp4", 640, 360, 4.0, draw)
+    info = probe(clip, MediaLimits())
+    keyframes = extract_keyframes(clip, info, KeyframeOptions(), MediaLimits(), KeyframeHints())
+    assert [k.timestamp for k in keyframes] == [0.0, 2.0]
+    glyphs = cv2.cvtColor(draw(3.0, ink=0), cv2.COLOR_BGR2GRAY) < 128
+    ink = float(cv2.cvtColor(keyframes[1].image, cv2.COLOR_BGR2GRAY)[glyphs].mean())
+    assert abs(ink - 30) < abs(ink - 42), ink
