@@ -48,6 +48,7 @@ class FrameDescription:
     major_change: bool  # most of the screen changed without a scroll: a new view
     scrolled: bool  # the change was the page scrolling
     text: str  # the full description
+    heading: str | None = None  # the view's own heading, the site's header and navigation left out
 
 
 def usable_lines(lines: Sequence[OcrLine]) -> list[OcrLine]:
@@ -163,6 +164,22 @@ def _rank_notable(lines: Sequence[OcrLine], height: int, limit: int = 5) -> list
         if len(out) >= limit:
             break
     return out
+
+
+def _heading(lines: Sequence[OcrLine], height: int, chrome: set[str]) -> str | None:
+    """The tallest line of words in the upper part of the screen, not a price or a number and
+    not the site's header or navigation: what names the view."""
+    candidates = [
+        line
+        for line in lines
+        if normalize(line.text) not in chrome
+        and (not height or line.box.y < height * 0.6)
+        and sum(bool(re.search(r"[^\W\d_]{2,}", word)) for word in line.text.split()) >= 2
+        and not MONEY_RE.search(line.text)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda line: (line.box.h, -line.box.y)).text
 
 
 def _where(box: Box, width: int, height: int) -> str:
@@ -302,6 +319,7 @@ def describe_keyframes(
                 major_change=major,
                 scrolled=scrolled,
                 text=" ".join(parts),
+                heading=_heading(lines, height, chrome),
             )
         )
         texts = {normalize(line.text) for line in lines} - chrome
@@ -311,18 +329,21 @@ def describe_keyframes(
 
 
 def _persistent_text(keyframes: Sequence[Keyframe]) -> set[str]:
-    """Text shown from the first third of the keyframes to the last (a site's header,
-    navigation and footer), which says nothing about which view is on screen. Text of a
-    view the user stays on for long is on many keyframes too, but not at both ends."""
+    """Text of the screen's top and bottom bands that stays on many keyframes: a site's header,
+    navigation and footer, which say nothing about which view is on screen. (A view the user
+    stays on for long has its text on many keyframes too, but mostly between the bands.)"""
     n = len(keyframes)
     if n < 6:
         return set()
-    seen = [{normalize(line.text) for line in usable_lines(kf.lines)} for kf in keyframes]
-    head = set().union(*seen[: n // 3])
-    tail = set().union(*seen[n - n // 3 :])
     counts: dict[str, int] = {}
-    for texts in seen:
-        for text in texts & head & tail:
+    for keyframe in keyframes:
+        height = keyframe.image.shape[0] if keyframe.image.ndim >= 2 else 0
+        banded = {
+            normalize(line.text)
+            for line in usable_lines(keyframe.lines)
+            if height and (line.box.y + line.box.h < height * 0.12 or line.box.y > height * 0.88)
+        }
+        for text in banded:
             counts[text] = counts.get(text, 0) + 1
     return {text for text, k in counts.items() if k >= 0.4 * n}
 
@@ -339,8 +360,8 @@ def _new_view(
     Screens change little in pixels when one white page replaces another, so the text
     turnover tells a new view where the change ratio cannot. Text that survives shifted by
     one common offset is a scroll, not a new view, and so is coming back to what an earlier
-    frame of the current ``view`` showed (scrolling back up). After a click, text shown from
-    start to end (``chrome``: header, navigation) does not count either: a single-page app
+    frame of the current ``view`` showed (scrolling back up). After a click, the site's header
+    and footer (``chrome``) do not count either: a single-page app
     changes its content under the same header, while a scroll with no event logged keeps
     the header too and must not pass for a new view.
     """

@@ -170,11 +170,12 @@ def build_sections(
 
 
 def _screen_name(frames: Sequence[FrameDescription], chrome: set[str]) -> str:
-    """Without page events a section is named by the most prominent text on its first frame."""
+    """Without page events a section is named by its first frame's heading, or else by the
+    most prominent text on it."""
     for frame in frames:
-        for text in frame.notable_text:
+        for text in ([frame.heading] if frame.heading else []) + list(frame.notable_text):
             if normalize(text) not in chrome:
-                return f"screen showing '{text}'"
+                return f"screen showing '{tidy(text)}'"
     return "the screen"
 
 

@@ -74,6 +74,12 @@ def test_without_page_events_the_pages_are_found_on_screen_after_clicks(engine, 
     for page in pages:
         assert any(abs(start - page) <= 2.0 for start in starts), (page, starts)
     assert all(any(abs(start - page) <= 2.0 for page in pages) for start in starts), (pages, starts)
+    # Each section is named after its page's heading: words, not a price, an address or a field.
+    for section in result.sections:
+        named = re.search(r"'(.+?)'", section.title)
+        assert named, section.title
+        words = [w for w in named.group(1).split() if re.search(r"[A-Za-z]{2,}", w)]
+        assert len(words) >= 2 and not re.search(r"[$€£@]|\d", named.group(1)), section.title
 
 
 @pytest.mark.parametrize("scenario", ["upgrade-checkout", "login-500"])
