@@ -193,23 +193,20 @@ class Engine:
                 stream_limit=keyframe_cap(options.keyframes, info.width, info.height),
             )
             try:
-                try:
-                    keyframes = timer.run(
-                        "keyframes",
-                        lambda: extract_keyframes(
-                            video_path, info, options.keyframes, options.limits, hints, progress,
-                            on_keyframe=reader.submit,
-                        ),
-                    )
-                except BaseException:
-                    reader.close()
-                    raise
+                keyframes = timer.run(
+                    "keyframes",
+                    lambda: extract_keyframes(
+                        video_path, info, options.keyframes, options.limits, hints, progress,
+                        on_keyframe=reader.submit,
+                    ),
+                )
                 progress.done("decode", "decoded")
                 progress.done("keyframes", f"keyframes: {len(keyframes)}")
                 reader.finish(keyframes)
                 timer.timings["ocr"] = reader.busy_seconds
                 progress.done("ocr", "text read")
             except BaseException as exc:
+                reader.close()  # whichever step failed, the OCR thread stops (a no-op once finished)
                 # Stop the transcription at its next progress report, then report the first failure.
                 progress.cancelled.set()
                 failed = transcript_future is not None and transcript_future.exception() is not None

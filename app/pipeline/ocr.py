@@ -730,7 +730,9 @@ class KeyframeReader:
         return self._count
 
     def close(self) -> None:
-        """Stop without raising (after another stage failed)."""
+        """Stop without raising (after another stage failed); nothing to do once finished."""
+        if not self._thread.is_alive():
+            return
         self._error = self._error or _Stopped()
         self._queue.put(None)
         self._thread.join()

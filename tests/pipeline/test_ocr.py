@@ -330,3 +330,22 @@ def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_
     for streamed, alone in zip(final, fresh, strict=True):
         a, b = {ln.text for ln in streamed.lines}, {ln.text for ln in alone.lines}
         assert len(a & b) >= 0.8 * len(a | b), (streamed.timestamp, a ^ b)
+
+
+def test_closing_a_reader_stops_its_thread_and_is_harmless_once_finished(ocr_engine) -> None:
+    import threading
+
+    def readers() -> int:
+        return sum(t.name == "ocr-reader" for t in threading.enumerate())
+
+    before = readers()
+    frame = _frame(0, 0.0, _page(["ORDER HISTORY"]), None, 1.0)
+    finished = ocr_module.KeyframeReader(ocr_engine)
+    finished.submit(frame)
+    finished.finish([frame])
+    finished.close()  # after finish: nothing to stop, returns at once
+    assert fuzzy_contains([ln.text for ln in frame.lines], "ORDER HISTORY") >= MATCH
+    stopped = ocr_module.KeyframeReader(ocr_engine)
+    stopped.submit(_frame(0, 0.0, _page(["A"]), None, 1.0))
+    stopped.close()
+    assert readers() == before
