@@ -153,6 +153,31 @@ class FasterWhisperTranscriber:
         except (RuntimeError, ValueError, OSError) as exc:
             raise StageError(f"the Whisper model could not be loaded ({exc})") from exc
 
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        """``prompt`` as the token ids of a timestamped transcript line: <|0.00|> text <|t|>.
+
+        Prompted with plain text, Whisper copies its style and stops writing timestamps; faster-
+        whisper then moves on to the last word's end instead of the window's, and decodes the
+        VAD padding after it as a window of its own, which tiny.en fills with a hallucination
+        decoded again at every fallback temperature (twice the prompt's cost otherwise, and
+        dropped anyway). Framed in timestamps, the prompt reads like an earlier segment and the
+        model keeps timing its own.
+        """
+        from faster_whisper.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(
+            self._model.hf_tokenizer,
+            self._model.model.is_multilingual,
+            task="transcribe",
+            language=self.options.language,
+        )
+        # Timestamp tokens count 20 ms steps up to 30 s. Half a second a word, as a list of
+        # names is read out (on the fixtures 0.3 s or a fixed 2 s each cost one of four files
+        # a misheard word; docs/transcription.md).
+        end = min(1500, max(1, round(len(prompt.split()) * 0.5 / 0.02)))
+        begin = tokenizer.timestamp_begin
+        return [begin, *tokenizer.encode(" " + prompt), begin + end]
+
     def transcribe(
         self,
         path: str | os.PathLike[str],
@@ -179,6 +204,7 @@ class FasterWhisperTranscriber:
             return []
         o = self.options
         prompt = vocabulary_prompt(vocabulary, o.max_vocabulary_words) if o.use_vocabulary else ""
+        prompt_tokens = self._prompt_tokens(prompt) if prompt else None
         duration = audio.size / SAMPLE_RATE
         words: list[TranscriptWord] = []
         with self._lock:
@@ -194,7 +220,7 @@ class FasterWhisperTranscriber:
                 # Measured on the fixtures: as ``hotwords`` (repeated in every window) the
                 # same prompt made tiny.en hallucinate after the last words ("All right,
                 # all right, ..."); as the initial prompt it helped without that.
-                initial_prompt=prompt or None,
+                initial_prompt=prompt_tokens,
             )
             for part in parts:  # a generator: the work happens while iterating
                 progress(
@@ -280,8 +306,8 @@ def _join_pieces(words: Sequence[TranscriptWord]) -> list[TranscriptWord]:
 def split_into_segments(words: Sequence[TranscriptWord], gap_s: float) -> list[TranscriptSegment]:
     """Group words into segments at pauses of ``gap_s`` or more.
 
-    Whisper stops emitting segment timestamps when it is prompted, so
-    segments are rebuilt from the word times, which stay accurate.
+    Whisper's own segments follow its windows and the prompt's influence; pauses
+    in the word times, which stay accurate, split speech where a reader expects.
     """
     segments: list[TranscriptSegment] = []
     current: list[TranscriptWord] = []

@@ -17,7 +17,7 @@ from app.pipeline.transcribe import (
     vocabulary_terms,
 )
 from app.pipeline.types import TranscriptSegment, TranscriptWord
-from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path
+from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path, screen_vocabulary
 
 CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 
@@ -88,6 +88,34 @@ def test_vocabulary_fixes_a_misheard_on_screen_name(transcript_of) -> None:
     helped = speech_words(text_of(transcript_of("upgrade-checkout", "mp4", True)))
     assert "proplan" in without
     assert "proplan" not in helped and "pro" in helped and "plan" in helped
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_vocabulary_costs_no_extra_decoding(
+    container: str, transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prompted, Whisper still decodes each window once, at the first temperature.
+
+    A plain-text prompt made tiny.en stop writing timestamps; the VAD padding after the last
+    word became a window of its own, decoded again at every fallback temperature.
+    """
+    model = transcriber._model
+    passes: list[float] = []
+    generate = model.generate_with_fallback
+
+    def counted(*args, **kwargs):
+        result = generate(*args, **kwargs)
+        passes.append(result[2])  # the temperature the window was finally decoded at
+        return result
+
+    monkeypatch.setattr(model, "generate_with_fallback", counted)
+    path = media_path("upgrade-checkout", container)
+    transcriber.transcribe(path)
+    plain = list(passes)
+    passes.clear()
+    prompted = transcriber.transcribe(path, vocabulary=screen_vocabulary("upgrade-checkout"))
+    assert passes == plain == [0.0], (passes, plain)
+    assert "pro plan" in " ".join(speech_words(text_of(prompted)))
 
 
 def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
