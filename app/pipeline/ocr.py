@@ -16,14 +16,17 @@ behind one protocol:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -46,6 +49,10 @@ class OcrEngine(Protocol):
 
     def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
         """The lines of text in ``region`` (whole image when None), boxes in image coordinates."""
+        ...
+
+    def forget(self) -> None:
+        """Drop what the engine remembers of earlier reads; called before each recording."""
         ...
 
 
@@ -176,6 +183,9 @@ class TesseractOcr:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         return self._recognise(gray, box, scale)
 
+    def forget(self) -> None:
+        """Nothing is remembered between reads."""
+
     def _recognise(self, gray: np.ndarray, offset: Box, scale: float) -> list[OcrLine]:
         gray = np.ascontiguousarray(gray)
         h, w = gray.shape
@@ -271,26 +281,8 @@ class RapidOcr:
             result = self._engine(crop, return_word_box=True)
         return _lines_from_rapid(result, box, pad, self.options.min_confidence)
 
-    def recognise(self, image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
-        """Recognise one line of text per box (no detection), batched; ("", 0) if unreadable."""
-        crops = []
-        for box in boxes:
-            b = _clip(box, image)
-            crops.append(
-                np.ascontiguousarray(image[b.y : b.y + b.h, b.x : b.x + b.w])
-                if b is not None
-                else np.zeros((8, 8, 3), np.uint8)
-            )
-        if not crops:
-            return []
-        from rapidocr.ch_ppocr_rec import TextRecInput
-
-        # Detection is the expensive half of PP-OCR; these boxes are single lines already.
-        # The recogniser is a stateless ONNX Runtime session, safe to run from several threads.
-        recogniser = self._engine._load_rec_model()
-        result = recogniser(TextRecInput(img=crops))
-        texts = result.txts or ()
-        return [(str(t).strip(), float(sc)) for t, sc in zip(texts, result.scores, strict=False)]
+    def forget(self) -> None:
+        """Nothing is remembered between reads."""
 
 
 def _lines_from_rapid(result: object, offset: Box, pad: int, min_conf: float) -> list[OcrLine]:
@@ -339,6 +331,110 @@ def _quad_box(quad: object, offset: Box, pad: int) -> Box:
     )
 
 
+class LineRecogniser:
+    """PP-OCR's text-line recogniser, the model the rapidocr wheel ships, on ONNX Runtime.
+
+    The hybrid engine needs recognition alone, on lines it has already found. Going through
+    rapidocr's pipeline for that costs every process ~1 s of start-up with the GIL held
+    (rapidocr parses its whole model catalogue with OmegaConf on import) and a detection
+    model it never runs. The input and output are rapidocr's own: the line resized to 48 px
+    high and padded to at least 320 px wide, normalised to [-1, 1]; greedy CTC decoding, the
+    score being the mean probability of the characters kept.
+    """
+
+    MODEL = "PP-OCRv6_rec_small.onnx"
+    _HEIGHT = 48
+    _MIN_WIDTH = 320
+
+    def __init__(self, options: OcrOptions) -> None:
+        import onnxruntime as ort
+
+        path = _rapidocr_models() / self.MODEL
+        if not path.exists():
+            raise StageError(f"no text recognition model at {path}")
+        settings = ort.SessionOptions()
+        settings.log_severity_level = 3
+        settings.intra_op_num_threads = max(1, options.threads)
+        settings.inter_op_num_threads = 1
+        settings.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime sessions are safe to run from several threads.
+        self._session = ort.InferenceSession(
+            str(path), settings, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        meta = self._session.get_modelmeta().custom_metadata_map
+        # Index 0 is CTC's blank; the model's dictionary follows, then the space.
+        self._characters = ["", *meta["character"].splitlines(), " "]
+
+    def recognise(self, image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
+        """One line of text per box of a BGR image; ("", 0.0) for a box off the image."""
+        out: list[tuple[str, float]] = []
+        for box in boxes:
+            b = _clip(box, image)
+            if b is None:
+                out.append(("", 0.0))
+                continue
+            crop = image[b.y : b.y + b.h, b.x : b.x + b.w]
+            if crop.ndim == 2:
+                crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+            # One line per run: a batch is padded to its widest line, and the cost grows
+            # with the width (measured: batch 6 took 1.7x the time of six single runs).
+            probs = self._session.run(None, {self._input: self._tensor(crop)})[0][0]
+            out.append(self._decode(probs))
+        return out
+
+    def _tensor(self, crop: np.ndarray) -> np.ndarray:
+        h, w = crop.shape[:2]
+        width = max(self._MIN_WIDTH, int(self._HEIGHT * w / h))
+        resized_w = min(width, int(np.ceil(self._HEIGHT * w / h)))
+        resized = cv2.resize(crop, (resized_w, self._HEIGHT)).astype(np.float32)
+        tensor = np.zeros((1, 3, self._HEIGHT, width), np.float32)
+        tensor[0, :, :, :resized_w] = resized.transpose(2, 0, 1) / 127.5 - 1.0
+        return tensor
+
+    def _decode(self, probs: np.ndarray) -> tuple[str, float]:
+        best = probs.argmax(axis=1)
+        keep = best != 0
+        keep[1:] &= best[1:] != best[:-1]
+        if not keep.any():
+            return "", 0.0
+        text = "".join(self._characters[i] for i in best[keep])
+        return text.strip(), float(probs.max(axis=1)[keep].mean())
+
+
+def _rapidocr_models() -> Path:
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise StageError("rapidocr, which carries the text recognition model, is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def _line_strips(image: np.ndarray, block: Box) -> list[Box]:
+    """Cut a block into its lines of text at the rows without ink (screen text is level)."""
+    crop = image[block.y : block.y + block.h, block.x : block.x + block.w]
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    ink = (grad > 40).sum(axis=1) >= 2
+    strips: list[Box] = []
+    y = 0
+    while y < len(ink):
+        if not ink[y]:
+            y += 1
+            continue
+        end = y
+        while end < len(ink) and ink[end]:
+            end += 1
+        if end - y >= 6:  # a line of text, not a rule or a border
+            top, bottom = max(0, y - 3), min(block.h, end + 3)
+            cols = np.flatnonzero((grad[y:end] > 40).any(axis=0))
+            left, right = max(0, int(cols[0]) - 4), min(block.w, int(cols[-1]) + 5)
+            strips.append(
+                Box(x=block.x + left, y=block.y + top, w=right - left, h=bottom - top)
+            )
+        y = end
+    return strips or [block]
+
+
 # --------------------------------------------------------------------------- hybrid
 
 
@@ -349,8 +445,8 @@ class HybridOcr:
     or an ellipsis, which Tesseract's LSTM emits for glyphs it cannot resolve
     (small print next to large type). Missed: text-like blocks found by
     morphology that no Tesseract line covers (light text on a coloured button).
-    Single lines are re-read by PP-OCR's recogniser alone, in one batch; only
-    tall blocks get its detector too.
+    Each is re-read by PP-OCR's recogniser alone (a block of several lines cut into
+    its lines first); PP-OCR's detector is never needed.
     """
 
     name = "hybrid"
@@ -358,8 +454,13 @@ class HybridOcr:
     def __init__(self, options: OcrOptions) -> None:
         self.options = options
         self.fast = TesseractOcr(options)
-        self.accurate = RapidOcr(options)
+        self.accurate = LineRecogniser(options)
         self.workers = self.fast.workers
+        self._seen = _LineMemory()
+
+    def forget(self) -> None:
+        """Forget the lines recognised so far (another recording's lines will not come back)."""
+        self._seen = _LineMemory()
 
     def _doubtful(self, line: OcrLine) -> bool:
         if "..." in line.text or "\u2026" in line.text:
@@ -385,11 +486,10 @@ class HybridOcr:
         missed = _merge_nearby(missed, w_img, h_img, gap=6)
 
         single = [_pad(ln.box, 6, 4, w_img, h_img) for ln in doubtful]
-        single += [b for b in missed if b.h <= 40]
-        tall = [b for b in missed if b.h > 40]
+        single += [line for b in missed for line in (_line_strips(image, b) if b.h > 40 else [b])]
         out = list(sure)
         for (text, score), target, origin in zip(
-            self.accurate.recognise(image, single),
+            self._seen.recognise(image, single, self.accurate.recognise),
             single,
             doubtful + [None] * (len(single) - len(doubtful)),
             strict=True,
@@ -400,9 +500,70 @@ class HybridOcr:
                 out.append(_line_from_text(text, score, target if origin is None else origin.box))
             elif origin is not None:
                 out.append(origin)
-        for target in tall:
-            out.extend(self.accurate.read(image, target))
         return _dedupe(out)
+
+
+class _LineMemory:
+    """Line images of one recording recognised before, so that a line seen again is not
+    recognised again.
+
+    A doubted line stays doubted: when it scrolls, or a change next to it makes its block be
+    read again, the same pixels come back, a little re-encoded. A box of the same size whose
+    pixels agree with a remembered one (almost no pixel off by more than the encoder's noise)
+    takes the remembered reading; recognition is by far the dearest step of a re-read.
+    """
+
+    _NOISE = 48  # grey levels a re-encoded pixel may move
+    _MAX_OFF = 0.002  # share of pixels allowed beyond that; one changed character is ~2%
+    _SHAPES = 256
+    _PER_SHAPE = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_shape: OrderedDict[tuple[int, int], list[tuple[np.ndarray, tuple[str, float]]]]
+        self._by_shape = OrderedDict()
+
+    def recognise(
+        self,
+        image: np.ndarray,
+        boxes: list[Box],
+        recognise: Callable[[np.ndarray, list[Box]], list[tuple[str, float]]],
+    ) -> list[tuple[str, float]]:
+        crops = [self._gray(image, box) for box in boxes]
+        found = [self._recall(crop) for crop in crops]
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        if missing:
+            fresh = recognise(image, [boxes[i] for i in missing])
+            for i, reading in zip(missing, fresh, strict=True):
+                found[i] = reading
+                self._remember(crops[i], reading)
+        return [hit if hit is not None else ("", 0.0) for hit in found]
+
+    @staticmethod
+    def _gray(image: np.ndarray, box: Box) -> np.ndarray:
+        crop = image[box.y : box.y + box.h, box.x : box.x + box.w]
+        return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+
+    def _recall(self, crop: np.ndarray) -> tuple[str, float] | None:
+        with self._lock:
+            entries = self._by_shape.get(crop.shape)
+            if not entries:
+                return None
+            self._by_shape.move_to_end(crop.shape)
+            for seen, reading in entries:
+                off = cv2.absdiff(seen, crop) > self._NOISE
+                if np.count_nonzero(off) <= self._MAX_OFF * crop.size:
+                    return reading
+        return None
+
+    def _remember(self, crop: np.ndarray, reading: tuple[str, float]) -> None:
+        with self._lock:
+            entries = self._by_shape.setdefault(crop.shape, [])
+            self._by_shape.move_to_end(crop.shape)
+            entries.insert(0, (crop.copy(), reading))
+            del entries[self._PER_SHAPE :]
+            while len(self._by_shape) > self._SHAPES:
+                self._by_shape.popitem(last=False)
 
 
 def _pad(box: Box, px: int, py: int, width: int, height: int) -> Box:
@@ -745,6 +906,7 @@ class KeyframeReader:
         except BaseException as exc:
             self._error = exc
         else:
+            engine.forget()
             self._workers = max(1, int(getattr(engine, "workers", 1)))
             if self._workers > 1:
                 self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ocr")

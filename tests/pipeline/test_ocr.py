@@ -108,6 +108,9 @@ class _Spy:
         self.areas.append(w * h if region is None else region.w * region.h)
         return self.inner.read(image, region)
 
+    def forget(self) -> None:
+        self.inner.forget()
+
 
 def test_only_changed_regions_are_read(keyframes_of, ocr_engine) -> None:
     keyframes = keyframes_of("login-500", "mp4")
@@ -276,6 +279,9 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
         def read(self, image: np.ndarray, region: Box | None = None) -> list[OcrLine]:
             raise RuntimeError("engine crashed")
 
+        def forget(self) -> None:
+            pass
+
     reader = ocr_module.KeyframeReader(Broken())
     with pytest.raises(RuntimeError, match="engine crashed"):
         try:  # the error surfaces at a later submit, at the latest at finish
@@ -349,3 +355,71 @@ def test_closing_a_reader_stops_its_thread_and_is_harmless_once_finished(ocr_eng
     stopped.submit(_frame(0, 0.0, _page(["A"]), None, 1.0))
     stopped.close()
     assert readers() == before
+
+
+def test_line_recogniser_reads_like_rapidocr() -> None:
+    """The lean recogniser gives rapidocr's own readings and scores for the same line images."""
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    image = _page(["Upgrade to Pro", "Card number is invalid", "$59/mo", "OK"], top=60, gap=70)
+    boxes = [Box(x=30, y=30 + i * 70, w=w, h=44) for i, w in enumerate((300, 420, 160, 80))]
+    lean = ocr_module.LineRecogniser(OcrOptions()).recognise(image, boxes)
+    reference = ocr_module.RapidOcr(OcrOptions())._engine._load_rec_model()(
+        TextRecInput(img=[image[b.y : b.y + b.h, b.x : b.x + b.w].copy() for b in boxes])
+    )
+    assert [t for t, _ in lean] == [t.strip() for t in reference.txts]
+    assert [t for t, _ in lean][:3] == ["Upgrade to Pro", "Card number is invalid", "$59/mo"]
+    assert np.allclose([s for _, s in lean], reference.scores, atol=1e-3)
+
+
+def test_a_block_of_several_lines_is_cut_into_its_lines() -> None:
+    image = _page(["FIRST LINE", "SECOND LINE", "THIRD"], top=60, gap=40)
+    strips = ocr_module._line_strips(image, Box(x=20, y=20, w=500, h=140))
+    assert len(strips) == 3
+    assert all(s.h < 40 for s in strips)
+    assert [s.y < t.y for s, t in zip(strips, strips[1:], strict=False)] == [True, True]
+    assert strips[2].w < strips[1].w  # tight around the ink: "THIRD" is shorter
+
+
+def test_a_line_seen_again_is_recognised_once_per_recording() -> None:
+    calls: list[int] = []
+
+    def recognise(image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
+        calls.append(len(boxes))
+        return [(f"line {len(calls)}.{i}", 0.9) for i in range(len(boxes))]
+
+    page = _page(["SAML single sign-on", "Pay $59.00"], top=60, gap=60)
+    boxes = [Box(x=30, y=30, w=360, h=44), Box(x=30, y=90, w=220, h=44)]
+    memory = ocr_module._LineMemory()
+    first = memory.recognise(page, boxes, recognise)
+    # The same lines scrolled up by 17 px and re-encoded (noise) come back with the first
+    # readings, without a call; a changed digit does not.
+    noise = np.random.default_rng(3).integers(-12, 13, page.shape)
+    moved = np.clip(np.roll(page, -17, axis=0).astype(int) + noise, 0, 255).astype(np.uint8)
+    shifted = [Box(x=b.x, y=b.y - 17, w=b.w, h=b.h) for b in boxes]
+    assert memory.recognise(moved, shifted, recognise) == first
+    assert calls == [2]
+    changed = _page(["SAML single sign-on", "Pay $58.00"], top=60, gap=60)
+    again = memory.recognise(changed, boxes, recognise)
+    assert again[0] == first[0] and again[1] != first[1]
+    assert calls == [2, 1]
+
+
+def test_the_hybrid_engine_forgets_its_lines_between_recordings(ocr_engine) -> None:
+    if not isinstance(ocr_engine, ocr_module.HybridOcr):
+        pytest.skip("the default engine is not the hybrid one")
+    page = _page(["Start free trial", "$59/mo"], top=60, gap=60)
+    boxes = [Box(x=30, y=30, w=300, h=44)]
+    seen: list[int] = []
+
+    def recognise(image: np.ndarray, wanted: list[Box]) -> list[tuple[str, float]]:
+        seen.append(len(wanted))
+        return [("x", 0.9)] * len(wanted)
+
+    ocr_engine.forget()
+    ocr_engine._seen.recognise(page, boxes, recognise)
+    ocr_engine._seen.recognise(page, boxes, recognise)
+    ocr_engine.forget()
+    ocr_engine._seen.recognise(page, boxes, recognise)
+    assert seen == [1, 1]
+    ocr_engine.forget()
