@@ -654,8 +654,9 @@ class _Plan:
 
 
 def _small_gray(image: np.ndarray) -> np.ndarray:
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    return cv2.resize(gray, None, fx=_PLAN_SCALE, fy=_PLAN_SCALE, interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        _gray(image), None, fx=_PLAN_SCALE, fy=_PLAN_SCALE, interpolation=cv2.INTER_AREA
+    )
 
 
 def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
@@ -664,12 +665,58 @@ def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
     shift = int(round(dy))
     if response < _MIN_SHIFT_RESPONSE or abs(dx) > 1.0 or shift == 0:
         return 0
-    # Trust the peak only if moving the old frame really explains the new one.
+    # Trust the peak only if moving the old frame really explains the new one. The
+    # correlation is circular: a scroll by more than half the height shows up wrapped
+    # around (+250 rows of 360 as -110), so the unwrapped offset is tried as well, and the
+    # offset that lines up more of the new frame's text wins.
     changed = cv2.absdiff(prev, cur) > _PLAN_THRESHOLD
-    explained = changed & (cv2.absdiff(_shifted(prev, shift), cur) <= _PLAN_THRESHOLD)
-    if int(explained.sum()) < _MIN_SHIFT_GAIN * max(1, int(changed.sum())):
+    ink = cv2.morphologyEx(cur, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 40
+    height = prev.shape[0]
+    best, best_matched, best_explained = 0, 0.0, 0
+    for candidate in (shift, shift + height, shift - height):
+        if candidate == 0 or abs(candidate) >= height:
+            continue
+        rows = _rows_moved_in(height, candidate)
+        fits = cv2.absdiff(_shifted(prev, candidate), cur) <= _PLAN_THRESHOLD
+        text = ink & rows
+        matched = np.count_nonzero(fits & text) / max(1, np.count_nonzero(text))
+        if matched > best_matched:
+            best, best_matched = candidate, matched
+            best_explained = np.count_nonzero(changed & fits & rows)
+    # A scroll explains much of what changed; a long one (little overlap, mostly new content)
+    # at least lines up the text it kept.
+    if best_explained < _MIN_SHIFT_GAIN * max(1, int(changed.sum())) and best_matched < 0.75:
         return 0
-    return shift
+    return best
+
+
+def _rows_moved_in(height: int, dy: int) -> np.ndarray:
+    """Column mask of the rows that content shifted by ``dy`` covers."""
+    rows = np.zeros((height, 1), bool)
+    if dy > 0:
+        rows[dy:] = True
+    else:
+        rows[: height + dy] = True
+    return rows
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def _refine_shift(prev: np.ndarray, cur: np.ndarray, guess: int) -> int:
+    """The vertical shift within a pixel of ``guess`` that best maps ``prev`` onto ``cur``."""
+    best: tuple[float, int] | None = None
+    for dy in (guess - 1, guess, guess + 1):
+        if dy == 0 or abs(dy) >= prev.shape[0]:
+            continue
+        if dy > 0:
+            score = float(cv2.absdiff(prev[:-dy], cur[dy:]).mean())
+        else:
+            score = float(cv2.absdiff(prev[-dy:], cur[:dy]).mean())
+        if best is None or score < best[0]:
+            best = (score, dy)
+    return guess if best is None else best[1]
 
 
 def _shifted(img: np.ndarray, dy: int) -> np.ndarray:
@@ -697,14 +744,20 @@ def _plan(prev_img: np.ndarray, cur_img: np.ndarray, region: Box, previous: list
         return _Plan([Box(x=0, y=0, w=w, h=h)], [])
     a, b = _small_gray(prev_img), _small_gray(cur_img)
     same = cv2.absdiff(a, b) <= _PLAN_THRESHOLD
-    dy = _scroll_shift(a, b)
     moved = np.zeros_like(same)
-    if dy:
-        moved = cv2.absdiff(_shifted(a, dy), b) <= _PLAN_THRESHOLD
-        if dy > 0:
-            moved[:dy] = False
+    full_dy = 0
+    if dy := _scroll_shift(a, b):
+        # The scroll is found at half resolution; an odd number of pixels falls between two
+        # half-resolution shifts, and every edge of the text would then count as changed.
+        # Refine it on the full frames and compare them moved by exactly that much.
+        prev_gray = _gray(prev_img)
+        full_dy = _refine_shift(prev_gray, _gray(cur_img), round(dy / _PLAN_SCALE))
+        moved = cv2.absdiff(_small_gray(_shifted(prev_gray, full_dy)), b) <= _PLAN_THRESHOLD
+        edge = int(np.ceil(abs(full_dy) * _PLAN_SCALE))
+        if full_dy > 0:
+            moved[:edge] = False
         else:
-            moved[dy:] = False
+            moved[moved.shape[0] - edge :] = False
     need = (~(same | moved)).astype(np.uint8) * 255
     # Only inside the detector's changed region (cursor blobs are already excluded there).
     s = _PLAN_SCALE
@@ -726,7 +779,6 @@ def _plan(prev_img: np.ndarray, cur_img: np.ndarray, region: Box, previous: list
         )
 
     carried: list[OcrLine] = []
-    full_dy = int(round(dy / s))
     for line in previous:
         if _covered(same, line.box, s):
             candidate = line

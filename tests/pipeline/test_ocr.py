@@ -187,6 +187,39 @@ def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine)
     assert spy.areas[1] < 0.3 * 900 * 640, "only the newly exposed strip is read"
 
 
+@pytest.mark.parametrize("scroll", [61, 143, 400])
+def test_lines_are_carried_whatever_the_scroll_length(ocr_engine, scroll: int) -> None:
+    """An odd number of pixels (between two half-resolution shifts) and a scroll longer than
+    half the screen (the phase correlation wraps it around) still carry what stayed."""
+    words = [f"{name} ITEM {1000 + 37 * i}" for i, name in enumerate(_NAMES)]
+    document = _page(words, top=40, gap=60, size=(900, 40 + 60 * len(words)))
+    first, second = document[:640], document[scroll : scroll + 640]
+    spy = _Spy(ocr_engine)
+    keyframes = [
+        _frame(0, 0.0, first.copy(), None, 1.0),
+        _frame(1, 1.0, second.copy(), Box(x=0, y=0, w=900, h=640), 0.5),
+    ]
+    ocr_keyframes(keyframes, spy)
+    kept = [p for p in keyframes[0].lines if p.box.y - scroll >= 0]
+    moved = [
+        ln
+        for ln in keyframes[1].lines
+        if any(ln.text == p.text and ln.box.y == p.box.y - scroll for p in kept)
+    ]
+    assert len(kept) >= 3
+    assert len(moved) >= len(kept) - 1, "lines still on screen are carried, moved by the scroll"
+    # Blocks are read around the text only: well under the newly exposed strip. Without the
+    # carry (every line re-read) the second keyframe cost 108k, 160k and 173k pixels.
+    assert sum(spy.areas[1:]) <= 0.4 * scroll * 900, "only the newly exposed strip is read"
+    assert fuzzy_contains(texts(keyframes[1:]), words[(scroll + 640) // 60 - 1]) >= MATCH
+
+
+_NAMES = (
+    "ALPHA BRAVO CHARLIE DELTA ECHO FOXTROT GOLF HOTEL INDIA "
+    "JULIET KILO LIMA MIKE NOVEMBER OSCAR PAPA QUEBEC ROMEO"
+).split()
+
+
 def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
     img = np.full((200, 700, 3), 255, np.uint8)
     cv2.putText(
