@@ -22,7 +22,7 @@ import os
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -673,14 +673,15 @@ def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
     ink = cv2.morphologyEx(cur, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 40
     height = prev.shape[0]
     best, best_matched, best_explained = 0, 0.0, 0
-    for candidate in (shift, shift + height, shift - height):
-        if candidate == 0 or abs(candidate) >= height:
-            continue
+    # The unwrapped offsets must keep an eighth of the screen in view and line up clearly
+    # more of its text than the peak itself: a small overlap lines up little by chance.
+    unwrapped = [c for c in (shift + height, shift - height) if 0 < abs(c) <= height * 7 // 8]
+    for candidate in (shift, *unwrapped):
         rows = _rows_moved_in(height, candidate)
         fits = cv2.absdiff(_shifted(prev, candidate), cur) <= _PLAN_THRESHOLD
         text = ink & rows
         matched = np.count_nonzero(fits & text) / max(1, np.count_nonzero(text))
-        if matched > best_matched:
+        if best == 0 or matched > best_matched + 0.1:
             best, best_matched = candidate, matched
             best_explained = np.count_nonzero(changed & fits & rows)
     # A scroll explains much of what changed; a long one (little overlap, mostly new content)
@@ -787,10 +788,13 @@ def _plan(prev_img: np.ndarray, cur_img: np.ndarray, region: Box, previous: list
         else:
             candidate = None
         if candidate is None or any(_overlap(candidate.box, b) > 0 for b in blocks):
-            # Changed or cut by a changed block: read it again with the block.
-            target = candidate.box if candidate is not None else line.box
-            if any(_overlap(target, b) > 0 for b in blocks):
-                blocks.append(target)
+            # Changed or cut by a changed block: read it again with the block, wherever it
+            # stands now (in place, or moved by the scroll: a block may hold the part of a
+            # line that changed while the rest still matches the moved old line).
+            places = [candidate.box] if candidate is not None else [line.box]
+            if candidate is None and full_dy:
+                places.append(_move(line.box, full_dy))
+            blocks.extend(p for p in places if any(_overlap(p, b) > 0 for b in blocks))
             continue
         carried.append(candidate)
     return _Plan(_merge_nearby(blocks, w, h, gap=4), carried)
@@ -860,6 +864,26 @@ def _reconcile(carried: list[OcrLine], fresh: list[OcrLine]) -> list[OcrLine]:
     return kept
 
 
+_LOOK_BACK_ABOVE = 0.2  # a plan reading more than this share of the frame looks further back
+_LOOK_BACK_KEYFRAMES = 8
+_LOOK_BACK_DIFF = 4.0  # mean grey difference of thumbnails showing the same screen
+
+
+@dataclass(slots=True)
+class _Read:
+    thumb: np.ndarray
+    image: np.ndarray
+    lines: list[OcrLine]
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(_gray(image), (96, 54), interpolation=cv2.INTER_AREA)
+
+
+def _area(boxes: Iterable[Box]) -> int:
+    return sum(b.w * b.h for b in boxes)
+
+
 class KeyframeReader:
     """Reads keyframes in the order they are found, on its own thread, while decoding goes on.
 
@@ -903,6 +927,8 @@ class KeyframeReader:
         self._stream_limit = stream_limit
         # Timestamps of the keyframes read: unique within a pass, and holding no image.
         self._read_at: set[float] = set()
+        # The last keyframes read, to carry lines from when the screen goes back to one.
+        self._earlier: deque[_Read] = deque(maxlen=_LOOK_BACK_KEYFRAMES)
         self.busy_seconds = 0.0
         """Wall time spent reading (overlapping decoding)."""
         self._thread = threading.Thread(target=self._run, name="ocr-reader", daemon=True)
@@ -973,6 +999,27 @@ class KeyframeReader:
                 self._error = exc
             self.busy_seconds += time.perf_counter() - started
 
+    def _look_back(self, image: np.ndarray, plan: _Plan) -> _Plan:
+        """A better plan against an earlier keyframe showing the same screen, if there is one.
+
+        Users go back: they scroll to the top again, close a dialog, return to a page. The
+        keyframe before may then share little with this one while an older one shows the
+        same thing; its lines carry over (each checked against the pixels as usual).
+        """
+        if len(self._earlier) < 2:
+            return plan
+        thumb = _thumbnail(image)
+        last = cv2.absdiff(thumb, self._earlier[-1].thumb).mean()
+        diff, older = min(
+            ((cv2.absdiff(thumb, e.thumb).mean(), e) for e in list(self._earlier)[:-1]),
+            key=lambda pair: pair[0],
+        )
+        if diff > min(_LOOK_BACK_DIFF, last / 2):
+            return plan
+        h, w = image.shape[:2]
+        other = _plan(older.image, image, Box(x=0, y=0, w=w, h=h), older.lines)
+        return other if _area(other.read) < _area(plan.read) / 2 else plan
+
     def _read(self, kf: Keyframe, region: Box | None) -> None:
         engine = self._engine
         assert engine is not None
@@ -984,6 +1031,8 @@ class KeyframeReader:
             targets, carried = [], list(self._previous)
         else:
             plan = _plan(self._prev_img, kf.image, region, self._previous)
+            if _area(plan.read) > _LOOK_BACK_ABOVE * w * h:
+                plan = self._look_back(kf.image, plan)
             targets, carried = plan.read, plan.carried
         if self._pool is not None:
             targets = [band for t in targets for band in _split_bands(kf.image, t, 2 * self._workers)]
@@ -994,6 +1043,7 @@ class KeyframeReader:
         kf.lines = sorted(_reconcile(carried, fresh), key=lambda ln: (ln.box.y, ln.box.x))
         self._previous = kf.lines
         self._prev_img = kf.image
+        self._earlier.append(_Read(_thumbnail(kf.image), kf.image, kf.lines))
         self._read_at.add(kf.timestamp)
         self._count += 1
         fraction = kf.timestamp / self._duration if self._duration > 0 else 0.0
