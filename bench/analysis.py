@@ -12,9 +12,11 @@ For each fixture, in one run:
 
 Cold numbers come from a fresh Python process each (imports and model loading
 included, as a worker that has just started pays them). Warm numbers come from
-processes that have already run each job once (one for the floor, one for the analysis). Printed: per-stage timings of
-the warm analysis, the ratio analysis / (decode + transcription) cold and warm,
-the warm × realtime factor and the peak RSS of the analysis process.
+processes that have already run each job once (one for the floor, one for the analysis).
+Every number is the median of ``--repeat`` runs (default 3; cold runs interleaved, one of each
+job per round), so that a burst of load on a shared machine does not decide a ratio. Printed:
+per-stage timings of the warm analysis, the ratio analysis / (decode + transcription) cold and
+warm, the warm × realtime factor and the peak RSS of the analysis process.
 Targets: ratio <= 1.5 cold, warm >= 20x realtime, peak RSS < 1.5 GiB.
 """
 
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -72,7 +75,16 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(kind: str, folder: Path, video: Path, ocr: str) -> dict[str, Any]:
+def _median_time(job: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        job()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def child(kind: str, folder: Path, video: Path, ocr: str, repeat: int = 1) -> dict[str, Any]:
     """One job in this (fresh) process; cold wall time is measured by the parent."""
     if kind == "decode":
         _decode(video)
@@ -86,23 +98,23 @@ def child(kind: str, folder: Path, video: Path, ocr: str) -> dict[str, Any]:
     if kind == "warm-floor":
         out: dict[str, Any] = {}
         _decode(video)
-        started = time.perf_counter()
-        _decode(video)
-        out["decode"] = time.perf_counter() - started
+        out["decode"] = _median_time(lambda: _decode(video), repeat)
         transcriber = _transcriber()
         transcriber.transcribe(video)
-        started = time.perf_counter()
-        transcriber.transcribe(video)
-        out["transcribe"] = time.perf_counter() - started
+        out["transcribe"] = _median_time(lambda: transcriber.transcribe(video), repeat)
         out["rss"] = _peak_rss_mib()
         return out
     if kind == "warm":
         out = {}
         engine = _engine(ocr)
         _analyse(engine, folder, video)
-        started = time.perf_counter()
-        out["timings"] = _analyse(engine, folder, video)
-        out["analysis"] = time.perf_counter() - started
+        runs: list[tuple[float, dict[str, float]]] = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            timings = _analyse(engine, folder, video)
+            runs.append((time.perf_counter() - started, timings))
+        runs.sort(key=lambda run: run[0])
+        out["analysis"], out["timings"] = runs[len(runs) // 2]
         out["rss"] = _peak_rss_mib()
         return out
     raise ValueError(kind)
@@ -115,7 +127,9 @@ def child(kind: str, folder: Path, video: Path, ocr: str) -> dict[str, Any]:
 FLOOR_ENV = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}
 
 
-def _spawn(kind: str, folder: Path, video: Path, ocr: str) -> tuple[float, dict[str, Any]]:
+def _spawn(
+    kind: str, folder: Path, video: Path, ocr: str, repeat: int = 1
+) -> tuple[float, dict[str, Any]]:
     env = {**os.environ, **(FLOOR_ENV if kind in {"decode", "transcribe", "warm-floor"} else {})}
     started = time.perf_counter()
     done = subprocess.run(
@@ -125,6 +139,8 @@ def _spawn(kind: str, folder: Path, video: Path, ocr: str) -> tuple[float, dict[
             "bench.analysis",
             "--ocr",
             ocr,
+            "--repeat",
+            str(repeat),
             "--child",
             kind,
             str(folder),
@@ -142,22 +158,33 @@ def _spawn(kind: str, folder: Path, video: Path, ocr: str) -> tuple[float, dict[
     return wall, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench(scenario: str, container: str, ocr: str) -> bool:
+def bench(scenario: str, container: str, ocr: str, repeat: int) -> bool:
     """Run every measurement for one fixture, print it, and say whether the targets hold."""
     folder = DATA / scenario
     video = folder / f"recording.{container}"
     duration = json.loads((folder / "truth.json").read_text())["duration"]
-    decode_cold, _ = _spawn("decode", folder, video, ocr)
-    transcribe_cold, _ = _spawn("transcribe", folder, video, ocr)
-    analysis_cold, cold = _spawn("analysis", folder, video, ocr)
-    _, floor = _spawn("warm-floor", folder, video, ocr)
-    _, warm = _spawn("warm", folder, video, ocr)
+    walls: dict[str, list[float]] = {"decode": [], "transcribe": [], "analysis": []}
+    cold: dict[str, Any] = {"rss": 0.0}
+    for _ in range(repeat):
+        for kind, runs in walls.items():
+            wall, out = _spawn(kind, folder, video, ocr)
+            runs.append(wall)
+            if kind == "analysis":
+                cold["rss"] = max(cold["rss"], out["rss"])
+    decode_cold, transcribe_cold, analysis_cold = (
+        statistics.median(walls[k]) for k in ("decode", "transcribe", "analysis")
+    )
+    _, floor = _spawn("warm-floor", folder, video, ocr, repeat)
+    _, warm = _spawn("warm", folder, video, ocr, repeat)
     warm = {**floor, **warm, "rss": warm["rss"]}
     ratio_cold = analysis_cold / (decode_cold + transcribe_cold)
     ratio_warm = warm["analysis"] / (warm["decode"] + warm["transcribe"])
     realtime = duration / warm["analysis"]
     rss_gib = max(cold["rss"], warm["rss"]) / 1024
-    print(f"== {scenario} ({container}, {duration:.1f} s of video, OCR engine {ocr})")
+    print(
+        f"== {scenario} ({container}, {duration:.1f} s of video, OCR engine {ocr}, "
+        f"median of {repeat})"
+    )
     print(
         f"   cold (fresh process): decode {decode_cold:6.2f} s  "
         f"transcribe {transcribe_cold:6.2f} s  "
@@ -194,14 +221,21 @@ def main() -> None:
         "--ocr", default="auto", help="OCR engine: auto, tesseract, rapidocr, hybrid"
     )
     parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each measurement; the median counts"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("KIND", "FOLDER", "VIDEO"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.child:
         kind, folder, video = args.child
-        print(json.dumps(child(kind, Path(folder), Path(video), args.ocr)))
+        print(json.dumps(child(kind, Path(folder), Path(video), args.ocr, args.repeat)))
         return
-    results = [bench(scenario, args.container, args.ocr) for scenario in args.scenarios]
+    results = [
+        bench(scenario, args.container, args.ocr, args.repeat) for scenario in args.scenarios
+    ]
     sys.exit(0 if all(results) else 1)
 
 
