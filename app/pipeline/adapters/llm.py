@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from app.pipeline.evidence import EvidenceTable
 from app.pipeline.summary import SEVERITIES, Finding, Summary, finding_confidence
 
@@ -44,6 +42,11 @@ class ChatClient:
     """A small synchronous client for ``POST {base_url}/chat/completions``."""
 
     def __init__(self, config: ChatConfig) -> None:
+        # Imported here: most engines run without a model service, and every process that
+        # starts an analysis would otherwise pay for importing the HTTP stack first.
+        import httpx
+
+        self._errors = (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError)
         self.config = config
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._http = httpx.Client(
@@ -66,7 +69,7 @@ class ChatClient:
             response = self._http.post("/chat/completions", json=body)
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
-        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+        except self._errors as exc:
             raise ChatError(f"chat completion failed: {exc}") from exc
         if not isinstance(content, str):
             raise ChatError("chat completion returned no text")
