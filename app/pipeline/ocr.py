@@ -417,8 +417,7 @@ def _rapidocr_models() -> Path:
 
 def _line_strips(image: np.ndarray, block: Box) -> list[Box]:
     """Cut a block into its lines of text at the rows without ink (screen text is level)."""
-    crop = image[block.y : block.y + block.h, block.x : block.x + block.w]
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    gray = _gray(image[block.y : block.y + block.h, block.x : block.x + block.w])
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     ink = (grad > 40).sum(axis=1) >= 2
     strips: list[Box] = []
@@ -535,7 +534,7 @@ class _LineMemory:
         boxes: list[Box],
         recognise: Callable[[np.ndarray, list[Box]], list[tuple[str, float]]],
     ) -> list[tuple[str, float]]:
-        crops = [self._gray(image, box) for box in boxes]
+        crops = [_gray(image[b.y : b.y + b.h, b.x : b.x + b.w]) for b in boxes]
         found = [self._recall(crop) for crop in crops]
         missing = [i for i, hit in enumerate(found) if hit is None]
         if missing:
@@ -544,11 +543,6 @@ class _LineMemory:
                 found[i] = reading
                 self._remember(crops[i], reading)
         return [hit if hit is not None else ("", 0.0) for hit in found]
-
-    @staticmethod
-    def _gray(image: np.ndarray, box: Box) -> np.ndarray:
-        crop = image[box.y : box.y + box.h, box.x : box.x + box.w]
-        return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
 
     def _recall(self, crop: np.ndarray) -> tuple[str, float] | None:
         with self._lock:
