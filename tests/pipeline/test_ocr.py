@@ -250,6 +250,18 @@ def test_a_line_that_scrolled_and_changed_in_part_is_read_whole(ocr_engine) -> N
     assert fuzzy_contains(second, "KILO STATEMENT 1370") >= MATCH, second
 
 
+def test_a_change_in_light_grey_small_print_is_read_again() -> None:
+    def page(text: str) -> np.ndarray:
+        img = np.full((300, 700, 3), 255, np.uint8)
+        cv2.putText(img, "Account settings", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30,) * 3, 2)
+        cv2.putText(img, text, (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (170,) * 3, 1)
+        return img
+
+    before, after = page("Saved 2 minutes ago"), page("Saved 3 minutes ago")
+    plan = ocr_module._plan(before, after, Box(x=0, y=0, w=700, h=300), [])
+    assert any(b.y <= 112 <= b.y + b.h and b.x <= 70 <= b.x + b.w for b in plan.read), plan.read
+
+
 _ROWS = [
     ("ALPHA", "ORDERS"),
     ("BRAVO", "INVOICE"),
