@@ -262,6 +262,19 @@ def test_a_change_in_light_grey_small_print_is_read_again() -> None:
     assert any(b.y <= 112 <= b.y + b.h and b.x <= 70 <= b.x + b.w for b in plan.read), plan.read
 
 
+def test_lone_pixels_of_encoder_noise_are_not_read(ocr_engine) -> None:
+    """Ringing that flips isolated pixels of an unchanged screen makes nothing to read."""
+    before = _page([f"{name} ORDERS {1000 + 37 * i}" for i, name in enumerate(_NAMES[:9])])
+    lines = ocr_engine.read(before)
+    after = before.copy()
+    rng = np.random.default_rng(11)
+    for y, x in zip(rng.integers(0, 320, 60) * 2, rng.integers(0, 450, 60) * 2, strict=True):
+        after[y : y + 2, x : x + 2] = 255 - after[y : y + 2, x : x + 2] // 3  # a 2x2 speck
+    plan = ocr_module._plan(before, after, Box(x=0, y=0, w=900, h=640), lines)
+    assert plan.read == []
+    assert len(plan.carried) == len(lines)
+
+
 _ROWS = [
     ("ALPHA", "ORDERS"),
     ("BRAVO", "INVOICE"),
