@@ -9,6 +9,10 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# An editable install leaves the project's own modules to be compiled on first import, and
+	# where PYTHONDONTWRITEBYTECODE is set every new process (a worker, a CLI run) compiles
+	# them again (~0.1 s); stale files are recompiled in memory, so this is only a head start.
+	$(BIN)/python -m compileall -q app schema workers
 	touch $@
 
 install: $(BIN)/.installed
