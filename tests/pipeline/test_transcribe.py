@@ -83,11 +83,47 @@ def test_vocabulary_never_hurts_word_error_rate(
 
 
 def test_vocabulary_fixes_a_misheard_on_screen_name(transcript_of) -> None:
-    """Without help tiny.en writes "Proplan" in the MP4; the screen's "Pro plan" fixes it."""
+    """Without help tiny.en writes "Proplan" in the MP4; the screen's "Pro plan" fixes it.
+
+    Only on some CPUs: CTranslate2's int8 kernels differ by instruction set, and so do a small
+    model's close calls. On the machine of docs/transcription.md's table the unaided model
+    writes "Proplan"; on a 2-core AMD EPYC with AVX2 and no AVX-512 it hears "pro plan" by
+    itself, and there is nothing for the vocabulary to fix.
+    """
     without = speech_words(text_of(transcript_of("upgrade-checkout", "mp4", False)))
+    if "proplan" not in without:
+        pytest.skip("on this CPU tiny.en hears 'pro plan' without help")
     helped = speech_words(text_of(transcript_of("upgrade-checkout", "mp4", True)))
-    assert "proplan" in without
     assert "proplan" not in helped and "pro" in helped and "plan" in helped
+
+
+def test_the_screen_vocabulary_is_whispers_prompt_framed_in_timestamps(
+    transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What reaches the model, on every CPU: <|0.00|> the on-screen terms <|t|>."""
+    model = transcriber._model
+    prompts: list[object] = []
+    transcribe = model.transcribe
+
+    def recorded(*args, **kwargs):
+        prompts.append(kwargs.get("initial_prompt"))
+        return transcribe(*args, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", recorded)
+    vocabulary = screen_vocabulary("login-500")
+    transcriber.transcribe(media_path("login-500", "mp4"), vocabulary=vocabulary)
+    transcriber.transcribe(media_path("login-500", "mp4"))
+    prompted, plain = prompts
+    assert plain is None
+    assert isinstance(prompted, list)
+    from faster_whisper.tokenizer import Tokenizer
+
+    begin = Tokenizer(model.hf_tokenizer, False, task="transcribe", language="en").timestamp_begin
+    first, *text, last = prompted
+    assert first == begin and begin < last <= begin + 1500
+    expected = vocabulary_prompt(vocabulary, TranscribeOptions().max_vocabulary_words)
+    assert "Log in" in expected
+    assert model.hf_tokenizer.decode(text) == " " + expected
 
 
 @pytest.mark.parametrize("container", CONTAINERS)
