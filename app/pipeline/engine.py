@@ -5,7 +5,9 @@ engine and the speech recogniser up front so every analysis runs warm.
 Transcription runs in a thread concurrently with decoding and keyframe
 selection, and OCR reads each keyframe on another thread as soon as it is kept
 (the native libraries behind them release the GIL); everything after that
-(descriptions, evidence, signals, sections, summary) is cheap Python.
+(descriptions, evidence, signals, sections, summary) is cheap Python. The keyframe pass and OCR
+run at a lower priority than transcription, whose serial decoding would otherwise finish last
+(:mod:`app.pipeline.priority`).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from app.pipeline.media import probe
 from app.pipeline.meta import parse_recording
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
+from app.pipeline.priority import lower_thread_priority
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
 from app.pipeline.signals import Signal, SignalOptions, detect_signals
 from app.pipeline.summary import Finding, Summary, build_findings, summarize
 from app.pipeline.transcribe import make_transcriber
-from app.pipeline.types import STAGES, ProgressCallback, TranscriptSegment, no_progress
+from app.pipeline.types import STAGES, Keyframe, ProgressCallback, TranscriptSegment, no_progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +59,9 @@ class EngineOptions:
     vlm: ChatConfig | None = None
     """Optional vision model that enriches keyframe descriptions."""
     vlm_max_frames: int = 8
+    background_niceness: int = 10
+    """Nice levels the keyframe pass and OCR run below transcription, the one serial path
+    (:mod:`app.pipeline.priority`); 0 shares the CPUs evenly."""
 
 
 class _Cancelled(Exception):
@@ -180,7 +186,10 @@ class Engine:
                 )
             ),
         )
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes") as keyframe_pool,
+        ):
             transcript_future: Future[list[TranscriptSegment]] | None = None
             if info.has_audio:
                 vocabulary = recording.vocabulary()
@@ -201,14 +210,21 @@ class Engine:
                 progress,
                 duration=info.duration,
                 stream_limit=keyframe_cap(options.keyframes, info.width, info.height),
+                niceness=options.background_niceness,
             )
+
+            def keyframe_pass() -> list[Keyframe]:
+                # A thread of its own (fresh for each analysis), so that its lower priority,
+                # and that of the decoder threads it starts, ends with it.
+                lower_thread_priority(options.background_niceness)
+                return extract_keyframes(
+                    video_path, info, options.keyframes, options.limits, hints, progress,
+                    on_keyframe=reader.submit,
+                )
+
             try:
                 keyframes = timer.run(
-                    "keyframes",
-                    lambda: extract_keyframes(
-                        video_path, info, options.keyframes, options.limits, hints, progress,
-                        on_keyframe=reader.submit,
-                    ),
+                    "keyframes", lambda: keyframe_pool.submit(keyframe_pass).result()
                 )
                 progress.done("decode", "decoded")
                 progress.done("keyframes", f"keyframes: {len(keyframes)}")

@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import StageError
 from .options import OcrOptions
+from .priority import lower_thread_priority
 from .types import Box, Keyframe, OcrLine, OcrWord, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
@@ -915,7 +916,8 @@ class KeyframeReader:
     A long recording thus costs at most twice the reads of its final keyframes, not one read
     per state it ever showed.
 
-    ``finish`` waits for the queue to drain and raises what a read raised.
+    ``finish`` waits for the queue to drain and raises what a read raised. ``niceness`` lowers
+    the priority of the reading threads (see :mod:`app.pipeline.priority`).
     """
 
     def __init__(
@@ -924,6 +926,7 @@ class KeyframeReader:
         progress: ProgressCallback = no_progress,
         duration: float = 0.0,
         stream_limit: int | None = None,
+        niceness: int = 0,
     ) -> None:
         # An engine, or a function that returns it once loaded (called on the reader's thread).
         self._get_engine = (lambda: engine) if hasattr(engine, "read") else engine
@@ -939,6 +942,7 @@ class KeyframeReader:
         self._count = 0
         self._submitted = 0
         self._stream_limit = stream_limit
+        self._niceness = niceness
         # Timestamps of the keyframes read: unique within a pass, and holding no image.
         self._read_at: set[float] = set()
         # The last keyframes read, to carry lines from when the screen goes back to one.
@@ -993,6 +997,7 @@ class KeyframeReader:
             self._pool.shutdown(wait=True)
 
     def _run(self) -> None:
+        lower_thread_priority(self._niceness)  # the readers it starts inherit it
         try:
             engine = self._engine = self._get_engine()
         except BaseException as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import sys
 import threading
 from concurrent.futures import Future
 from difflib import SequenceMatcher
@@ -351,6 +353,27 @@ def test_a_failed_transcription_stops_the_analysis_with_its_reason(
         engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
     assert str(error) in raised.value.reason
     assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_keyframes_and_ocr_run_below_the_priority_of_transcription(engine) -> None:
+    # Each stage reports progress from its own thread; note that thread's nice value.
+    seen: dict[str, set[int]] = {}
+
+    def record(stage: str, fraction: float, message: str) -> None:
+        if fraction < 0.99:  # the final reports come from the calling thread
+            nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            seen.setdefault(stage, set()).add(nice)
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
+    engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta, progress=record)
+    lowered = min(19, mine + engine.options.background_niceness)
+    assert engine.options.background_niceness > 0
+    assert seen["keyframes"] == {lowered} and seen["ocr"] == {lowered}
+    assert seen["transcribe"] == {mine}
+    # The calling thread keeps its priority: the lowered threads were the analysis's own.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
 
 
 def _video_only(source: Path, target: Path) -> Path:
