@@ -59,9 +59,12 @@ class EngineOptions:
     vlm: ChatConfig | None = None
     """Optional vision model that enriches keyframe descriptions."""
     vlm_max_frames: int = 8
-    background_niceness: int = 10
-    """Nice levels the keyframe pass and OCR run below transcription, the one serial path
+    keyframe_niceness: int = 10
+    """Nice levels the keyframe pass (decoding) runs below transcription, the one serial path
     (:mod:`app.pipeline.priority`); 0 shares the CPUs evenly."""
+    ocr_niceness: int = 5
+    """Nice levels OCR runs below transcription: above the keyframe pass it feeds on, so that
+    it does not fall behind and finish alone."""
 
 
 class _Cancelled(Exception):
@@ -210,13 +213,13 @@ class Engine:
                 progress,
                 duration=info.duration,
                 stream_limit=keyframe_cap(options.keyframes, info.width, info.height),
-                niceness=options.background_niceness,
+                niceness=options.ocr_niceness,
             )
 
             def keyframe_pass() -> list[Keyframe]:
                 # A thread of its own (fresh for each analysis), so that its lower priority,
                 # and that of the decoder threads it starts, ends with it.
-                lower_thread_priority(options.background_niceness)
+                lower_thread_priority(options.keyframe_niceness)
                 return extract_keyframes(
                     video_path, info, options.keyframes, options.limits, hints, progress,
                     on_keyframe=reader.submit,

@@ -368,9 +368,10 @@ def test_keyframes_and_ocr_run_below_the_priority_of_transcription(engine) -> No
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
     engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta, progress=record)
-    lowered = min(19, mine + engine.options.background_niceness)
-    assert engine.options.background_niceness > 0
-    assert seen["keyframes"] == {lowered} and seen["ocr"] == {lowered}
+    options = engine.options
+    assert 0 < options.ocr_niceness < options.keyframe_niceness
+    assert seen["keyframes"] == {min(19, mine + options.keyframe_niceness)}
+    assert seen["ocr"] == {min(19, mine + options.ocr_niceness)}
     assert seen["transcribe"] == {mine}
     # The calling thread keeps its priority: the lowered threads were the analysis's own.
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
