@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from typing import BinaryIO
 from fractions import Fraction
 
 import av
@@ -164,6 +165,13 @@ def _probe_open(
             f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
         )
     _check_truncation(container, vstream, duration)
+    if "matroska" in container.format.name.split(","):
+        cut = _matroska_cut_at(container.name)
+        if cut is not None:
+            raise MediaInputError(
+                f"the file is truncated: it stops inside the data starting at byte {cut:,} "
+                f"(what is whole ends at {duration:.1f} s)"
+            )
 
     variable = False
     if len(times) > 2:
@@ -206,6 +214,74 @@ def _check_truncation(
             f"the file is truncated: its header says {claimed:.1f} s "
             f"but the data ends at {measured:.1f} s"
         )
+
+
+# Matroska (WebM) element ids: the two masters walked into, the rest skipped by their size.
+_SEGMENT = 0x18538067
+_CLUSTER = 0x1F43B675
+
+
+class _EndsInside(Exception):
+    """The file ends inside the element (or element header) starting at ``start``."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+
+def _read_vint(fh: BinaryIO, start: int, *, is_id: bool) -> tuple[int | None, bool]:
+    """One EBML variable-length integer: (value, ok); value None for EOF before it or an
+    unknown size; ok False for bytes that are no EBML at all."""
+    first = fh.read(1)
+    if not first:
+        return None, True
+    lead = first[0]
+    length = 9 - lead.bit_length()  # one byte per leading zero bit, plus one
+    if lead == 0 or (is_id and length > 4):
+        return None, False
+    rest = fh.read(length - 1)
+    if len(rest) < length - 1:
+        raise _EndsInside(start)
+    value = lead if is_id else lead & (0xFF >> length)
+    for byte in rest:
+        value = (value << 8) | byte
+    if not is_id and value == (1 << (7 * length)) - 1:
+        return None, True  # "unknown size": a live stream's segment and clusters
+    return value, True
+
+
+def _matroska_cut_at(path: str | os.PathLike[str]) -> int | None:
+    """Where a Matroska file ends inside an element, or None when its last element is whole.
+
+    MediaRecorder writes neither a duration nor cues, so a WebM cut short (a crashed tab, an
+    upload stopped half-way) carries no claim to compare its packets with, and the demuxer
+    quietly drops the block it ends in. The elements tell: each states its size, and a whole
+    file ends where its last element does. Segments and clusters are walked into (theirs may
+    be unknown), everything else is skipped by its size. Bytes that are not EBML stop the walk
+    (the demuxer resynchronises past junk; its own errors decide those files).
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb", buffering=1 << 16) as fh:
+        try:
+            while True:
+                start = fh.tell()
+                element, _ = _read_vint(fh, start, is_id=True)
+                if element is None:
+                    return None  # the end of the file, between elements; or not EBML
+                length, ok = _read_vint(fh, start, is_id=False)
+                if not ok:
+                    return None
+                if length is None and fh.tell() >= size:
+                    raise _EndsInside(start)  # the header is the last thing in the file
+                if element in (_SEGMENT, _CLUSTER):
+                    continue  # their children follow
+                if length is None:
+                    return None  # an unknown size elsewhere: nothing to check against
+                end = fh.tell() + length
+                if end > size:
+                    raise _EndsInside(start)
+                fh.seek(end)
+        except _EndsInside as cut:
+            return cut.start
 
 
 def _check_first_frame(

@@ -181,6 +181,11 @@ def _mp4_without_moov(path: Path) -> Path:
 WEBM = media_path("login-500", "webm")
 MP4 = media_path("login-500", "mp4")
 
+def _live(folder: Path) -> Path:
+    """The WebM fixture as MediaRecorder writes it: no duration, no cues."""
+    return remux(WEBM, folder / "live.webm", {"video", "audio"}, pipe=True)
+
+
 BROKEN: dict[str, tuple[Callable[[Path], Path], str, MediaLimits]] = {
     "zero bytes": (lambda d: _write(d / "empty.webm", b""), r"empty", MediaLimits()),
     "random bytes": (
@@ -201,6 +206,12 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str, MediaLimits]] = {
     "webm cut at 10%": (
         lambda d: _write(d / "tenth.webm", WEBM.read_bytes()[: WEBM.stat().st_size // 10]),
         r"truncated",
+        MediaLimits(),
+    ),
+    "mediarecorder webm cut inside a block": (
+        # No duration and no cues: nothing in the header to compare the packets with.
+        lambda d: _write(d / "cut-live.webm", _live(d).read_bytes()[:-1500]),
+        r"truncated: it stops inside the data starting at byte",
         MediaLimits(),
     ),
     "mp4 cut in half": (
