@@ -260,10 +260,10 @@ def _matroska_cut_at(path: str | os.PathLike[str]) -> int | None:
     (the demuxer resynchronises past junk; its own errors decide those files).
     """
     size = os.path.getsize(path)
+    limit = size  # where the segment ends: bytes after a sized segment are none of its own
     with open(path, "rb", buffering=1 << 16) as fh:
         try:
-            while True:
-                start = fh.tell()
+            while (start := fh.tell()) < limit:
                 element, _ = _read_vint(fh, start, is_id=True)
                 if element is None:
                     return None  # the end of the file, between elements; or not EBML
@@ -272,14 +272,17 @@ def _matroska_cut_at(path: str | os.PathLike[str]) -> int | None:
                     return None
                 if length is None and fh.tell() >= size:
                     raise _EndsInside(start)  # the header is the last thing in the file
+                end = fh.tell() + length if length is not None else size
+                if end > size:
+                    raise _EndsInside(start)
+                if element == _SEGMENT:
+                    limit = end
                 if element in (_SEGMENT, _CLUSTER):
                     continue  # their children follow
                 if length is None:
                     return None  # an unknown size elsewhere: nothing to check against
-                end = fh.tell() + length
-                if end > size:
-                    raise _EndsInside(start)
                 fh.seek(end)
+            return None
         except _EndsInside as cut:
             return cut.start
 
