@@ -305,7 +305,7 @@ def extract_keyframes(
     settled_checked = False
     moving_since: float | None = None
 
-    for frame in iter_video_frames(path, limits):
+    for frame in iter_video_frames(path, limits, options.decode_threads):
         t = float(frame.time)
         small = detector.small(frame)
         if cand is None or still is None:

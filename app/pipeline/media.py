@@ -306,8 +306,11 @@ def _check_first_frame(
     raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
 
 
-def iter_video_frames(path: str | os.PathLike[str], limits: MediaLimits) -> Iterator[av.VideoFrame]:
-    """Decode every video frame once, in presentation order, with threaded decoding.
+def iter_video_frames(
+    path: str | os.PathLike[str], limits: MediaLimits, threads: int = 0
+) -> Iterator[av.VideoFrame]:
+    """Decode every video frame once, in presentation order, on ``threads`` decoder threads
+    (0: as many as FFmpeg finds useful).
 
     Enforces the pixel, duration and wall-time bounds while decoding and turns
     decoder failures into :class:`MediaInputError`.
@@ -318,7 +321,11 @@ def iter_video_frames(path: str | os.PathLike[str], limits: MediaLimits) -> Iter
         if not container.streams.video:
             raise MediaInputError("the file has no video stream")
         vstream = container.streams.video[0]
-        vstream.thread_type = "AUTO"
+        if threads == 1:
+            vstream.thread_type = "NONE"
+        else:
+            vstream.thread_type = "AUTO"
+            vstream.codec_context.thread_count = max(0, threads)
         decoded = 0
         try:
             for frame in container.decode(vstream):

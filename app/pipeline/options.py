@@ -64,6 +64,11 @@ class KeyframeOptions:
     """Padding added around a changed region (full-resolution px)."""
     progress_every_s: float = 2.0
     """Report progress every this many seconds of video."""
+    decode_threads: int = 1 if _default_threads() <= 2 else 0
+    """Decoder threads; 0 lets FFmpeg choose. On 2 CPUs transcription and OCR keep both busy
+    while the keyframe pass decodes, and frame threading only adds work: decoding the 66 s
+    fixture alone took 0.62 CPU-s on one thread against 0.84 threaded (WebM; MP4 0.76 against
+    1.10), and the analysis used 0.06-0.14 CPU-s less (bench/analysis.py fixtures)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -103,6 +103,22 @@ def test_audio_is_decoded_to_16k_mono_float(scenario: str, container: str) -> No
     assert 0.01 < float(np.abs(audio).max()) <= 1.0
 
 
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_one_decoder_thread_gives_the_frames_threads_give(container: str) -> None:
+    """The engine decodes on one thread on small machines; nothing about the frames may change."""
+    path = media_path("login-500", container)
+
+    def frames(threads: int) -> list[tuple[float, int]]:
+        return [
+            (float(f.time), int(f.to_ndarray(format="gray")[::16, ::16].astype(np.int64).sum()))
+            for f in iter_video_frames(path, MediaLimits(), threads)
+        ]
+
+    single, threaded = frames(1), frames(0)
+    assert abs(len(single) - truth_media("login-500", container)["videoFrames"]) <= 2
+    assert single == threaded
+
+
 def test_mediarecorder_webm_without_duration_or_cues(tmp_path: Path) -> None:
     src = media_path("login-500", "webm")
     live = remux(src, tmp_path / "live.webm", {"video", "audio"}, pipe=True)
