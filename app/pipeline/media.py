@@ -13,8 +13,8 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
 from fractions import Fraction
+from typing import BinaryIO
 
 import av
 import av.error
