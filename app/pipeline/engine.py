@@ -25,12 +25,12 @@ import cv2
 
 from app.pipeline.adapters.llm import ChatClient, ChatConfig, write_report
 from app.pipeline.adapters.vlm import enrich_descriptions
-from app.pipeline.describe import describe_keyframes
+from app.pipeline.describe import FrameDescription, describe_keyframes
 from app.pipeline.errors import PipelineError, StageError
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
 from app.pipeline.media import probe
-from app.pipeline.meta import parse_recording
+from app.pipeline.meta import Recording, parse_recording
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.priority import lower_thread_priority
@@ -234,6 +234,9 @@ class Engine:
                 reader.finish(keyframes)
                 timer.timings["ocr"] = reader.busy_seconds
                 progress.done("ocr", "text read")
+                # Descriptions need the screen's text, not the speech: they are written while
+                # transcription may still run (its last stretch, on a recording full of speech).
+                descriptions = self._describe(keyframes, recording, timer, progress)
             except BaseException as exc:
                 reader.close()  # whichever step failed, the OCR thread stops (a no-op once finished)
                 # Stop the transcription at its next progress report, then report the first failure.
@@ -246,16 +249,6 @@ class Engine:
         progress.done("transcribe", f"{len(transcript)} segments")
 
         duration = info.duration
-        progress("describe", 0.0, "describing keyframes")
-        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
-        vlm = self._vlm
-        if vlm is not None:
-            descriptions = timer.run(
-                "describe",
-                lambda: enrich_descriptions(vlm, keyframes, descriptions, options.vlm_max_frames),
-            )
-        progress.done("describe", f"{len(descriptions)} frames described")
-
         progress("fuse", 0.0, "fusing evidence")
 
         def fuse() -> tuple[EvidenceTable, list[Signal], list[Finding]]:
@@ -305,6 +298,21 @@ class Engine:
             summary=summary,
             timings={k: timer.timings[k] for k in (*STAGES, "total") if k in timer.timings},
         )
+
+    def _describe(
+        self, keyframes: list[Keyframe], recording: Recording, timer: _Timer, progress: _Progress
+    ) -> list[FrameDescription]:
+        progress("describe", 0.0, "describing keyframes")
+        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
+        vlm = self._vlm
+        if vlm is not None:
+            max_frames = self.options.vlm_max_frames
+            descriptions = timer.run(
+                "describe",
+                lambda: enrich_descriptions(vlm, keyframes, descriptions, max_frames),
+            )
+        progress.done("describe", f"{len(descriptions)} frames described")
+        return descriptions
 
     @staticmethod
     def _transcript(future: Future[list[TranscriptSegment]] | None) -> list[TranscriptSegment]:
