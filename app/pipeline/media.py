@@ -355,6 +355,24 @@ def iter_video_frames(
         container.close()
 
 
+def _audio_kind(frame: av.AudioFrame) -> tuple[str, str, int]:
+    return frame.format.name, frame.layout.name, frame.sample_rate
+
+
+def _joined(frames: list[av.AudioFrame]) -> av.AudioFrame:
+    """Consecutive decoded frames of one format, layout and rate as one frame."""
+    if len(frames) == 1:
+        return frames[0]
+    first = frames[0]
+    # Planar samples are (channels, n), packed ones (1, n * channels): joined along n either way.
+    samples = np.concatenate([f.to_ndarray() for f in frames], axis=1)
+    joined = av.AudioFrame.from_ndarray(samples, format=first.format.name, layout=first.layout.name)
+    joined.sample_rate = first.sample_rate
+    joined.pts = first.pts
+    joined.time_base = first.time_base
+    return joined
+
+
 def decode_audio(
     path: str | os.PathLike[str], limits: MediaLimits, *, sample_rate: int = 16000
 ) -> np.ndarray:
@@ -370,19 +388,36 @@ def decode_audio(
         chunks: list[np.ndarray] = []
         total = 0
         max_samples = int(limits.max_duration_s * sample_rate) + sample_rate
+        batch: list[av.AudioFrame] = []
+        batched = 0
+
+        def resample(frame: av.AudioFrame | None) -> None:
+            nonlocal total
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+                total += chunks[-1].size
+
         try:
             for i, frame in enumerate(container.decode(astream)):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    total += chunks[-1].size
+                # Resampled a second at a time: each call costs more than the samples of one
+                # 20 ms Opus frame do (42 s WebM: 0.27 -> 0.15 s decoded and resampled).
+                if batch and _audio_kind(frame) != _audio_kind(batch[0]):
+                    resample(_joined(batch))
+                    batch, batched = [], 0
+                batch.append(frame)
+                batched += frame.samples
+                if batched >= frame.sample_rate:
+                    resample(_joined(batch))
+                    batch, batched = [], 0
                 if total > max_samples:
                     raise MediaInputError(
                         f"the audio is longer than the {_fmt_s(limits.max_duration_s)} limit"
                     )
                 if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
                     raise MediaInputError("decoding the audio took longer than the time budget")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            if batch:
+                resample(_joined(batch))
+            resample(None)
         except av.error.FFmpegError as exc:
             raise MediaInputError(
                 f"the audio data is corrupt or truncated ({_ffmpeg_reason(exc)})"

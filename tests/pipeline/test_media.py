@@ -119,6 +119,19 @@ def test_one_decoder_thread_gives_the_frames_threads_give(container: str) -> Non
     assert single == threaded
 
 
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_audio_resampled_in_batches_equals_frame_by_frame(container: str) -> None:
+    """Decoded frames are resampled a second at a time; not one sample may differ."""
+    path = media_path("login-500", container)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+    chunks = []
+    with av.open(str(path)) as source:
+        for frame in source.decode(source.streams.audio[0]):
+            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+    chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+    assert np.array_equal(decode_audio(path, MediaLimits()), np.concatenate(chunks))
+
+
 def test_mediarecorder_webm_without_duration_or_cues(tmp_path: Path) -> None:
     src = media_path("login-500", "webm")
     live = remux(src, tmp_path / "live.webm", {"video", "audio"}, pipe=True)
