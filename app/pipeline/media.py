@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -368,9 +368,49 @@ def _joined(frames: list[av.AudioFrame]) -> av.AudioFrame:
     samples = np.concatenate([f.to_ndarray() for f in frames], axis=1)
     joined = av.AudioFrame.from_ndarray(samples, format=first.format.name, layout=first.layout.name)
     joined.sample_rate = first.sample_rate
-    joined.pts = first.pts
-    joined.time_base = first.time_base
+    if first.time_base is not None:
+        joined.pts = first.pts
+        joined.time_base = first.time_base
     return joined
+
+
+def resampled(frames: Iterable[av.AudioFrame], sample_rate: int) -> Iterator[np.ndarray]:
+    """Decoded audio frames as mono float32 samples at ``sample_rate``, in order.
+
+    Frames are resampled a second at a time: each call costs more than the samples of one
+    20 ms Opus frame do (42 s WebM: 0.27 -> 0.15 s decoded and resampled, the same samples).
+    A stream whose format, channel layout or rate changes part-way gets a new resampler from
+    there (one is set up for a single input kind, and refuses any other).
+    """
+    resampler: av.AudioResampler | None = None
+    kind: tuple[str, str, int] | None = None
+    batch: list[av.AudioFrame] = []
+    batched = 0
+    for frame in frames:
+        if _audio_kind(frame) != kind:
+            if resampler is not None:
+                yield from _drained(resampler, batch)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            kind, batch, batched = _audio_kind(frame), [], 0
+        batch.append(frame)
+        batched += frame.samples
+        if batched >= frame.sample_rate:
+            yield from _resample(resampler, _joined(batch))
+            batch, batched = [], 0
+    if resampler is not None:
+        yield from _drained(resampler, batch)
+
+
+def _drained(resampler: av.AudioResampler, batch: list[av.AudioFrame]) -> Iterator[np.ndarray]:
+    """What ``batch`` and the samples ``resampler`` still holds become."""
+    if batch:
+        yield from _resample(resampler, _joined(batch))
+    yield from _resample(resampler, None)
+
+
+def _resample(resampler: av.AudioResampler, frame: av.AudioFrame | None) -> Iterator[np.ndarray]:
+    for out in resampler.resample(frame):
+        yield out.to_ndarray().reshape(-1)
 
 
 def decode_audio(
@@ -384,40 +424,24 @@ def decode_audio(
             return np.zeros(0, dtype=np.float32)
         astream = container.streams.audio[0]
         astream.thread_type = "AUTO"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
         total = 0
         max_samples = int(limits.max_duration_s * sample_rate) + sample_rate
-        batch: list[av.AudioFrame] = []
-        batched = 0
 
-        def resample(frame: av.AudioFrame | None) -> None:
-            nonlocal total
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-                total += chunks[-1].size
+        def frames() -> Iterator[av.AudioFrame]:
+            for i, frame in enumerate(container.decode(astream)):
+                if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
+                    raise MediaInputError("decoding the audio took longer than the time budget")
+                yield frame
 
         try:
-            for i, frame in enumerate(container.decode(astream)):
-                # Resampled a second at a time: each call costs more than the samples of one
-                # 20 ms Opus frame do (42 s WebM: 0.27 -> 0.15 s decoded and resampled).
-                if batch and _audio_kind(frame) != _audio_kind(batch[0]):
-                    resample(_joined(batch))
-                    batch, batched = [], 0
-                batch.append(frame)
-                batched += frame.samples
-                if batched >= frame.sample_rate:
-                    resample(_joined(batch))
-                    batch, batched = [], 0
+            for chunk in resampled(frames(), sample_rate):
+                chunks.append(chunk)
+                total += chunk.size
                 if total > max_samples:
                     raise MediaInputError(
                         f"the audio is longer than the {_fmt_s(limits.max_duration_s)} limit"
                     )
-                if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
-                    raise MediaInputError("decoding the audio took longer than the time budget")
-            if batch:
-                resample(_joined(batch))
-            resample(None)
         except av.error.FFmpegError as exc:
             raise MediaInputError(
                 f"the audio data is corrupt or truncated ({_ffmpeg_reason(exc)})"

@@ -16,7 +16,7 @@ import pytest
 
 from app.pipeline.errors import MediaInputError
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes
-from app.pipeline.media import decode_audio, iter_video_frames, probe
+from app.pipeline.media import decode_audio, iter_video_frames, probe, resampled
 from app.pipeline.options import KeyframeOptions, MediaLimits
 from app.pipeline.types import ProbeInfo
 from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path
@@ -209,6 +209,30 @@ def _mp4_without_moov(path: Path) -> Path:
 
 WEBM = media_path("login-500", "webm")
 MP4 = media_path("login-500", "mp4")
+
+def test_audio_that_changes_layout_and_rate_part_way_is_resampled_whole() -> None:
+    """One resampler takes one kind of input; the stream gets a new one where its kind changes."""
+
+    def frames(layout: str, rate: int, seconds: float) -> list[av.AudioFrame]:
+        channels = 2 if layout == "stereo" else 1
+        out = []
+        for _ in range(int(seconds * rate) // 960):
+            tone = np.full((channels, 960), 0.25, dtype=np.float32)
+            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout=layout)
+            frame.sample_rate = rate
+            out.append(frame)
+        return out
+
+    stream = frames("stereo", 48000, 1.5) + frames("mono", 44100, 1.0) + frames("stereo", 48000, 0.5)
+    samples = np.concatenate(list(resampled(stream, 16000)))
+    expected = (1.5 * 48000 // 960 * 960) / 3 + (44100 // 960 * 960) * 16000 / 44100 + 8000
+    assert abs(samples.size - expected) < 200
+    # Each part kept its place and level (a stereo tone is down-mixed at -3 dB: 0.25 -> 0.354).
+    down_mixed = 0.25 * np.sqrt(0.5) * 2
+    assert np.allclose(samples[2000:22000], down_mixed, atol=0.01)
+    assert np.allclose(samples[26000:38000], 0.25, atol=0.01)
+    assert np.allclose(samples[-6000:-1000], down_mixed, atol=0.01)
+
 
 def _live(folder: Path) -> Path:
     """The WebM fixture as MediaRecorder writes it: no duration, no cues."""
