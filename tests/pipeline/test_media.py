@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,13 @@ import pytest
 
 from app.pipeline.errors import MediaInputError
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes
-from app.pipeline.media import decode_audio, iter_video_frames, probe, resampled
+from app.pipeline.media import (
+    _matroska_cut_at,
+    decode_audio,
+    iter_video_frames,
+    probe,
+    resampled,
+)
 from app.pipeline.options import KeyframeOptions, MediaLimits
 from app.pipeline.types import ProbeInfo
 from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path
@@ -339,6 +346,15 @@ def test_decode_over_wall_time_budget_stops_with_reason() -> None:
     info = probe(WEBM, MediaLimits())
     with pytest.raises(MediaInputError, match="budget"):
         extract_keyframes(WEBM, info, KeyframeOptions(), limits, KeyframeHints())
+
+
+def test_matroska_element_walk_keeps_the_time_budget(tmp_path: Path) -> None:
+    # The walk reads every element header once more after the packet scan: it has to stop
+    # at the same deadline, or a huge file would outlive its budget there.
+    live = _live(tmp_path)
+    assert _matroska_cut_at(live, deadline=time.monotonic() + 60) is None
+    with pytest.raises(MediaInputError, match="time budget"):
+        _matroska_cut_at(live, deadline=time.monotonic() - 1)
 
 
 def test_no_file_descriptors_leak_on_errors(tmp_path: Path) -> None:
