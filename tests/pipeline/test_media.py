@@ -230,7 +230,9 @@ def test_audio_that_changes_layout_and_rate_part_way_is_resampled_whole() -> Non
             out.append(frame)
         return out
 
-    stream = frames("stereo", 48000, 1.5) + frames("mono", 44100, 1.0) + frames("stereo", 48000, 0.5)
+    stream = (
+        frames("stereo", 48000, 1.5) + frames("mono", 44100, 1.0) + frames("stereo", 48000, 0.5)
+    )
     samples = np.concatenate(list(resampled(stream, 16000)))
     expected = (1.5 * 48000 // 960 * 960) / 3 + (44100 // 960 * 960) * 16000 / 44100 + 8000
     assert abs(samples.size - expected) < 200
