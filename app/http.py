@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from app import jsontext
 from app.analysis.service import AnalysisService
 from app.auth import Authenticator, Caller
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -67,7 +67,7 @@ async def read_json(request: Request) -> Any:
     except ClientDisconnect:
         raise InvalidInput("the client disconnected before the body was complete", field="body") from None
     try:
-        return json.loads(body)
+        return jsontext.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
 

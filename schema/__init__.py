@@ -15,6 +15,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from app import jsontext
 from app.config import Settings
 from app.errors import DomainError
 from schema.broadcast import SharedEventExecutor, TransportWSHandler, encode_next
@@ -114,6 +115,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str | bytes:
         return encode_next(data) or super().encode_json(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Requests and websocket messages alike: NaN or nesting too deep is a 400 (or a
+        # rejected message), as malformed JSON is.
+        return jsontext.loads(data)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         services = request.app.state.services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
@@ -79,41 +80,106 @@ def normalise_content_type(value: str) -> str:
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """pydantic's error location as ``actions[3].timestamp``."""
+    """pydantic's error location as ``actions[3].timestamp``; a name that is no text (an
+    unpaired surrogate) is written with its escape, so that the answer can be encoded."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+            out += f".{name}" if out else name
     return out
 
 
-def _nul_paths(value: Any, path: tuple[int | str, ...] = ()) -> list[tuple[int | str, ...]]:
-    """Where a NUL character (``\\u0000``) hides in a JSON value: PostgreSQL cannot store it."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = []
-        for key, item in value.items():
-            if "\x00" in key:
-                found.append((*path, key))
-            found += _nul_paths(item, (*path, key))
-        return found
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _nul_paths(item, (*path, i))]
-    return []
+MAX_DEPTH = 512
+"""How deeply a body may nest arrays and objects. Python's parser stops near 1,000, at a depth
+that depends on the stack it runs in: a body the API read at 990 might not be read back in a
+worker. 512 leaves room, and is more than a serialised DOM tree needs."""
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (a \\ud800-\\udfff escape), which is not text"
+    return None
+
+
+def _clean(body: Any) -> bool:
+    """Whether nothing in ``body`` is unstorable: one quick pass that keeps no paths.
+
+    Scalars are checked where they sit and only containers are stacked, so a 30 MiB body
+    takes a fraction of what a walk recording every value's path does (it holds the event
+    loop, as parsing does); that walk runs only to name what this pass found.
+    """
+    # Each container with the length of its path; the body sits in a list of its own.
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [([body], -1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if any("\x00" in key or not key.isascii() and _text_problem(key) for key in value):
+                return False
+            items: Any = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if "\x00" in item or not item.isascii() and _text_problem(item):
+                    return False
+            elif kind is dict or kind is list:
+                if depth + 1 >= MAX_DEPTH:
+                    return False
+                stack.append((item, depth + 1))
+            elif kind is float and not math.isfinite(item):
+                return False
+    return True
+
+
+def unstorable(body: Any, limit: int = 20) -> list[dict[str, str]]:
+    """What in a decoded JSON value PostgreSQL's ``jsonb`` cannot hold, each with its field.
+
+    NUL characters, unpaired UTF-16 surrogates (``"\\ud800"`` decodes in Python but is no
+    text), NaN and infinities (Python's ``json`` reads them; JSON has no such numbers) and
+    nesting deeper than :data:`MAX_DEPTH`. Walked without recursion, whatever the depth.
+    """
+    if _clean(body):
+        return []
+    found: list[dict[str, str]] = []
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(body, ())]
+    while stack and len(found) < limit:
+        value, path = stack.pop()
+        problem: str | None = None
+        if isinstance(value, str):
+            problem = _text_problem(value)
+        elif isinstance(value, float):
+            problem = None if math.isfinite(value) else "is NaN or infinite, which JSON does not allow"
+        elif isinstance(value, dict | list) and len(path) >= MAX_DEPTH:
+            found.append({"field": field_path(path[:2]), "message": f"nests deeper than {MAX_DEPTH} levels"})
+            continue
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if (key_problem := _text_problem(key)) is not None:
+                    found.append({"field": field_path((*path, key)), "message": f"its name {key_problem}"})
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(value))))
+        if problem is not None:
+            found.append({"field": field_path(path) or "body", "message": problem})
+    return found[:limit]
 
 
 def validate_create(body: Any) -> CreateRecording:
     """Validate a create body; every bad field is named in one :class:`InvalidInput`."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
-    if nul := _nul_paths(body):
-        details = [{"field": field_path(p) or "body", "message": "contains a NUL character (\\u0000)"}
-                   for p in nul[:20]]
-        raise InvalidInput(f"{details[0]['field']}: contains a NUL character (\\u0000), which cannot be stored",
-                           field=details[0]["field"], details=details)
+    if details := unstorable(body):
+        first = details[0]
+        raise InvalidInput(f"{first['field']}: {first['message']}", field=first["field"], details=details)
     try:
         return CreateRecording.model_validate(body)
     except ValidationError as exc:

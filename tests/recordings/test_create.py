@@ -107,6 +107,83 @@ async def test_malformed_bodies_are_4xx(api: Api, http, db, payload, headers, st
     assert await count(db, "recordings") == 0
 
 
+def _raw(body: dict) -> str:
+    return json.dumps(body)  # allow_nan: the way a careless client writes NaN
+
+
+def _with_title(raw: str, prefix: str) -> str:
+    return raw.replace('"title": "', f'"title": "{prefix}', 1)
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("make,field,reason", [
+    # Python's json reads these; JSON has no such values and jsonb refuses them.
+    (lambda b: _raw(b | {"metadata": b["metadata"] | {"ratio": float("nan")}}), "body",
+     "NaN is not a JSON value"),
+    (lambda b: _raw(b).replace('"duration": ', '"duration": -Infinity, "d": ', 1), "body",
+     "-Infinity is not a JSON value"),
+    # Deeper than the parser's stack: a RecursionError inside json.loads.
+    (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), "body",
+     "nested too deeply"),
+    # Parsed, but deep enough that a parser in a deeper stack (a worker's) may not read it back.
+    (lambda b: _raw(b).replace('"title": ', '"deep": ' + "[" * 600 + "]" * 600 + ', "title": ', 1),
+     "metadata.deep", "nests deeper than 512 levels"),
+    # "\ud800" alone decodes to a str that cannot be written as UTF-8.
+    (lambda b: _with_title(_raw(b), "\\ud800"), "metadata.title", "unpaired surrogate"),
+    # ... in a name too: the answer names the field with the escape (it must encode as UTF-8).
+    (lambda b: _raw(b).replace('"title": ', '"x\\udfff": 1, "title": ', 1), "metadata.x\\udfff",
+     "its name contains an unpaired surrogate"),
+])
+async def test_json_that_postgres_cannot_store_is_a_400_not_a_500(api: Api, http, db, make, field, reason):
+    r = await http.post(api.url + BASE, content=make(create_body()).encode(),
+                        headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_input" and error["field"] == field
+    assert reason in error["message"]
+    assert await count(db, "recordings") == 0
+
+
+async def test_deep_json_within_the_bound_is_kept(api: Api, http, db):
+    deep = "[" * 500 + "]" * 500
+    raw = _raw(create_body()).replace('"title": ', f'"deep": {deep}, "title": ', 1)
+    r = await http.post(api.url + BASE, content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    stored = json.loads(await db.fetchval("SELECT metadata FROM recordings"))["deep"]
+    assert json.dumps(stored, separators=(",", ":")) == deep
+
+
+async def test_a_surrogate_pair_is_text_and_kept(api: Api, http, db):
+    # An escaped emoji is a valid pair: it decodes to one character and is stored as sent.
+    r = await http.post(api.url + BASE, content=_with_title(_raw(create_body()), "\\ud83d\\ude00").encode(),
+                        headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    title = json.loads(await db.fetchval("SELECT metadata FROM recordings"))["title"]
+    assert title.startswith("\U0001f600")
+
+
+GQL_CREATE = ("mutation($input: JSON!) { createRecording(input: $input) { __typename "
+              "... on InvalidInputError { message field } } }")
+
+
+@pytest.mark.parametrize("make,status,field", [
+    (lambda b: _raw(b).replace('"duration": ', '"ratio": NaN, "duration": ', 1), 400, None),
+    (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), 400, None),
+    (lambda b: _with_title(_raw(b), "\\udc00"), 200, "metadata.title"),
+])
+async def test_graphql_create_refuses_the_same_json(api: Api, http, db, make, status, field):
+    raw = make({"query": GQL_CREATE, "variables": {"input": create_body()}})
+    r = await http.post(api.url + "/graphql", content=raw.encode(),
+                        headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    if field is not None:
+        result = r.json()["data"]["createRecording"]
+        assert result["__typename"] == "InvalidInputError" and result["field"] == field
+    assert await count(db, "recordings") == 0
+
+
 async def test_invalid_bearer_token_is_401_not_anonymous(api: Api, http, db):
     for header in ("Bearer not-a-jwt", "Basic abc", "Bearer"):
         r = await http.post(api.url + BASE, json=create_body(), headers={"Authorization": header})
