@@ -24,8 +24,10 @@ from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
 
-# Errors whose message is meant for the client; everything else is masked.
-VISIBLE_ERRORS = (DomainError, PermissionError)
+# Errors whose message is meant for the client; everything else is masked. A GraphQLError
+# behind another is graphql-core's own word on the request: a variable a scalar refuses
+# ("Int cannot represent non 32-bit signed integer value: ...").
+VISIBLE_ERRORS = (DomainError, PermissionError, GraphQLError)
 
 
 def _should_mask(error: GraphQLError) -> bool:

@@ -54,6 +54,11 @@ async def test_a_refusal_and_a_query_mistake_are_told_as_they_are() -> None:
     assert refused.errors and refused.errors[0].message == "the video is not uploaded yet"
     mistaken = await schema.execute('{ recording(id: "r1") { nope } }', context_value=_context())
     assert mistaken.errors and "nope" in mistaken.errors[0].message
+    # A variable the scalar refuses: graphql-core's message names the variable and the value.
+    too_big = await schema.execute("query($n: Int) { recordings(first: $n) { edges { cursor } } }",
+                                   variable_values={"n": 2**40}, context_value=_context())
+    assert too_big.errors and "$n" in too_big.errors[0].message
+    assert "non 32-bit signed integer" in too_big.errors[0].message
 
 
 async def test_an_internal_failure_in_a_subscription_is_masked_and_a_refusal_is_not() -> None:
