@@ -74,3 +74,12 @@ def test_bad_metadata_exits_non_zero_with_a_reason(
 def test_missing_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_analyze(tmp_path / "nope.webm", META, None) == 2
     assert "no such video" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_the_analysis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "missing" / "result.json"
+    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write {out}: no folder {out.parent}"]  # no progress: not started
