@@ -123,6 +123,8 @@ class _Detector:
         ]
         if not big:
             return _Change(0.0, None)
+        if len(big) < count - 1:
+            big = _with_neighbours(stats, big, c)
         if len(big) == count - 1:
             kept = mask
         else:
@@ -153,6 +155,41 @@ class _Detector:
         x1 = min(width, int(np.ceil(box[2] * sx)) + m)
         y1 = min(height, int(np.ceil(box[3] * sy)) + m)
         return Box(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+
+
+def _with_neighbours(stats: np.ndarray, big: list[int], gap: int) -> list[int]:
+    """``big`` and the cursor-sized blobs that continue its rows, within ``gap`` across,
+    transitively.
+
+    A short word is no larger than a cursor once the letters are joined ("Error:" before
+    "payment failed" on a narrow screen): on the rows of a change that is kept, it is part of
+    that line, not a pointer, and leaving it out would cut the line the region is read by.
+    Only the same rows: the pointer that just clicked sits above or below what it opened,
+    and a region grown by it reads as a bigger block than the one that appeared.
+    """
+    x0 = stats[:, cv2.CC_STAT_LEFT]
+    y0 = stats[:, cv2.CC_STAT_TOP]
+    x1 = x0 + stats[:, cv2.CC_STAT_WIDTH]
+    y1 = y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    kept = np.zeros(len(stats), bool)
+    kept[big] = True
+    kept[0] = False  # the background
+    pending = ~kept
+    pending[0] = False
+    while pending.any():
+        k, p = np.flatnonzero(kept), np.flatnonzero(pending)
+        # On the same rows, within ``gap`` across: [pending, kept].
+        near = (
+            (x0[p, None] <= x1[None, k] + gap)
+            & (x0[None, k] <= x1[p, None] + gap)
+            & (y0[p, None] < y1[None, k])
+            & (y0[None, k] < y1[p, None])
+        ).any(axis=1)
+        if not near.any():
+            break
+        kept[p[near]] = True
+        pending[p[near]] = False
+    return [int(i) for i in np.flatnonzero(kept)]
 
 
 def _hint_schedule(hints: KeyframeHints, options: KeyframeOptions) -> list[tuple[float, str]]:

@@ -282,3 +282,30 @@ def test_a_keyframe_shows_the_state_as_it_last_looked_before_it_changed(tmp_path
     glyphs = cv2.cvtColor(draw(3.0, ink=0), cv2.COLOR_BGR2GRAY) < 128
     ink = float(cv2.cvtColor(keyframes[1].image, cv2.COLOR_BGR2GRAY)[glyphs].mean())
     assert abs(ink - 30) < abs(ink - 42), ink
+
+
+def test_a_short_word_on_the_rows_of_a_change_is_part_of_its_region(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On a narrow screen a short first word joins into a cursor-sized blob: it stays in the
+    region with the rest of its line; a pointer-sized shape below the change stays out."""
+    import cv2
+    import numpy as np
+
+    from app.pipeline.media import probe
+
+    def draw(t: float) -> np.ndarray:
+        img = np.full((800, 360, 3), 255, np.uint8)
+        if t >= 1.0:
+            cv2.putText(img, "Error: payment failed", (5, 400), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (0, 0, 255), 1)
+            cv2.rectangle(img, (60, 420), (72, 438), (0, 0, 0), -1)  # the pointer, just below
+        return img
+
+    clip = _encode(tmp_path / "narrow.mp4", 360, 800, 3.0, draw)
+    keyframes = extract_keyframes(
+        clip, probe(clip, MediaLimits()), KeyframeOptions(), MediaLimits(), KeyframeHints()
+    )
+    assert [k.timestamp for k in keyframes] == [0.0, 1.0]
+    region = keyframes[1].changed_region
+    assert region is not None
+    assert region.x <= 5 and region.x + region.w >= 150  # the whole line, "Error:" included
+    assert region.y + region.h < 420  # not grown down to the pointer
