@@ -24,16 +24,19 @@ from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
 
-# Errors whose message is meant for the client; everything else is masked. A GraphQLError
-# behind another is graphql-core's own word on the request: a variable a scalar refuses
-# ("Int cannot represent non 32-bit signed integer value: ...").
-VISIBLE_ERRORS = (DomainError, PermissionError, GraphQLError)
+# Errors whose message is meant for the client; everything else is masked.
+VISIBLE_ERRORS = (DomainError, PermissionError)
 
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # validation and syntax errors are about the query itself
+    if isinstance(original, GraphQLError) and error.path is None:
+        # Before execution: graphql-core's own word on a variable a scalar refuses ("Int
+        # cannot represent non 32-bit signed integer value: ..."). During execution the same
+        # class can carry an internal fault (a resolver's wrong return type): masked.
+        return False
     return not isinstance(original, VISIBLE_ERRORS)
 
 

@@ -8,6 +8,8 @@ import contextlib
 from types import SimpleNamespace
 from typing import Any
 
+from graphql import GraphQLError
+
 from app.analysis.progress import AnalysisProgress
 from app.config import Settings
 from app.errors import Conflict
@@ -43,6 +45,13 @@ async def test_an_internal_failure_in_a_query_is_masked() -> None:
                                                     context_value=_context(get=_raise))
     assert result.errors and result.errors[0].message == "Unexpected error."
     assert SECRET not in str([e.formatted for e in result.errors])
+
+    async def graphql_fault(*args: Any) -> Any:
+        raise GraphQLError(SECRET)  # graphql-core's class, raised while executing: still a fault
+
+    result = await build_schema(Settings()).execute('{ recording(id: "r1") { id } }',
+                                                    context_value=_context(get=graphql_fault))
+    assert result.errors and result.errors[0].message == "Unexpected error."
 
 
 async def test_a_refusal_and_a_query_mistake_are_told_as_they_are() -> None:
