@@ -79,9 +79,11 @@ def run_analyze(video: Path, meta: Path, out: Path | None) -> int:
         return _fail(2, f"the metadata file {meta} must hold a JSON object")
     if not Path(video).is_file():
         return _fail(2, f"no such video file: {video}")
+    # Found now rather than after the analysis: its work would be lost.
     if out is not None and not Path(out).parent.is_dir():
-        # Found now rather than after the analysis: its work would be lost.
         return _fail(2, f"cannot write {out}: no folder {Path(out).parent}")
+    if out is not None and Path(out).is_dir():
+        return _fail(2, f"cannot write {out}: it is a folder")
 
     from app.pipeline.engine import Engine  # loads the models: only once the input looks sane
 

@@ -76,10 +76,14 @@ def test_missing_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "no such video" in capsys.readouterr().err
 
 
-def test_an_output_folder_that_does_not_exist_is_refused_before_the_analysis(
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_analysis(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "missing" / "result.json"
     assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, out) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write {out}: no folder {out.parent}"]  # no progress: not started
+    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, tmp_path) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: cannot write {tmp_path}: it is a folder"
+    ]
