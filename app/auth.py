@@ -2,11 +2,19 @@
 
 Bearer tokens are JWTs, either HS256 with the configured secret (self-hosting) or RS256 signed
 by an identity provider whose keys come from a JWKS URL. Upload tokens are HS256 JWTs the
-service signs itself, with their own audience so that one can never pass for the other.
+service signs itself. The two can never pass for one another, whatever is configured:
+
+- an upload token is signed with its own key, derived from the signing secret (so it does not
+  verify where a bearer token is checked even when both secrets are the same);
+- it carries its own type in its header (``typ``) and its own audience, and both are checked on
+  both sides: a bearer token with the upload type or audience is refused, and so is an upload
+  token without them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,6 +26,21 @@ from app.config import Settings
 from app.errors import Unauthenticated
 
 UPLOAD_AUDIENCE = "recordings:upload"
+UPLOAD_TOKEN_TYPE = "recordings-upload+jwt"
+
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """A key for one purpose only, derived from a secret (HMAC-SHA256 as the derivation)."""
+    return hmac.new(secret, f"recordings/{purpose}/v1".encode(), hashlib.sha256).digest()
+
+
+def _claims_audiences(claims: dict[str, object]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list):
+        return [a for a in aud if isinstance(a, str)]
+    return []
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,6 +67,7 @@ class Authenticator:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._upload_key: bytes | None = None
         self._jwks = (
             jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
             if settings.jwt_algorithm == "RS256" and settings.jwt_jwks_url
@@ -70,6 +94,8 @@ class Authenticator:
         """The subject of a valid bearer token; :class:`Unauthenticated` otherwise."""
         settings = self._settings
         try:
+            if jwt.get_unverified_header(token).get("typ") == UPLOAD_TOKEN_TYPE:
+                raise Unauthenticated("an upload token is not a bearer token", field="Authorization")
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking HTTP (cached); keep it off the event loop.
                 signing_key = await anyio.to_thread.run_sync(
@@ -94,10 +120,17 @@ class Authenticator:
             raise Unauthenticated(f"cannot verify the bearer token: {exc}") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"invalid bearer token: {exc}") from None
+        if UPLOAD_AUDIENCE in _claims_audiences(claims):
+            raise Unauthenticated("an upload token is not a bearer token", field="Authorization")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise Unauthenticated("invalid bearer token: bad subject")
         return subject
+
+    def _upload_signing_key(self) -> bytes:
+        if self._upload_key is None:
+            self._upload_key = derived_key(self._settings.secret_for_signing(), "upload-token")
+        return self._upload_key
 
     def issue_upload_token(self, recording_id: uuid.UUID) -> str:
         now = int(time.time())
@@ -107,13 +140,16 @@ class Authenticator:
             "iat": now,
             "exp": now + self._settings.upload_token_ttl_seconds,
         }
-        return jwt.encode(claims, self._settings.secret_for_signing(), algorithm="HS256")
+        return jwt.encode(claims, self._upload_signing_key(), algorithm="HS256",
+                          headers={"typ": UPLOAD_TOKEN_TYPE})
 
     def verify_upload_token(self, token: str) -> uuid.UUID:
         try:
+            if jwt.get_unverified_header(token).get("typ") != UPLOAD_TOKEN_TYPE:
+                raise Unauthenticated("this is not an upload token", field="X-Upload-Token")
             claims = jwt.decode(
                 token,
-                self._settings.secret_for_signing(),
+                self._upload_signing_key(),
                 algorithms=["HS256"],
                 audience=UPLOAD_AUDIENCE,
                 options={"require": ["sub", "exp", "aud"]},

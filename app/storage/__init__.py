@@ -14,11 +14,12 @@ def make_storage(settings: Settings) -> Storage:
         from app.storage.s3 import S3Storage
 
         return S3Storage(settings)
+    from app.auth import derived_key
     from app.storage.local import LocalStorage
 
     return LocalStorage(
         settings.data_dir / "objects",
         public_base_url=settings.public_base_url,
-        secret=settings.secret_for_signing(),
+        secret=derived_key(settings.secret_for_signing(), "download-url"),
         ttl_seconds=settings.presign_ttl_seconds,
     )

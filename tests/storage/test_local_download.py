@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from app.auth import derived_key
 from app.storage.local import LocalStorage
 from tests.conftest import Api
 from tests.support.factories import BASE, bearer, create, upload
@@ -49,7 +50,7 @@ async def test_tampered_or_expired_links_are_refused(uploaded, http, local_api: 
     assert (await http.get(longer)).status_code == 404
     # a correctly signed link whose time has passed
     signer = LocalStorage(local_api.data_dir / "objects", public_base_url=local_api.url,
-                          secret=backends.jwt_secret.encode(), ttl_seconds=1)
+                          secret=derived_key(backends.jwt_secret.encode(), "download-url"), ttl_seconds=1)
     past = int(time.time()) - 5
     expired = parts._replace(query=urlencode({"expires": past, "signature": signer.sign(key, past)})).geturl()
     r = await http.get(expired)
@@ -61,7 +62,7 @@ async def test_tampered_or_expired_links_are_refused(uploaded, http, local_api: 
 
 async def test_keys_cannot_escape_the_data_directory(local_api: Api, backends, http):
     signer = LocalStorage(local_api.data_dir / "objects", public_base_url=local_api.url,
-                          secret=backends.jwt_secret.encode(), ttl_seconds=60)
+                          secret=derived_key(backends.jwt_secret.encode(), "download-url"), ttl_seconds=60)
     expires = int(time.time()) + 60
     key = "../dev-secret"
     r = await http.get(f"{local_api.url}/api/storage/..%2Fdev-secret?expires={expires}&signature={signer.sign(key, expires)}")
