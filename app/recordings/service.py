@@ -355,7 +355,9 @@ class RecordingService:
             if recording is None:
                 raise NotFound("recording not found")
             if recording.owner_id != user.id:
-                raise Conflict("the recording is claimed by another user", code="already_claimed")
+                # Another user's recording is not found, here as everywhere: the answer must not
+                # tell that it exists.
+                raise NotFound("recording not found")
         return {"success": True, "id": str(rid), "userId": caller.subject}
 
     async def delete(self, caller: Caller, recording_id: str) -> None:

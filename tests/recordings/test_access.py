@@ -14,7 +14,7 @@ CLAIMED = {
     "detail": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
     "video_url": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
     "upload": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "claim": {"owner": 200, "other_user": 409, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
+    "claim": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
     "delete": {"owner": 204, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
     "analyze": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
     "analysis": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},

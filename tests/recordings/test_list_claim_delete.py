@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from tests.conftest import Api, s3_client
 from tests.support.factories import BASE, bearer, create, create_body, upload
 
@@ -48,8 +50,11 @@ async def test_claim_rules(api: Api, http, db, backends):
     assert r.status_code == 200
     assert r.json() == {"success": True, "id": created["recordingId"], "userId": "alice"}
     assert (await http.post(url, headers=alice)).status_code == 200  # again, same user
+    # Another user's recording is "not found", exactly like a missing one: nothing tells it exists.
     r = await http.post(url, headers=bob)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "already_claimed"
+    missing = await http.post(f"{api.url}{BASE}/{uuid.uuid4()}/claim", headers=bob)
+    assert r.status_code == missing.status_code == 404
+    assert r.json() == missing.json()
     owner = await db.fetchval("SELECT u.subject FROM recordings r JOIN users u ON u.id = r.owner_id")
     assert owner == "alice"
     # once claimed, the upload token no longer reads it; the owner does
