@@ -100,14 +100,17 @@ def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
 def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
+    from app.httpserver import PROTOCOL, GuardedHttpToolsProtocol
     from app.main import create_app
+
+    GuardedHttpToolsProtocol.configure(settings)
 
     # Websocket messages here are small JSON progress events fanned out to many subscribers:
     # per-message compression (which browsers always offer) saves little on ~250 bytes and costs
     # a zlib context per connection and a compression per delivery (measured with
     # bench/subscriptions.py: 30% more server CPU, 40 KiB more per subscriber).
     options = {"host": settings.host, "port": settings.port, "proxy_headers": True, "log_level": "info",
-               "ws_per_message_deflate": False}
+               "ws_per_message_deflate": False, "http": PROTOCOL}
     if workers > 1:
         # Each process builds the app from the same environment (app.asgi).
         uvicorn.run("app.asgi:app", workers=workers, **options)  # type: ignore[arg-type]

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # always may); ["*"] allows any.
     allowed_ws_origins: list[str] = []
 
+    # HTTP: the largest request head (request line and headers) and how long it may take to arrive.
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    http_header_timeout_seconds: float = Field(default=10, gt=0)
+
     max_upload_bytes: int = Field(default=2 * GiB, ge=1)
     max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
     unclaimed_retention_days: float = Field(default=7, gt=0)
