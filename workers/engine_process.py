@@ -26,7 +26,8 @@ PUBLISH_INTERVAL_S = 0.25  # throttle: a few events per second
 class EngineOutcome:
     result: dict[str, Any] | None = None
     thumbnails: list[bytes | None] | None = None
-    error: str | None = None  # the input's fault: not retried
+    error: str | None = None  # the input's fault (or, with ``internal``, a bug): not retried
+    internal: bool = False
     versions: dict[str, str] | None = None
 
 
