@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     analysis_timeout_seconds: int = Field(default=1800, ge=10)
     analysis_memory_limit_mb: int = Field(default=3072, ge=256)
     analysis_max_tries: int = Field(default=4, ge=1)
+    # How long a worker's hold on a job lasts unless renewed (it renews it while it runs): a
+    # job whose worker died runs again after about this long.
+    job_lease_seconds: float = Field(default=60, ge=2)
+    # How long a finished analysis waits for the database to come back before its result is
+    # given up (it is kept in memory meanwhile, the save retried with capped backoff).
+    analysis_save_window_seconds: float = Field(default=900, ge=1)
     # Optional OpenAI-compatible models: a language model writes the summary prose, a vision
     # model enriches frame descriptions. Unset: deterministic, no network.
     llm_base_url: str | None = None

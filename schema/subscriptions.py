@@ -41,14 +41,16 @@ class Subscription:
             yield AnalysisProgressEvent.of(current)
             if current.final and current.job_id:
                 return
-            job_id, last = current.job_id, current.progress
+            job_id, last, previous = current.job_id, current.progress, current
             while True:
                 event, shared = _decoded(await queue.get())
+                if event == previous:
+                    continue  # the state re-read after a reconnection, already delivered
                 if event.job_id != job_id:  # a new analysis started: follow it from its start
                     job_id, last = event.job_id, 0.0
                 if not event.final and event.progress < last:
                     continue  # an older event overtaken by a newer one: never go backwards
-                last = event.progress
+                last, previous = event.progress, event
                 if not await deliver(shared):
                     yield shared
                 if event.final:

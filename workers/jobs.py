@@ -2,162 +2,128 @@
 
 ``analyze_recording(ctx, analysis_id)`` is safe to run twice: a second run of a finished
 analysis does nothing, and results are saved in one transaction that only the first can commit.
+
+What the job survives:
+- the database going away at any step: each database step waits for it with capped backoff
+  (a finished result stays in memory meanwhile), so an outage of minutes loses nothing;
+- Redis going away: progress events are best effort, the final one is retried, and the worker
+  itself rides out the outage (``workers.resilience``);
+- its worker dying: the job's lease lapses within ``job_lease_seconds`` and another worker
+  (or this one, restarted) runs it again; the engine process dies with the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-import psutil
-import redis.exceptions
 import structlog
 from arq import Retry
-from arq.constants import in_progress_key_prefix, job_key_prefix
-from tortoise.exceptions import BaseORMException
 
 from app.analysis import progress as events
 from app.analysis import repository as analyses
 from app.analysis.progress import AnalysisProgress
+from app.analysis.queue import AnalysisQueue, lease_key
 from app.config import Settings
+from app.dependencies import DATABASE_DOWN, NETWORK_DOWN, dependency_of, unavailable
 from app.recordings import repository as recordings
 from app.recordings.models import Recording
 from app.recordings.service import RecordingService, recording_prefix
 from app.storage import Storage, StorageError
-from workers.engine_process import EngineOutcome
+from workers.engine_pool import EngineLimitExceeded
+from workers.resilience import Backoff
 
 log = structlog.get_logger(__name__)
 
-TRANSIENT = (StorageError, BaseORMException, OSError, redis.exceptions.RedisError, ConnectionError)
+T = TypeVar("T")
+
+PUBLIC_REASONS = {
+    "database": "the database was unavailable",
+    "redis": "Redis was unavailable",
+    "storage": "storage was unavailable",
+}
 
 
-class EngineLimitExceeded(Exception):
-    """The engine process ran past its memory or time limit and was stopped."""
+def public_reason(exc: BaseException) -> str:
+    """What a client may be told of a transient failure (the detail goes to the logs only)."""
+    return PUBLIC_REASONS.get(dependency_of(exc), "a backing service was unavailable")
 
 
-class EnginePool:
-    """One spawned engine process, kept warm, replaced when it dies or must be stopped."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _ensure(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            import multiprocessing
-
-            from workers.engine_process import init_process
-
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init_process
-            )
-        return self._pool
-
-    def _children(self) -> list[psutil.Process]:
-        if self._pool is None:
-            return []
-        return [psutil.Process(pid) for pid in list(getattr(self._pool, "_processes", {}) or {})
-                if psutil.pid_exists(pid)]
-
-    def kill(self) -> None:
-        for child in self._children():
-            try:
-                child.kill()
-            except psutil.Error:
-                pass
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
-
-    async def run(self, **kwargs: Any) -> EngineOutcome:
-        from workers.engine_process import run_analysis
-
-        loop = asyncio.get_running_loop()
-        pool = self._ensure()
-        future = loop.run_in_executor(pool, _call, run_analysis, kwargs)
-        limit = self._settings.analysis_memory_limit_mb * 1024 * 1024
-        deadline = loop.time() + self._settings.analysis_timeout_seconds
+async def with_database(step: Callable[[], Awaitable[T]], *, window: float, what: str) -> T:
+    """Run a database step, waiting out an outage for up to ``window`` seconds."""
+    backoff = Backoff(f"analysis.database.{what}", cap=30.0)
+    deadline = asyncio.get_running_loop().time() + window
+    while True:
         try:
-            while True:
-                done, _ = await asyncio.wait({future}, timeout=0.5)
-                if done:
-                    return future.result()
-                if loop.time() > deadline:
-                    raise EngineLimitExceeded(
-                        f"the analysis took longer than {self._settings.analysis_timeout_seconds} s"
-                    )
-                rss = sum(_rss(p) for p in self._children())
-                if rss > limit:
-                    raise EngineLimitExceeded(
-                        f"the analysis used more than {self._settings.analysis_memory_limit_mb} MiB of memory"
-                    )
-        except BrokenProcessPool:
-            self._pool = None
-            raise EngineLimitExceeded("the analysis process died (out of memory or killed)") from None
-        except BaseException:
-            self.kill()
-            raise
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            result = await step()
+        except (*DATABASE_DOWN, *NETWORK_DOWN) as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await backoff.failed(exc)
+            continue
+        backoff.succeeded()
+        return result
 
 
-def _call(fn: Any, kwargs: dict[str, Any]) -> Any:
-    return fn(**kwargs)
-
-
-def _rss(process: psutil.Process) -> int:
-    try:
-        return int(process.memory_info().rss)
-    except psutil.Error:
-        return 0
+async def _renew_lease(redis_client: Any, analysis_id: str, lease_seconds: float) -> None:
+    """Keep this worker's hold on the job while it runs; set again should Redis have lost it."""
+    while True:
+        await asyncio.sleep(lease_seconds / 3)
+        try:
+            await redis_client.set(lease_key(analysis_id), b"1", px=int(lease_seconds * 1000))
+        except Exception as exc:  # Redis down: the worker rides it out; the next renewal may work
+            log.debug("analysis.lease_not_renewed", job_id=analysis_id, error=str(exc))
 
 
 async def analyze_recording(ctx: dict[str, Any], analysis_id: str) -> str:
     settings: Settings = ctx["settings"]
-    storage: Storage = ctx["storage"]
-    redis_client = ctx["redis"]
     log_ = log.bind(job_id=analysis_id, attempt=ctx.get("job_try", 1))
+    lease = asyncio.create_task(_renew_lease(ctx["redis"], analysis_id, settings.job_lease_seconds))
     try:
-        return await _analyze(ctx, analysis_id, settings, storage, redis_client, log_)
-    except TRANSIENT as exc:
-        attempt = ctx.get("job_try", 1)
-        if attempt < settings.analysis_max_tries:
-            log_.warning("analysis.retry", error=str(exc))
-            raise Retry(defer=min(60, 2**attempt)) from exc
-        await _fail(redis_client, analysis_id, f"gave up after {attempt} attempts: {exc}")
-        return "failed"
+        return await _analyze(ctx, analysis_id, settings, log_)
     except Exception as exc:
+        if unavailable(exc):
+            attempt = ctx.get("job_try", 1)
+            if attempt < settings.analysis_max_tries:
+                log_.warning("analysis.retry", error=str(exc))
+                raise Retry(defer=min(60, 2**attempt)) from exc
+            await _fail(ctx, analysis_id, f"gave up after {attempt} attempts: {public_reason(exc)}")
+            return "failed"
         # A bug, not the input's fault and not transient: end the analysis with a reason instead
         # of leaving it "analyzing" forever; retrying would fail the same way.
         log_.exception("analysis.internal_error")
-        await _fail(redis_client, analysis_id, f"internal error in the analysis ({type(exc).__name__})")
+        await _fail(ctx, analysis_id, f"internal error in the analysis ({type(exc).__name__})")
         return "failed"
+    finally:
+        lease.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lease
 
 
-async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, storage: Storage,
-                   redis_client: Any, log_: Any) -> str:
-    analysis = await analyses.mark_running(analysis_id)
+async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, log_: Any) -> str:
+    storage: Storage = ctx["storage"]
+    window = settings.analysis_save_window_seconds
+    analysis = await with_database(lambda: analyses.mark_running(analysis_id), window=window, what="start")
     if analysis is None:
         log_.info("analysis.nothing_to_do")  # ended already, or its recording was deleted
         return "skipped"
-    recording = await recordings.get_recording(analysis.recording_id)
+    recording = await with_database(lambda: recordings.get_recording(analysis.recording_id), window=window,
+                                    what="load")
     if recording is None:
         return "skipped"
     owner = recording.owner.subject if recording.owner else None
     rid = str(recording.id)
-    await events.publish(redis_client, AnalysisProgress(recording_id=rid, job_id=analysis_id, status="analyzing",
-                                                        stage="probe", progress=0.0, message="started"), owner=owner)
-    artifact = await recordings.stored_artifact(recording.id)
+    await events.publish_quietly(ctx["redis"], AnalysisProgress(
+        recording_id=rid, job_id=analysis_id, status="analyzing", stage="probe", progress=0.0,
+        message="started"), owner=owner)
+    artifact = await with_database(lambda: recordings.stored_artifact(recording.id), window=window, what="load")
     if artifact is None:
-        await _fail(redis_client, analysis_id, "the recording has no uploaded video", recording=recording)
+        await _fail(ctx, analysis_id, "the recording has no uploaded video", recording=recording)
         return "failed"
     with tempfile.TemporaryDirectory(prefix="recordings-") as tmp:
         path = os.path.join(tmp, os.path.basename(artifact.object_key))
@@ -168,14 +134,20 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, st
                 redis_url=settings.redis_url, owner=owner,
             )
         except EngineLimitExceeded as exc:
-            await _fail(redis_client, analysis_id, str(exc), recording=recording)
+            await _fail(ctx, analysis_id, str(exc), recording=recording)
             return "failed"
     if outcome.error is not None or outcome.result is None:
-        await _fail(redis_client, analysis_id, outcome.error or "the engine returned nothing", recording=recording)
+        if outcome.internal:
+            log_.error("analysis.internal_error", reason=outcome.error)
+        await _fail(ctx, analysis_id, outcome.error or "the engine returned nothing", recording=recording)
         return "failed"
 
     keys = await _store_thumbnails(storage, recording.id, analysis_id, outcome.thumbnails or [])
-    saved = await analyses.save_result(analysis_id, outcome.result, keys, engine_versions=outcome.versions or {})
+    # The result is in memory: a database that blinks now costs a wait, not the analysis.
+    saved = await with_database(
+        lambda: analyses.save_result(analysis_id, outcome.result, keys, engine_versions=outcome.versions or {}),
+        window=window, what="save",
+    )
     if not saved.saved:
         # The recording was deleted meanwhile, or another run finished first: leave nothing behind.
         for key in keys:
@@ -185,9 +157,9 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, st
         return "discarded"
     for key in saved.replaced_thumbnails:
         await _delete_quietly(storage, key)
-    await events.publish(redis_client, AnalysisProgress(recording_id=rid, job_id=analysis_id, status="analyzed",
-                                                        stage="summarize", progress=1.0, message="analysis complete"),
-                         owner=owner)
+    await events.publish_quietly(ctx["redis"], AnalysisProgress(
+        recording_id=rid, job_id=analysis_id, status="analyzed", stage="summarize", progress=1.0,
+        message="analysis complete"), owner=owner)
     log_.info("analysis.done", recording_id=rid)
     return "analyzed"
 
@@ -222,38 +194,52 @@ async def _delete_quietly(storage: Storage, key: str) -> None:
         log.warning("storage.delete_failed", key=key, error=str(exc))
 
 
-async def _fail(redis_client: Any, analysis_id: str, reason: str, *, recording: Recording | None = None) -> None:
-    ended = await analyses.mark_failed(analysis_id, reason)
-    if not ended:
+async def _fail(ctx: dict[str, Any], analysis_id: str, reason: str, *, recording: Recording | None = None) -> None:
+    """End the analysis as failed, waiting out a database outage; its event is published."""
+    settings: Settings = ctx["settings"]
+    window = settings.analysis_save_window_seconds
+    try:
+        ended = await with_database(lambda: analyses.mark_failed(analysis_id, reason), window=window, what="fail")
+        if not ended:
+            return
+        if recording is None:
+            analysis = await with_database(lambda: analyses.get(analysis_id), window=window, what="fail")
+            recording = await recordings.get_recording(analysis.recording_id) if analysis else None
+    except (*DATABASE_DOWN, *NETWORK_DOWN) as exc:
+        # Still down after the window: the reaper ends it (or runs it again) once it is back.
+        log.error("analysis.fail_not_recorded", job_id=analysis_id, reason=reason, error=str(exc))
         return
-    if recording is None:
-        analysis = await analyses.get(analysis_id)
-        recording = await recordings.get_recording(analysis.recording_id) if analysis else None
     if recording is None:
         return
     owner = recording.owner.subject if recording.owner else None
-    await events.publish(redis_client, AnalysisProgress(recording_id=str(recording.id), job_id=analysis_id,
-                                                        status="failed", stage=None, progress=1.0, message=reason),
-                         owner=owner)
+    await events.publish_quietly(ctx["redis"], AnalysisProgress(
+        recording_id=str(recording.id), job_id=analysis_id, status="failed", stage=None, progress=1.0,
+        message=reason), owner=owner)
     log.info("analysis.failed", job_id=analysis_id, reason=reason)
 
 
 async def reap_abandoned(ctx: dict[str, Any]) -> int:
-    """Fail analyses that no worker will ever finish (their job left the queue unfinished).
+    """Find analyses that no worker holds any more, and run them again (or end them).
 
-    arq drops a job after its last try even when the worker died mid-run, which would leave the
-    analysis "analyzing" forever. A job key in Redis means arq still has it; without one, and past
-    the longest time a run can take, nothing is coming.
+    The database says they are queued or running, but arq has no job for them and no worker
+    holds a lease on one: Redis lost its data, arq gave up after its last try while the worker
+    kept dying, or the job ended without being able to record its end. Each is queued again,
+    until it has been started ``analysis_max_tries`` times; then it fails with a reason. Runs
+    every minute, so such an analysis is visible for what it is within a few minutes.
     """
     settings: Settings = ctx["settings"]
-    redis_client = ctx["redis"]
-    cutoff = datetime.now(UTC) - timedelta(seconds=settings.analysis_timeout_seconds + 60)
+    queue: AnalysisQueue = ctx["queue"]
+    cutoff = datetime.now(UTC) - timedelta(seconds=2 * settings.job_lease_seconds)
     reaped = 0
     for analysis in await analyses.active_started_before(cutoff):
-        if await redis_client.exists(job_key_prefix + analysis.id, in_progress_key_prefix + analysis.id):
+        if await queue.is_held(analysis.id):
             continue
-        await _fail(redis_client, analysis.id, "the analysis was interrupted and could not be resumed; "
-                    "request it again")
+        if analysis.attempts < settings.analysis_max_tries and await queue.requeue(analysis.id):
+            log.warning("analysis.requeued", job_id=analysis.id, attempts=analysis.attempts,
+                        why="no worker held it")
+        else:
+            await _fail(ctx, analysis.id, "the analysis was interrupted and could not be resumed; "
+                        "request it again")
         reaped += 1
     return reaped
 

@@ -9,12 +9,16 @@ subscriber or a polling client sees where things stand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import structlog
+
+log = structlog.get_logger(__name__)
 
 STATE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -90,6 +94,28 @@ async def publish(client: aioredis.Redis, event: AnalysisProgress, *, owner: str
         if owner is not None:
             pipe.publish(user_channel(owner), payload)
         await pipe.execute()
+
+
+FINAL_PUBLISH_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
+
+
+async def publish_quietly(client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> bool:
+    """:func:`publish`, never raising: a final event is retried for half a minute while Redis
+    is down, a progress event is not (the next one supersedes it). False when it never went
+    out; subscribers then learn the state when their fan-out re-reads it after reconnecting.
+    """
+    delays = FINAL_PUBLISH_DELAYS_S if event.final else ()
+    for delay in (*delays, None):
+        try:
+            await publish(client, event, owner=owner)
+            return True
+        except (redis.RedisError, OSError) as exc:
+            if delay is None:
+                log.warning("analysis.event_not_published", recording_id=event.recording_id,
+                            job_id=event.job_id, status=event.status, error=str(exc))
+                return False
+            await asyncio.sleep(delay)
+    return False
 
 
 def publish_sync(client: redis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> None:

@@ -42,8 +42,18 @@ async def latest_for(recording_id: uuid.UUID) -> Analysis | None:
     return await Analysis.filter(recording_id=recording_id).order_by("-created_at").first()
 
 
-async def start(recording_id: uuid.UUID) -> tuple[Analysis, bool]:
-    """The running analysis of a recording, or a new queued one; True when it is new.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Started:
+    """What :func:`start` did: the analysis, whether it is new, and the status it replaced."""
+
+    analysis: Analysis
+    created: bool
+    previous_status: str
+    previous_reason: str | None
+
+
+async def start(recording_id: uuid.UUID) -> Started:
+    """The running analysis of a recording, or a new queued one.
 
     Serialised on the recording's row, so two requests at once get the same analysis.
     """
@@ -53,12 +63,26 @@ async def start(recording_id: uuid.UUID) -> tuple[Analysis, bool]:
             raise LookupError(recording_id)
         active = await active_for(recording_id)
         if active is not None:
-            return active, False
+            return Started(analysis=active, created=False, previous_status=recording.status,
+                            previous_reason=recording.status_reason)
         analysis = await Analysis.create(id=new_job_id(), recording_id=recording_id)
+        started = Started(analysis=analysis, created=True, previous_status=recording.status,
+                          previous_reason=recording.status_reason)
         recording.status = RecordingStatus.ANALYZING.value
         recording.status_reason = None
         await recording.save(update_fields=["status", "status_reason", "updated_at"])
-        return analysis, True
+        return started
+
+
+async def undo_start(started: Started) -> None:
+    """Take back a new analysis that could not be queued: the recording is as it was."""
+    async with in_transaction():
+        recording = await Recording.filter(id=started.analysis.recording_id).select_for_update().first()
+        deleted = await Analysis.filter(id=started.analysis.id, status=AnalysisStatus.QUEUED.value).delete()
+        if recording is not None and deleted and recording.status == RecordingStatus.ANALYZING.value:
+            recording.status = started.previous_status
+            recording.status_reason = started.previous_reason
+            await recording.save(update_fields=["status", "status_reason", "updated_at"])
 
 
 async def mark_running(analysis_id: str) -> Analysis | None:

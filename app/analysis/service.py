@@ -5,8 +5,9 @@ Who may: whoever may read the recording (its owner, or its upload token while un
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,15 +24,19 @@ from app.analysis.models import (
     TranscriptSegment,
 )
 from app.analysis.progress import AnalysisProgress
+from app.analysis.queue import AnalysisQueue
 from app.auth import Caller
+from app.dependencies import outages, unavailable
 from app.errors import Conflict, NotFound, Unavailable
+from app.recordings import repository as recordings_repository
 from app.recordings.models import Recording, UploadStatus
 from app.recordings.service import RecordingService
 from app.storage import Storage
 
 log = structlog.get_logger(__name__)
 
-Enqueue = Callable[[str], Awaitable[None]]
+RESYNC_MARGIN_S = 5.0
+RESYNC_MAX_RECORDINGS = 100
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,12 +65,12 @@ def progress_of(recording: Recording, analysis: Analysis | None) -> AnalysisProg
 
 class AnalysisService:
     def __init__(
-        self, *, recordings: RecordingService, storage: Storage, redis: aioredis.Redis, enqueue: Enqueue
+        self, *, recordings: RecordingService, storage: Storage, redis: aioredis.Redis, queue: AnalysisQueue
     ) -> None:
         self._recordings = recordings
         self._storage = storage
         self._redis = redis
-        self._enqueue = enqueue
+        self._queue = queue
 
     async def request_analysis(self, caller: Caller, recording_id: str) -> Analysis:
         """Start analysing a recording whose video is uploaded; asking again while it runs is a no-op."""
@@ -76,17 +81,27 @@ class AnalysisService:
                 reason += f" (the upload failed: {recording.video_upload_error})"
             raise Conflict(reason, code="video_not_uploaded", field="video",
                            extra={"videoUploadStatus": recording.video_upload_status})
-        analysis, created = await repository.start(recording.id)
-        # After the commit: the job id is the analysis id, so enqueueing again is harmless.
+        started = await repository.start(recording.id)
+        analysis = started.analysis
+        # After the commit. The job id is the analysis id, so enqueueing again is harmless; an
+        # active analysis that arq no longer holds (Redis lost it, or it ended unsaved) is
+        # queued again, so that asking again is what gets a stuck analysis going.
         try:
-            await self._enqueue(analysis.id)
+            if started.created:
+                await self._queue.enqueue(analysis.id)
+            elif await self._queue.requeue(analysis.id):
+                log.info("analysis.requeued", recording_id=str(recording.id), job_id=analysis.id,
+                         why="requested again while no worker held it")
         except Exception as exc:
-            reason = f"the analysis queue is unavailable: {exc}"
-            await repository.mark_failed(analysis.id, reason)
-            raise Unavailable(reason) from None
-        if created:
+            if not unavailable(exc):
+                raise
+            outages.failed(exc, operation="enqueue", job_id=analysis.id)
+            if started.created:
+                await repository.undo_start(started)  # the recording is left as it was
+            raise Unavailable("the analysis queue is unavailable; retry shortly") from None
+        if started.created:
             owner = recording.owner.subject if recording.owner else None
-            await events.publish(
+            await events.publish_quietly(
                 self._redis,
                 AnalysisProgress(recording_id=str(recording.id), job_id=analysis.id, status="analyzing",
                                  stage="queued", progress=0.0, message="waiting for a worker"),
@@ -102,6 +117,28 @@ class AnalysisService:
             if stored.final or latest.status in ACTIVE_STATUSES:
                 return stored
         return progress_of(recording, latest)
+
+    async def resync(self, channel: str, since: float | None) -> list[bytes]:
+        """The current state behind an event channel, as its events (see ``Broker``).
+
+        For one recording's progress: its latest state (the final event once it has ended).
+        For a user's updates after a lost connection: the state of each of their recordings
+        that changed since ``since``.
+        """
+        kind, _, key = channel.partition(":")
+        if kind == "analysis.progress":
+            try:
+                rid = uuid.UUID(key)
+            except ValueError:
+                return []
+            recording = await recordings_repository.get_recording(rid)
+            return [] if recording is None else [(await self.progress_for(recording)).to_json().encode()]
+        if kind == "recording.updates" and since is not None:
+            changed = await recordings_repository.updated_since(
+                key, datetime.fromtimestamp(since - RESYNC_MARGIN_S, UTC), limit=RESYNC_MAX_RECORDINGS
+            )
+            return [(await self.progress_for(r)).to_json().encode() for r in changed]
+        return []
 
     async def result(self, caller: Caller, recording_id: str) -> AnalysisView:
         """The current (last finished) analysis; 404 if never analysed, 409 while none has finished."""

@@ -140,6 +140,16 @@ async def list_for_owner(
     return await query.order_by("-created_at", "-id").limit(limit).prefetch_related("owner")
 
 
+async def updated_since(subject: str, moment: datetime, *, limit: int) -> list[Recording]:
+    """A user's recordings changed at or after ``moment``, most recent first."""
+    return (
+        await Recording.filter(owner__subject=subject, updated_at__gte=moment)
+        .order_by("-updated_at")
+        .limit(limit)
+        .prefetch_related("owner")
+    )
+
+
 async def claim(recording_id: uuid.UUID, owner_id: int, claimed_at: datetime) -> bool:
     """Set the owner if there is none; True when this call (or an earlier one by the same user) holds it."""
     updated = await Recording.filter(id=recording_id, owner_id__isnull=True).update(

@@ -16,12 +16,13 @@ from tortoise import Tortoise
 
 from app import db as database
 from app.analysis import repository as analyses
+from app.analysis.queue import AnalysisQueue
 from app.config import Settings
 from app.storage import make_storage
 from tests.conftest import DATA, Api
 from tests.support import services
-from tests.support.factories import BASE, bearer, create, create_body, upload
-from tests.support.graphql import PROGRESS, Subscription, gql
+from tests.support.factories import BASE, bearer, create, uploaded_recording
+from tests.support.graphql import PROGRESS, Subscription, collect, gql, wait_for_stage
 from workers import jobs
 
 RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploadStatus duration intent visitedUrls
@@ -35,27 +36,6 @@ RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploa
 
 CURRENT_QUERY = """query($id: ID!) { recording(id: $id) {
   analysis { jobId status } currentAnalysis { jobId status sections { title } } } }"""
-
-
-async def uploaded_recording(http, api: Api, headers, scenario="upgrade-checkout", video="recording.webm",
-                             data: bytes | None = None) -> str:
-    created = await create(http, api.url, headers=headers, body=create_body(scenario))
-    payload = data if data is not None else (DATA / scenario / video).read_bytes()
-    content_type = "video/mp4" if video.endswith(".mp4") else "video/webm"
-    r = await upload(http, api.url, created["recordingId"], payload, headers=headers, content_type=content_type)
-    assert r.status_code == 200, r.text
-    return created["recordingId"]
-
-
-async def collect(sub: Subscription, timeout: float = 180) -> list[dict]:
-    events = []
-    async for message in sub.messages(timeout=timeout):
-        if message["type"] == "next":
-            assert "errors" not in message["payload"], message
-            events.append(message["payload"]["data"]["analysisProgress"])
-        elif message["type"] == "error":
-            raise AssertionError(message)
-    return events
 
 
 async def test_analysis_end_to_end_with_live_progress(local_api: Api, worker, http, db, backends):
@@ -163,13 +143,6 @@ async def test_analyze_needs_an_uploaded_video(local_api: Api, http, db, backend
     r = await http.post(f"{local_api.url}{BASE}/{created['recordingId']}/analyze", headers=alice)
     assert r.status_code == 409 and r.json()["error"]["code"] == "video_not_uploaded"
     assert await db.fetchval("SELECT count(*) FROM analyses") == 0
-
-
-async def wait_for_stage(sub: Subscription, stages: set[str]) -> None:
-    async for message in sub.messages(timeout=120):
-        if message["type"] == "next" and message["payload"]["data"]["analysisProgress"]["stage"] in stages:
-            return
-    raise AssertionError("the analysis ended before reaching " + ", ".join(stages))
 
 
 async def test_delete_during_analysis_leaves_nothing(local_api: Api, worker, http, db, backends):
@@ -358,7 +331,7 @@ async def test_an_internal_error_ends_the_analysis_with_a_reason(local_api: Api,
     await database.init_db(backends.database_url)
     client = aioredis.from_url(backends.redis_url)
     try:
-        analysis, _ = await analyses.start(uuid.UUID(rid))
+        analysis = (await analyses.start(uuid.UUID(rid))).analysis
         ctx = {"settings": settings, "storage": make_storage(settings), "redis": client,
                "engine": ExplodingEngine(), "job_try": 1}
         assert await jobs.analyze_recording(ctx, analysis.id) == "failed"
@@ -371,26 +344,36 @@ async def test_an_internal_error_ends_the_analysis_with_a_reason(local_api: Api,
     assert detail["status"] == "failed" and "internal error" in detail["statusReason"]
 
 
-async def test_an_abandoned_analysis_is_reaped(local_api: Api, backends, db, http):
-    """arq gave up on a job whose worker kept dying: the analysis must not stay "analyzing"."""
+async def test_an_analysis_no_worker_holds_is_queued_again_then_ended(local_api: Api, backends, db, http):
+    """The database says "running", but arq has no job and no worker holds a lease on one (Redis
+    lost its data, or arq gave up while the worker kept dying): it runs again, and once it has been
+    started as often as it may, it ends with a reason instead of staying "analyzing"."""
     alice = bearer(backends.jwt_secret, "alice")
-    rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
-    queued = await uploaded_recording(http, local_api, alice, scenario="login-500")
+    rids = [await uploaded_recording(http, local_api, alice, scenario="login-500") for _ in range(3)]
+    queue_name = f"recordings-reap:{secrets.token_hex(4)}"
     settings = Settings(database_url=backends.database_url, redis_url=backends.redis_url, jwt_secret="x" * 32,
-                        analysis_timeout_seconds=60)
+                        queue_name=queue_name, analysis_max_tries=2)
     await database.init_db(backends.database_url)
     client = aioredis.from_url(backends.redis_url)
+    arq = await create_pool(RedisSettings.from_dsn(backends.redis_url), default_queue_name=queue_name)
+    queue = AnalysisQueue(arq, queue_name=queue_name)
     try:
-        abandoned, _ = await analyses.start(uuid.UUID(rid))
-        still_queued, _ = await analyses.start(uuid.UUID(queued))
+        lost, exhausted, held = [(await analyses.start(uuid.UUID(rid))).analysis for rid in rids]
         await db.execute("UPDATE analyses SET created_at = now() - interval '1 hour'")
-        await client.set(f"arq:job:{still_queued.id}", b"x", ex=60)  # arq still holds this one
-        assert await jobs.reap_abandoned({"settings": settings, "redis": client}) == 1
+        await db.execute("UPDATE analyses SET attempts = 2, status = 'running' WHERE id = $1", exhausted.id)
+        await client.set(f"arq:in-progress:{held.id}", b"1", ex=60)  # a worker holds this one
+        ctx = {"settings": settings, "redis": client, "queue": queue}
+        assert await jobs.reap_abandoned(ctx) == 2
+        assert await queue.is_held(lost.id)  # queued again
+        assert await arq.zscore(queue_name, lost.id) is not None
+        assert await jobs.reap_abandoned(ctx) == 0  # nothing more to do while arq holds it
     finally:
-        await client.delete(f"arq:job:{still_queued.id}")
+        await client.delete(f"arq:in-progress:{held.id}", f"arq:job:{lost.id}")
         await client.aclose()
+        await arq.aclose()
         await Tortoise.close_connections()
     rows = {r["id"]: r for r in await db.fetch("SELECT id, status, error FROM analyses")}
-    assert rows[abandoned.id]["status"] == "failed" and "interrupted" in rows[abandoned.id]["error"]
-    assert rows[still_queued.id]["status"] == "queued"
-    assert (await http.get(f"{local_api.url}{BASE}/{rid}", headers=alice)).json()["status"] == "failed"
+    assert rows[lost.id]["status"] == "queued"
+    assert rows[exhausted.id]["status"] == "failed" and "interrupted" in rows[exhausted.id]["error"]
+    assert rows[held.id]["status"] == "queued"
+    assert (await http.get(f"{local_api.url}{BASE}/{rids[1]}", headers=alice)).json()["status"] == "failed"

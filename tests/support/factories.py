@@ -47,3 +47,16 @@ async def upload(
         content=data,
         headers={"Content-Type": content_type, **headers},
     )
+
+
+async def uploaded_recording(
+    http: httpx.AsyncClient, api: Any, headers: dict[str, str], scenario: str = "upgrade-checkout",
+    video: str = "recording.webm", data: bytes | None = None,
+) -> str:
+    """A recording created through ``api`` (anything with a ``url``) with its video uploaded."""
+    created = await create(http, api.url, headers=headers, body=create_body(scenario))
+    payload = data if data is not None else (DATA / scenario / video).read_bytes()
+    content_type = "video/mp4" if video.endswith(".mp4") else "video/webm"
+    r = await upload(http, api.url, created["recordingId"], payload, headers=headers, content_type=content_type)
+    assert r.status_code == 200, r.text
+    return str(created["recordingId"])

@@ -60,3 +60,25 @@ class Subscription:
 
 PROGRESS = """subscription($id: ID!) { analysisProgress(recordingId: $id) {
   recordingId jobId status stage progress message } }"""
+
+
+async def collect(sub: Subscription, timeout: float = 180) -> list[dict[str, Any]]:
+    """Every progress event until the subscription completes."""
+    events = []
+    async for message in sub.messages(timeout=timeout):
+        if message["type"] == "next":
+            assert "errors" not in message["payload"], message
+            events.append(message["payload"]["data"]["analysisProgress"])
+        elif message["type"] == "error":
+            raise AssertionError(message)
+    return events
+
+
+async def wait_for_stage(sub: Subscription, stages: set[str], timeout: float = 120) -> dict[str, Any]:
+    """Read progress events until one is in one of ``stages``; that event."""
+    async for message in sub.messages(timeout=timeout):
+        if message["type"] == "next":
+            event = message["payload"]["data"]["analysisProgress"]
+            if event["stage"] in stages:
+                return event  # type: ignore[no-any-return]
+    raise AssertionError("the analysis ended before reaching " + ", ".join(stages))
