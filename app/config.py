@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # GraphQL
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_tokens: int = Field(default=2000, ge=100)
+    graphql_max_body_bytes: int = Field(default=2 * 1024**2, ge=1024)
     # Other origins whose pages may open GraphQL websockets (same-origin and non-browser clients
     # always may); ["*"] allows any.
     allowed_ws_origins: list[str] = []

@@ -10,11 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from app import jsontext
 from app.analysis.service import AnalysisService
 from app.auth import Authenticator, Caller
 from app.dependencies import outages, unavailable
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from app.recordings.intake import BodyReader
 from app.recordings.service import RecordingService
 
 log = structlog.get_logger(__name__)
@@ -37,6 +37,7 @@ class Services:
     auth: Authenticator
     recordings: RecordingService
     analysis: AnalysisService
+    intake: BodyReader
     max_json_bytes: int
 
 
@@ -50,8 +51,8 @@ async def caller_of(request: Request) -> Caller:
     )
 
 
-async def read_json(request: Request) -> Any:
-    """The JSON body, refusing other types, oversized bodies and malformed JSON with a 4xx."""
+async def read_json_bytes(request: Request) -> bytes:
+    """The body of a JSON request, unparsed, refusing other types and oversized bodies."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("the body must be application/json", field="Content-Type")
@@ -67,10 +68,7 @@ async def read_json(request: Request) -> Any:
                 raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
     except ClientDisconnect:
         raise InvalidInput("the client disconnected before the body was complete", field="body") from None
-    try:
-        return jsontext.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
+    return bytes(body)
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
@@ -93,6 +91,8 @@ UNAVAILABLE_MESSAGE = "a backing service is unavailable; retry shortly"
 
 async def dependency_error(request: Request, exc: Exception) -> Response:
     """The database or Redis is unreachable: a 503 the client may retry, not a 500."""
+    if not unavailable(exc):
+        return _internal_error(request)
     outages.failed(exc, path=request.url.path)
     return await domain_error(request, Unavailable(UNAVAILABLE_MESSAGE))
 
@@ -101,6 +101,10 @@ async def database_error(request: Request, exc: Exception) -> Response:
     """An ORM error: a 503 when it wraps a lost connection, otherwise a bug (500, logged)."""
     if unavailable(exc):
         return await dependency_error(request, exc)
+    return _internal_error(request)
+
+
+def _internal_error(request: Request) -> Response:
     log.exception("http.unhandled_error", path=request.url.path)
     return JSONResponse(
         {"error": {"code": "internal_error", "message": "internal error", "field": None}},

@@ -28,6 +28,7 @@ from app.http import Services, database_error, dependency_error, domain_error, h
 from app.logging import configure_logging
 from app.openapi import openapi_document
 from app.recordings import routes as recording_routes
+from app.recordings.intake import BodyReader
 from app.recordings.service import RecordingService
 from app.storage import StorageError, make_storage
 from app.storage.local import DOWNLOAD_PATH, LocalStorage
@@ -77,10 +78,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.broker = broker
         app.state.redis = redis
         app.state.storage = storage
+        intake = BodyReader()
+        intake.start()
         app.state.services = Services(
             auth=auth,
             recordings=recordings,
             analysis=analysis,
+            intake=intake,
             max_json_bytes=settings.max_json_bytes,
         )
         _tune_garbage_collector()
@@ -88,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await broker.close()
+            intake.close()
             await queue.close()
             await storage.close()
             await redis.aclose()
@@ -156,7 +161,7 @@ def create_app(settings: Settings) -> Starlette:
             HTTPException: http_error,
             # A dependency that is down is a 503, handled here rather than as an unexpected error
             # (whose handler re-raises, so the server logs a traceback and drops the connection).
-            **{kind: dependency_error for kind in UNAVAILABLE},
+            **{kind: dependency_error for kind in UNAVAILABLE if not issubclass(kind, DomainError)},
             BaseORMException: database_error,
             Exception: unexpected_error,
         },

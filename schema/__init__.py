@@ -18,7 +18,7 @@ from strawberry.types.unset import UNSET
 from app import jsontext
 from app.config import Settings
 from app.dependencies import RETRY_AFTER_SECONDS, outages, unavailable
-from app.errors import DomainError
+from app.errors import DomainError, PayloadTooLarge
 from schema.broadcast import SharedEventExecutor, TransportWSHandler, encode_next
 from schema.context import Context
 from schema.mutations import Mutation
@@ -141,6 +141,28 @@ class GraphQLApp(GraphQL[Context, None]):
             # Browser pages on other origins may open websockets only when listed ("*" for any).
             allowed_origins=settings.allowed_ws_origins,
         )
+        self._max_body = settings.graphql_max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        # Strawberry reads and decodes the whole body on the event loop: bound it (recorders
+        # that send large captures use REST, whose create reads them elsewhere).
+        limit = self._max_body
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"the request is larger than {limit} bytes", field="body")
+        received = 0
+
+        async def bounded_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(f"the request is larger than {limit} bytes", field="body")
+            return message
+
+        return await super().__call__(scope, bounded_receive, send)
 
     def encode_json(self, data: object) -> str | bytes:
         return encode_next(data) or super().encode_json(data)

@@ -10,6 +10,8 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from app.analysis import repository
+from app.recordings import repository as recordings_repository
+from app.recordings.models import RecordingCapture
 from app.analysis.models import Analysis, AnalysisFrame, AnalysisSection, Finding, TranscriptSegment
 
 
@@ -27,6 +29,11 @@ async def _latest(keys: Sequence[uuid.UUID]) -> list[Analysis | None]:
 
 async def _analyses(keys: Sequence[str]) -> list[Analysis | None]:
     found = {a.id: a for a in await repository.analyses_by_id(keys)}
+    return [found.get(key) for key in keys]
+
+
+async def _captures(keys: Sequence[uuid.UUID]) -> list[RecordingCapture | None]:
+    found = await recordings_repository.captures_of(list(keys))
     return [found.get(key) for key in keys]
 
 
@@ -48,6 +55,7 @@ async def _findings(keys: Sequence[str]) -> list[list[Finding]]:
 
 class Loaders:
     def __init__(self) -> None:
+        self.capture: DataLoader[uuid.UUID, RecordingCapture | None] = DataLoader(_captures)
         self.latest_analysis: DataLoader[uuid.UUID, Analysis | None] = DataLoader(_latest)
         self.analysis: DataLoader[str, Analysis | None] = DataLoader(_analyses)
         self.sections: DataLoader[str, list[AnalysisSection]] = DataLoader(_sections)

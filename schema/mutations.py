@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from app.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from schema.types import (
     AnalyzeRecordingPayload,
     AnalyzeRecordingResult,
@@ -42,9 +42,14 @@ class Mutation:
     @strawberry.mutation(description="Create a recording from the body a recorder posts (see the REST contract).")
     async def create_recording(self, info: Ctx, input: JSON) -> CreateRecordingResult:
         services = info.context.services
+        request = info.context.request
+        size = int(request.headers.get("content-length") or 0) if request is not None else 0
         try:
-            created = await services.recordings.create(info.context.caller, input)
+            prepared = await services.intake.read_parsed(input, size_hint=size)
+            created = await services.recordings.create(info.context.caller, prepared)
             row = await services.recordings.get_unchecked(created["recordingId"])
+        except PayloadTooLarge as exc:
+            return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
         except (InvalidInput, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
         return CreateRecordingPayload(

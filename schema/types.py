@@ -154,13 +154,15 @@ class Recording:
         return [u for u in urls if isinstance(u, str)]
 
     @strawberry.field
-    def console_logs(self) -> JSON:
-        state = self.row.browser_state if isinstance(self.row.browser_state, dict) else {}
+    async def console_logs(self, info: Ctx) -> JSON:
+        capture = await info.context.loaders.capture.load(self.row.id)
+        state = capture.browser_state if capture is not None and isinstance(capture.browser_state, dict) else {}
         return state.get("consoleLogs", [])
 
     @strawberry.field
-    def network_requests(self) -> JSON:
-        state = self.row.browser_state if isinstance(self.row.browser_state, dict) else {}
+    async def network_requests(self, info: Ctx) -> JSON:
+        capture = await info.context.loaders.capture.load(self.row.id)
+        state = capture.browser_state if capture is not None and isinstance(capture.browser_state, dict) else {}
         return state.get("networkRequests", [])
 
     @strawberry.field

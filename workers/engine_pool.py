@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -24,10 +23,10 @@ import psutil
 import structlog
 
 from app.config import Settings
+from app.processes import die_with_parent
 
 log = structlog.get_logger(__name__)
 
-WATCHDOG_INTERVAL_S = 0.5
 STOP_GRACE_S = 5.0
 
 
@@ -143,32 +142,6 @@ def _rss(process: psutil.Process) -> int:
         return int(process.memory_info().rss)
     except psutil.Error:
         return 0
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Make this process end when ``parent_pid`` does (call first thing in the child)."""
-    if hasattr(os, "sched_getaffinity"):  # Linux: the kernel sends SIGKILL when the parent dies
-        try:
-            import ctypes
-            import signal
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before the line above
-        os._exit(1)
-
-    def watchdog() -> None:
-        # Also where prctl does not exist, and should the parent thread that started us end
-        # before the process does (the death signal follows the thread).
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            threading.Event().wait(WATCHDOG_INTERVAL_S)
-
-    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
 
 
 def _child_main(conn: Connection, parent_pid: int) -> None:

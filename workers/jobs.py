@@ -32,7 +32,7 @@ from app.analysis.queue import AnalysisQueue, lease_key
 from app.config import Settings
 from app.dependencies import DATABASE_DOWN, NETWORK_DOWN, dependency_of, unavailable
 from app.recordings import repository as recordings
-from app.recordings.models import Recording
+from app.recordings.models import Recording, RecordingCapture
 from app.recordings.service import RecordingService, recording_prefix
 from app.storage import Storage, StorageError
 from workers.engine_pool import EngineLimitExceeded
@@ -129,8 +129,9 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, lo
         path = os.path.join(tmp, os.path.basename(artifact.object_key))
         await storage.download_to(artifact.object_key, path)
         try:
+            capture = await with_database(lambda: recordings.capture_of(recording.id), window=window, what="load")
             outcome = await ctx["engine"].run(
-                video_path=path, meta=_meta_of(recording), recording_id=rid, job_id=analysis_id,
+                video_path=path, meta=_meta_of(recording, capture), recording_id=rid, job_id=analysis_id,
                 redis_url=settings.redis_url, owner=owner,
             )
         except EngineLimitExceeded as exc:
@@ -164,12 +165,12 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, lo
     return "analyzed"
 
 
-def _meta_of(recording: Recording) -> dict[str, Any]:
+def _meta_of(recording: Recording, capture: RecordingCapture | None) -> dict[str, Any]:
     return {
         "metadata": recording.metadata,
-        "actions": recording.actions,
-        "browserState": recording.browser_state,
-        "elements": recording.elements or [],
+        "actions": capture.actions if capture else [],
+        "browserState": capture.browser_state if capture else {},
+        "elements": (capture.elements if capture else None) or [],
         "videoContentType": recording.video_content_type,
     }
 

@@ -51,9 +51,6 @@ class Recording(Model):
     video_upload_status = fields.CharField(max_length=16, default=UploadStatus.PENDING.value)
     video_upload_error = fields.TextField(null=True)
     metadata = fields.JSONField()
-    actions = fields.JSONField()
-    browser_state = fields.JSONField()
-    elements = fields.JSONField(null=True)
     video_content_type = fields.CharField(max_length=64)
     session_id = fields.CharField(max_length=255, null=True)
     duration = fields.FloatField(null=True)
@@ -73,6 +70,50 @@ class Recording(Model):
             Index(fields=("owner_id", "created_at", "id"), name="recordings_owner_created_idx"),
             Index(fields=("created_at",), name="recordings_created_idx"),
         )
+
+
+class RawJSON(str):
+    """JSON text that is already valid and compact: stored as it is, not decoded and encoded again."""
+
+
+class CaptureJSONField(fields.JSONField):  # type: ignore[type-arg]
+    """A JSON column that takes :class:`RawJSON` as it is.
+
+    A capture of tens of megabytes would otherwise be decoded (Tortoise checks a string it is
+    given) and encoded again on the event loop; the text comes checked from the parser.
+    """
+
+    def to_db_value(self, value: object, instance: object) -> str | None:  # type: ignore[override]
+        if isinstance(value, RawJSON):
+            return str(value)
+        return super().to_db_value(value, instance)  # type: ignore[arg-type]
+
+    def to_python_value(self, value: object) -> object:
+        if isinstance(value, RawJSON):
+            return value  # a model built to be saved holds the text; read back, it is decoded
+        return super().to_python_value(value)  # type: ignore[arg-type]
+
+
+class RecordingCapture(Model):
+    """What the recorder captured beside the video: actions, console and network logs, DOM
+    element snapshots.
+
+    Apart from the recording's row, which every list, check and update reads: a capture may be
+    tens of megabytes, and only the worker, the detail route and a few GraphQL fields need it.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    recording: fields.OneToOneRelation[Recording] = fields.OneToOneField(
+        "models.Recording", related_name="capture", on_delete=fields.CASCADE
+    )
+    actions = CaptureJSONField()
+    browser_state = CaptureJSONField()
+    elements = CaptureJSONField(null=True)
+
+    recording_id: uuid.UUID
+
+    class Meta:
+        table = "recording_captures"
 
 
 class VideoArtifact(Model):

@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.recordings.models import ArtifactState, Recording, UploadStatus, User, VideoArtifact
+from app.recordings.models import (
+    ArtifactState,
+    RawJSON,
+    Recording,
+    RecordingCapture,
+    UploadStatus,
+    User,
+    VideoArtifact,
+)
 
 
 async def get_or_create_user(subject: str) -> User:
@@ -29,8 +38,39 @@ async def get_recording(recording_id: uuid.UUID) -> Recording | None:
     return await Recording.filter(id=recording_id).prefetch_related("owner").first()
 
 
-async def create_recording(fields: dict[str, Any]) -> Recording:
-    return await Recording.create(**fields)
+async def create_recording(
+    fields: dict[str, Any], *, actions: RawJSON, browser_state: RawJSON, elements: RawJSON | None
+) -> Recording:
+    """A recording with its capture (given as JSON text, stored as it is)."""
+    async with in_transaction():
+        recording = await Recording.create(**fields)
+        await RecordingCapture.create(recording_id=recording.id, actions=actions, browser_state=browser_state,
+                                      elements=elements)
+    return recording
+
+
+async def capture_of(recording_id: uuid.UUID) -> RecordingCapture | None:
+    """The recording's capture, decoded (for the worker and GraphQL's capture fields)."""
+    return await RecordingCapture.get_or_none(recording_id=recording_id)
+
+
+async def captures_of(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, RecordingCapture]:
+    rows = await RecordingCapture.filter(recording_id__in=recording_ids)
+    return {row.recording_id: row for row in rows}
+
+
+async def capture_text(recording_id: uuid.UUID) -> tuple[str, str, str | None] | None:
+    """The recording's capture as the JSON text PostgreSQL holds, undecoded: (actions,
+    browser state, elements). For answers that pass it on as it is."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT actions::text AS actions, browser_state::text AS browser_state, elements::text AS elements "
+        "FROM recording_captures WHERE recording_id = $1",
+        [recording_id],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return row["actions"], row["browser_state"], row["elements"]
 
 
 async def add_artifact(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.http import caller_of, read_json, services
+from app.http import caller_of, read_json_bytes, services
 from app.recordings.models import Recording
 from app.recordings.service import iso
 
@@ -26,6 +27,7 @@ def summary_of(recording: Recording) -> dict[str, Any]:
 
 
 def detail_of(recording: Recording) -> dict[str, Any]:
+    """The detail document, without the capture (see :func:`get_recording`)."""
     owner = recording.owner
     return {
         "id": str(recording.id),
@@ -41,16 +43,14 @@ def detail_of(recording: Recording) -> dict[str, Any]:
         "videoContentType": recording.video_content_type,
         "userId": owner.subject if owner is not None else None,
         "claimedAt": iso(recording.claimed_at),
-        "actions": recording.actions,
-        "browserState": recording.browser_state,
-        "elements": recording.elements,
     }
 
 
 async def create_recording(request: Request) -> Response:
     caller = await caller_of(request)
-    body = await read_json(request)
-    return JSONResponse(await services(request).recordings.create(caller, body), status_code=201)
+    svc = services(request)
+    prepared = await svc.intake.read(await read_json_bytes(request))
+    return JSONResponse(await svc.recordings.create(caller, prepared), status_code=201)
 
 
 async def upload_video(request: Request) -> Response:
@@ -77,8 +77,14 @@ async def list_recordings(request: Request) -> Response:
 
 async def get_recording(request: Request) -> Response:
     caller = await caller_of(request)
-    recording = await services(request).recordings.get(caller, request.path_params["recording_id"])
-    return JSONResponse(detail_of(recording))
+    svc = services(request).recordings
+    recording = await svc.get(caller, request.path_params["recording_id"])
+    actions, browser_state, elements = await svc.capture_text(recording)
+    # The capture is passed on as the JSON text the database holds: tens of megabytes are
+    # neither decoded nor encoded again here.
+    head = json.dumps(detail_of(recording), separators=(",", ":"))
+    body = f'{head[:-1]},"actions":{actions},"browserState":{browser_state},"elements":{elements or "null"}}}'
+    return Response(body, media_type="application/json")
 
 
 async def get_video_url(request: Request) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PayloadTooLarge
 
 VIDEO_CONTENT_TYPES = ("video/webm", "video/mp4", "video/quicktime")
 EXTENSIONS = {"video/webm": "webm", "video/mp4": "mp4", "video/quicktime": "mov"}
@@ -21,14 +21,28 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
+# What one create body may hold. A recorder's hour-long session stays far below each; past
+# them a body costs the API more than one request should (see app.recordings.intake).
+MAX_ACTIONS = 100_000
+MAX_CONSOLE_LOGS = 100_000
+MAX_NETWORK_REQUESTS = 100_000
+MAX_ELEMENTS = 100_000
+MAX_FEATURES = 1_000
+MAX_VISITED_URLS = 10_000
+MAX_VALUES = 2_000_000
+"""JSON values (objects, arrays, strings, numbers, booleans, nulls) in a whole body."""
+MAX_METADATA_VALUES = 10_000
+"""JSON values in ``metadata``, which is stored with the recording's row and read with it."""
+
+
 class Metadata(_Open):
     version: StrictStr
     duration: NonNegative
     url: StrictStr
     title: StrictStr
     intent: StrictStr
-    features: list[StrictStr]
-    visitedUrls: list[StrictStr]
+    features: Annotated[list[StrictStr], Field(max_length=MAX_FEATURES)]
+    visitedUrls: Annotated[list[StrictStr], Field(max_length=MAX_VISITED_URLS)]
     startedAt: Annotated[int, Field(ge=0)] | None = None
     sessionId: Annotated[str, Field(max_length=255)] | None = None
 
@@ -49,19 +63,22 @@ class NetworkRequest(_Open):
 
 
 class BrowserState(_Open):
-    consoleLogs: list[ConsoleLog] = []
-    networkRequests: list[NetworkRequest] = []
+    consoleLogs: Annotated[list[ConsoleLog], Field(max_length=MAX_CONSOLE_LOGS)] = []
+    networkRequests: Annotated[list[NetworkRequest], Field(max_length=MAX_NETWORK_REQUESTS)] = []
 
 
 class CreateRecording(BaseModel):
-    """Body of ``POST /api/feedback/recordings``."""
+    """Body of ``POST /api/feedback/recordings``.
+
+    At most 2,000,000 JSON values in all (413 beyond), 10,000 of them in ``metadata`` (413).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     metadata: Metadata
-    actions: list[Action] = []
+    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] = []
     browserState: BrowserState = BrowserState()
-    elements: list[dict[str, Any]] | None = None
+    elements: Annotated[list[dict[str, Any]], Field(max_length=MAX_ELEMENTS)] | None = None
     videoContentType: StrictStr = "video/webm"
     sessionId: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
@@ -109,12 +126,24 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
+def count_values(body: Any) -> int:
+    """How many JSON values ``body`` holds, itself included (walked without recursion)."""
+    count = 1
+    stack: list[Any] = [body]
+    while stack:
+        value = stack.pop()
+        items = value.values() if isinstance(value, dict) else value
+        count += len(items)
+        stack.extend(item for item in items if type(item) is dict or type(item) is list)
+    return count
+
+
 def _clean(body: Any) -> bool:
     """Whether nothing in ``body`` is unstorable: one quick pass that keeps no paths.
 
     Scalars are checked where they sit and only containers are stacked, so a 30 MiB body
-    takes a fraction of what a walk recording every value's path does (it holds the event
-    loop, as parsing does); that walk runs only to name what this pass found.
+    takes a fraction of what a walk recording every value's path does; that walk runs only to
+    name what this pass found.
     """
     # Each container with the length of its path; the body sits in a list of its own.
     stack: list[tuple[dict[str, Any] | list[Any], int]] = [([body], -1)]
@@ -174,9 +203,20 @@ def unstorable(body: Any, limit: int = 20) -> list[dict[str, str]]:
 
 
 def validate_create(body: Any) -> CreateRecording:
-    """Validate a create body; every bad field is named in one :class:`InvalidInput`."""
+    """Validate a create body; every bad field is named in one :class:`InvalidInput`.
+
+    A body over :data:`MAX_VALUES` values, or with a ``metadata`` over
+    :data:`MAX_METADATA_VALUES`, is a :class:`PayloadTooLarge`.
+    """
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
+    if (values := count_values(body)) > MAX_VALUES:
+        raise PayloadTooLarge(f"the body holds {values} JSON values; the limit is {MAX_VALUES}", field="body")
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict | list) and (values := count_values(metadata)) > MAX_METADATA_VALUES:
+        raise PayloadTooLarge(
+            f"metadata holds {values} JSON values; the limit is {MAX_METADATA_VALUES}", field="metadata"
+        )
     if details := unstorable(body):
         first = details[0]
         raise InvalidInput(f"{first['field']}: {first['message']}", field=first["field"], details=details)

@@ -37,7 +37,8 @@ from app.errors import (
 )
 from app.recordings import repository
 from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
-from app.recordings.schemas import EXTENSIONS, normalise_content_type, validate_create
+from app.recordings.intake import PreparedCreate
+from app.recordings.schemas import EXTENSIONS, normalise_content_type
 from app.storage import Storage, StorageError
 
 log = structlog.get_logger(__name__)
@@ -117,13 +118,10 @@ class RecordingService:
 
     # ---- create -------------------------------------------------------------------------
 
-    async def create(self, caller: Caller, body: Any) -> dict[str, Any]:
-        validated = validate_create(body)
+    async def create(self, caller: Caller, prepared: PreparedCreate) -> dict[str, Any]:
         owner = await repository.get_or_create_user(caller.subject) if caller.subject else None
         recording_id = uuid.uuid4()
-        content_type = validated.videoContentType
-        metadata = body["metadata"]
-        session_id = body.get("sessionId") or metadata.get("sessionId")
+        content_type = prepared.video_content_type
         presigned = None
         artifact_id = new_object_id()
         key = object_key(recording_id, artifact_id, content_type)
@@ -139,15 +137,15 @@ class RecordingService:
                 {
                     "id": recording_id,
                     "owner": owner,
-                    "metadata": metadata,
-                    "actions": body.get("actions", []),
-                    "browser_state": body.get("browserState", {}),
-                    "elements": body.get("elements"),
+                    "metadata": prepared.metadata,
                     "video_content_type": content_type,
-                    "session_id": session_id,
-                    "duration": float(metadata["duration"]),
+                    "session_id": prepared.session_id,
+                    "duration": prepared.duration,
                     "claimed_at": now if owner else None,
-                }
+                },
+                actions=prepared.actions,
+                browser_state=prepared.browser_state,
+                elements=prepared.elements,
             )
             if presigned is not None:
                 await repository.add_artifact(
@@ -322,6 +320,11 @@ class RecordingService:
         return await self._storage.download_url(
             artifact.object_key, filename=artifact.object_key.rsplit("/", 1)[-1]
         )
+
+    async def capture_text(self, recording: Recording) -> tuple[str, str, str | None]:
+        """The recording's capture as stored JSON text: actions, browser state, elements."""
+        found = await repository.capture_text(recording.id)
+        return found if found is not None else ("[]", "{}", None)
 
     async def stored_video_url(self, recording: Recording) -> str | None:
         """A download URL for the recording's video, or None before one is uploaded."""

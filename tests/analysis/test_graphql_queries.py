@@ -40,7 +40,7 @@ def make_context(settings: Settings, tmp_path, subject: str) -> Context:
     auth = Authenticator(settings)
     storage = LocalStorage(tmp_path, public_base_url="http://x", secret=b"s", ttl_seconds=60)
     recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-    services = Services(auth=auth, recordings=recordings, analysis=None, max_json_bytes=1024)  # type: ignore[arg-type]
+    services = Services(auth=auth, recordings=recordings, analysis=None, intake=None, max_json_bytes=1024)  # type: ignore[arg-type]
     return Context(services=services, broker=None, caller=Caller(subject=subject))
 
 
@@ -49,7 +49,7 @@ async def seed(subject: str, count: int) -> None:
     base = datetime.now(UTC)
     for i in range(count):
         recording = await Recording.create(
-            id=uuid.uuid4(), owner=user, metadata={"intent": "x"}, actions=[], browser_state={},
+            id=uuid.uuid4(), owner=user, metadata={"intent": "x"},
             video_content_type="video/webm", status="analyzed", created_at=base - timedelta(seconds=i),
         )
         job = f"job-{uuid.uuid4().hex}"
@@ -114,11 +114,11 @@ async def test_sweep_removes_old_unclaimed_recordings_only(orm, tmp_path, db):
     from workers.jobs import sweep_unclaimed
 
     owner = await User.create(subject="keeper")
-    old_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={}, actions=[], browser_state={},
+    old_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={},
                                            video_content_type="video/webm")
-    new_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={}, actions=[], browser_state={},
+    new_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={},
                                            video_content_type="video/webm")
-    old_claimed = await Recording.create(id=uuid.uuid4(), owner=owner, metadata={}, actions=[], browser_state={},
+    old_claimed = await Recording.create(id=uuid.uuid4(), owner=owner, metadata={},
                                          video_content_type="video/webm")
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     await db.execute("UPDATE recordings SET created_at = $1 WHERE id = ANY($2::uuid[])", ten_days_ago,

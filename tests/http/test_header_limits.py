@@ -81,3 +81,18 @@ async def test_connections_that_never_finish_their_headers_are_closed(local_api:
         finally:
             for sock in opened:
                 sock.close()
+
+
+def test_a_body_that_arrives_with_its_head_is_not_counted_as_head(local_api: Api):
+    """A client that sends its head and a large body in one write: the body is not a header."""
+    import json
+
+    from tests.support.factories import BASE, create_body
+
+    body = create_body()
+    body["actions"] = [{"type": "click", "timestamp": i, "text": "z" * 200} for i in range(4000)]  # ~1 MiB
+    data = json.dumps(body).encode()
+    head = (f"POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close")
+    status, reply = raw_request(local_api.url, head, data, timeout=30)
+    assert status == 201, reply[:300]

@@ -25,10 +25,12 @@ async def test_create_stores_exactly_what_was_sent(api: Api, http, db, scenario)
     assert created["status"] == "pending" and created["videoUploadStatus"] == "pending"
     assert created["uploadToken"]
     row = await db.fetchrow("SELECT * FROM recordings WHERE id = $1::uuid", created["recordingId"])
+    capture = await db.fetchrow("SELECT * FROM recording_captures WHERE recording_id = $1::uuid",
+                                created["recordingId"])
     assert json.loads(row["metadata"]) == body["metadata"]
-    assert json.loads(row["actions"]) == body["actions"]
-    assert json.loads(row["browser_state"]) == body["browserState"]
-    assert json.loads(row["elements"]) == body["elements"]
+    assert json.loads(capture["actions"]) == body["actions"]
+    assert json.loads(capture["browser_state"]) == body["browserState"]
+    assert json.loads(capture["elements"]) == body["elements"]
     assert row["video_content_type"] == "video/webm"  # codec parameters normalised away
     assert row["owner_id"] is None and row["claimed_at"] is None
     assert row["duration"] == body["metadata"]["duration"]
