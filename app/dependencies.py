@@ -44,6 +44,8 @@ def unavailable(exc: BaseException) -> bool:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 5:
+        if isinstance(current, PermissionError):
+            return False  # an OSError, but a refusal (GraphQL resolvers raise it to say no)
         if isinstance(current, UNAVAILABLE):
             return True
         current = current.__cause__ or current.__context__

@@ -58,18 +58,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_timer = None
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_headers:
+        super().data_received(data)
+        # Counted once parsed, while the head is still incomplete after a chunk (a chunk that
+        # completes it may carry body bytes, which are not the head's): a head may thus run
+        # over the limit by at most one read (256 KiB) before it is refused.
+        if self._awaiting_headers and not self.transport.is_closing():
             self._arm_header_timer()
-            # Counted before parsing: a chunk holds at most the headers' end and some body,
-            # and chunks are far smaller than the limit.
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._refuse(431, b"Request Header Fields Too Large")
-                return
-        super().data_received(data)
 
     def on_message_begin(self) -> None:
+        # The next request on a kept-alive connection: its head is bounded afresh (keep-alive
+        # covers the idle time before its first byte; a body still arriving is not a head).
         self._awaiting_headers = True
+        self._header_bytes = 0
         self._arm_header_timer()
         super().on_message_begin()
 
@@ -78,13 +81,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._disarm_header_timer()
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        # The next request on this connection starts counting afresh (keep-alive covers the
-        # idle time before its first byte).
-        self._awaiting_headers = True
-        self._header_bytes = 0
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None

@@ -72,8 +72,8 @@ class Broker:
         last_idle_check = time.monotonic()
         while True:
             try:
-                if not self._queues:
-                    await asyncio.sleep(0.05)
+                if not self._queues or not self._pubsub.subscribed:
+                    await asyncio.sleep(0.05)  # nothing to read (or a first SUBSCRIBE on its way)
                     continue
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
