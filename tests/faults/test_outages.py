@@ -90,8 +90,11 @@ async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(bac
                 assert body["errors"][0]["extensions"]["retryable"] is True
             await asyncio.sleep(max(0.0, 20 - (time.monotonic() - down_at)))
             pg.start()
+            back_at = time.monotonic()
             events = await collect(sub, timeout=180)
         assert events[-1]["status"] == "analyzed", events[-3:]
+        print(f"\ndatabase down {back_at - down_at:.1f} s; analysis saved {time.monotonic() - back_at:.1f} s "
+              "after it was back")
         r = await http.get(f"{url}{BASE}/{rid}/summary", headers=alice)
         assert r.status_code == 200 and r.json()["keyFindings"]
     conn = await _connect(database_url)
@@ -219,6 +222,7 @@ async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
             killed_at = time.monotonic()
             _, alive = psutil.wait_procs(children, timeout=10)
             assert not alive, f"processes outlived their worker: {[p.pid for p in alive]}"
+            engine_gone_s = time.monotonic() - killed_at
             worker.start()
             while await db.fetchval("SELECT attempts FROM analyses WHERE id = $1", job_id) < 2:
                 assert time.monotonic() - killed_at < lease + 30, "the interrupted job was not run again"
@@ -227,6 +231,8 @@ async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
             events = await collect(sub, timeout=180)
         assert events[-1]["status"] == "analyzed", events[-3:]
     assert retried_after < lease + 30
+    print(f"\nengine gone {engine_gone_s:.2f} s after its worker; job run again {retried_after:.1f} s after "
+          f"(lease {lease:.0f} s)")
     rows = await db.fetch("SELECT id, status, attempts FROM analyses WHERE recording_id = $1::uuid", rid)
     assert [(r["id"], r["status"], r["attempts"]) for r in rows] == [(job_id, "analyzed", 2)]
 
