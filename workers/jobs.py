@@ -56,7 +56,7 @@ def public_reason(exc: BaseException) -> str:
 
 async def with_database(step: Callable[[], Awaitable[T]], *, window: float, what: str) -> T:
     """Run a database step, waiting out an outage for up to ``window`` seconds."""
-    backoff = Backoff(f"analysis.database.{what}", cap=30.0)
+    backoff = Backoff(f"analysis.database.{what}", cap=5.0)
     deadline = asyncio.get_running_loop().time() + window
     while True:
         try:

@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 BACKOFF_START_S = 0.5
-BACKOFF_MAX_S = 10.0
+BACKOFF_MAX_S = 5.0
 
 
 class Backoff:
