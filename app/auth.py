@@ -95,7 +95,9 @@ class Authenticator:
         settings = self._settings
         try:
             if jwt.get_unverified_header(token).get("typ") == UPLOAD_TOKEN_TYPE:
-                raise Unauthenticated("an upload token is not a bearer token", field="Authorization")
+                raise Unauthenticated(
+                    "an upload token is not a bearer token", field="Authorization"
+                )
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking HTTP (cached); keep it off the event loop.
                 signing_key = await anyio.to_thread.run_sync(
@@ -114,7 +116,10 @@ class Authenticator:
                 algorithms=algorithms,
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
-                options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
+                options={
+                    "require": ["sub", "exp"],
+                    "verify_aud": settings.jwt_audience is not None,
+                },
             )
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated(f"cannot verify the bearer token: {exc}") from None
@@ -140,8 +145,12 @@ class Authenticator:
             "iat": now,
             "exp": now + self._settings.upload_token_ttl_seconds,
         }
-        return jwt.encode(claims, self._upload_signing_key(), algorithm="HS256",
-                          headers={"typ": UPLOAD_TOKEN_TYPE})
+        return jwt.encode(
+            claims,
+            self._upload_signing_key(),
+            algorithm="HS256",
+            headers={"typ": UPLOAD_TOKEN_TYPE},
+        )
 
     def verify_upload_token(self, token: str) -> uuid.UUID:
         try:
@@ -158,13 +167,17 @@ class Authenticator:
         except (jwt.InvalidTokenError, ValueError) as exc:
             raise Unauthenticated(f"invalid upload token: {exc}", field="X-Upload-Token") from None
 
-    async def caller_from_headers(self, authorization: str | None, upload_token: str | None) -> Caller:
+    async def caller_from_headers(
+        self, authorization: str | None, upload_token: str | None
+    ) -> Caller:
         """Build the :class:`Caller` from the request's headers; bad credentials are a 401."""
         subject = None
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("Authorization must be 'Bearer <token>'", field="Authorization")
+                raise Unauthenticated(
+                    "Authorization must be 'Bearer <token>'", field="Authorization"
+                )
             subject = await self.verify_bearer(token.strip())
         recording_id = self.verify_upload_token(upload_token.strip()) if upload_token else None
         return Caller(subject=subject, upload_recording_id=recording_id)

@@ -56,7 +56,9 @@ def dev(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     if base.jwt_secret is None and base.jwt_algorithm == "HS256":
         overrides["jwt_secret"] = _dev_secret(data_dir)
-    with EmbeddedServices(data_dir, database_url=base.database_url, redis_url=base.redis_url) as svc:
+    with EmbeddedServices(
+        data_dir, database_url=base.database_url, redis_url=base.redis_url
+    ) as svc:
         overrides["database_url"] = svc.database_url
         overrides["redis_url"] = svc.redis_url
         listen_port = port or base.port
@@ -69,7 +71,10 @@ def dev(host: str | None, port: int | None) -> None:
         click.echo(f"database: {svc.database_url}", err=True)
         click.echo(f"redis:    {svc.redis_url}", err=True)
         click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
-        click.echo(f"a token:  recordings token alice   (listening on {settings.public_base_url})", err=True)
+        click.echo(
+            f"a token:  recordings token alice   (listening on {settings.public_base_url})",
+            err=True,
+        )
         worker = _spawn_worker(settings)
         try:
             _serve(settings)
@@ -109,8 +114,14 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     # per-message compression (which browsers always offer) saves little on ~250 bytes and costs
     # a zlib context per connection and a compression per delivery (measured with
     # bench/subscriptions.py: 30% more server CPU, 40 KiB more per subscriber).
-    options = {"host": settings.host, "port": settings.port, "proxy_headers": True, "log_level": "info",
-               "ws_per_message_deflate": False, "http": PROTOCOL}
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": True,
+        "log_level": "info",
+        "ws_per_message_deflate": False,
+        "http": PROTOCOL,
+    }
     if workers > 1:
         # Each process builds the app from the same environment (app.asgi).
         uvicorn.run("app.asgi:app", workers=workers, **options)  # type: ignore[arg-type]
@@ -169,10 +180,20 @@ def token(user: str, ttl: int | None) -> None:
 
 @main.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.option("--meta", "meta", required=True, type=click.Path(path_type=Path),
-              help="The recorder's create JSON.")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Where to write the result (default: stdout).")
+@click.option(
+    "--meta",
+    "meta",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The recorder's create JSON.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the result (default: stdout).",
+)
 def analyze(video: Path, meta: Path, out: Path | None) -> None:
     """Analyse VIDEO with its recorder JSON and print (or write) the result."""
     from app.pipeline.cli import run_analyze

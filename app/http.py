@@ -67,7 +67,9 @@ async def read_json_bytes(request: Request) -> bytes:
             if len(body) > limit:
                 raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
     except ClientDisconnect:
-        raise InvalidInput("the client disconnected before the body was complete", field="body") from None
+        raise InvalidInput(
+            "the client disconnected before the body was complete", field="body"
+        ) from None
     return bytes(body)
 
 

@@ -12,7 +12,9 @@ from app.config import Settings
 
 def configure_logging(settings: Settings) -> None:
     # Libraries that log through the standard library (uvicorn, arq) write plain lines to stderr.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # asyncpg logs a traceback each time it fails to reconnect its pool while PostgreSQL is
     # down; the service logs the outage itself, once (app.dependencies).
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

@@ -24,7 +24,14 @@ from app.auth import Authenticator
 from app.config import Settings
 from app.dependencies import UNAVAILABLE
 from app.errors import DomainError, NotFound
-from app.http import Services, database_error, dependency_error, domain_error, http_error, unexpected_error
+from app.http import (
+    Services,
+    database_error,
+    dependency_error,
+    domain_error,
+    http_error,
+    unexpected_error,
+)
 from app.logging import configure_logging
 from app.openapi import openapi_document
 from app.recordings import routes as recording_routes
@@ -66,8 +73,10 @@ def create_app(settings: Settings) -> Starlette:
         auth = Authenticator(settings)
         # Connects on first use, so the API starts (and answers /readyz) while Redis is down.
         queue = AnalysisQueue(
-            ArqRedis(connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
-                     default_queue_name=settings.queue_name),
+            ArqRedis(
+                connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
+                default_queue_name=settings.queue_name,
+            ),
             queue_name=settings.queue_name,
         )
 
@@ -115,8 +124,10 @@ def create_app(settings: Settings) -> Starlette:
         except Exception as exc:
             checks["redis"] = f"error: {exc}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document(settings))
@@ -137,7 +148,9 @@ def create_app(settings: Settings) -> Starlette:
         if not path.is_file():
             raise NotFound("not found")
         info = await storage.head(key)
-        return FileResponse(path, media_type=(info.content_type if info else None) or "application/octet-stream")
+        return FileResponse(
+            path, media_type=(info.content_type if info else None) or "application/octet-stream"
+        )
 
     from schema import GraphQLApp, build_schema
 

@@ -136,7 +136,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "summary": "The signed-in user's recordings, newest first",
                     "security": _SIGNED_IN,
                     "parameters": [
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                     ],
                     "responses": {
@@ -179,7 +183,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "video/*": {"schema": {"type": "string", "format": "binary"}},
-                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
                         },
                     },
                     "responses": {
@@ -187,7 +193,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "stored",
                             {
                                 "type": "object",
-                                "required": ["success", "recordingId", "videoArtifactId", "videoUrl"],
+                                "required": [
+                                    "success",
+                                    "recordingId",
+                                    "videoArtifactId",
+                                    "videoUrl",
+                                ],
                                 "properties": {
                                     "success": {"type": "boolean"},
                                     "recordingId": {"type": "string"},
@@ -210,7 +221,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "responses": {
                         "200": _ok(
                             "a short-lived download URL",
-                            {"type": "object", "required": ["videoUrl"], "properties": {"videoUrl": {"type": "string"}}},
+                            {
+                                "type": "object",
+                                "required": ["videoUrl"],
+                                "properties": {"videoUrl": {"type": "string"}},
+                            },
                         ),
                         **_AUTH_ERRORS,
                         "409": _error("no video uploaded yet"),
@@ -247,9 +262,17 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "summary": "Start the analysis (idempotent while one runs)",
                     "security": _SIGNED_IN_OR_TOKEN,
                     "responses": {
-                        "200": _ok("queued or already running", {
-                            "type": "object", "required": ["status", "jobId"],
-                            "properties": {"status": {"type": "string"}, "jobId": {"type": "string"}}}),
+                        "200": _ok(
+                            "queued or already running",
+                            {
+                                "type": "object",
+                                "required": ["status", "jobId"],
+                                "properties": {
+                                    "status": {"type": "string"},
+                                    "jobId": {"type": "string"},
+                                },
+                            },
+                        ),
                         **_AUTH_ERRORS,
                         "409": _error("no uploaded video"),
                         "503": _error("the queue is unavailable"),
@@ -262,9 +285,16 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "operationId": "getAnalysis",
                     "security": _SIGNED_IN_OR_TOKEN,
                     "responses": {
-                        "200": _ok("sections with citations (plus frames, transcript, findings)", {
-                            "type": "object", "required": ["sections"],
-                            "properties": {"sections": {"type": "array", "items": {"type": "object"}}}}),
+                        "200": _ok(
+                            "sections with citations (plus frames, transcript, findings)",
+                            {
+                                "type": "object",
+                                "required": ["sections"],
+                                "properties": {
+                                    "sections": {"type": "array", "items": {"type": "object"}}
+                                },
+                            },
+                        ),
                         **_AUTH_ERRORS,
                         "409": _error("no analysis has finished (status and progress included)"),
                     },
@@ -276,16 +306,28 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "operationId": "getSummary",
                     "security": _SIGNED_IN_OR_TOKEN,
                     "responses": {
-                        "200": _ok("the summary and key findings", {
-                            "type": "object", "required": ["summary", "keyFindings"],
-                            "properties": {"summary": {"type": "string"},
-                                           "keyFindings": {"type": "array", "items": {"type": "string"}}}}),
+                        "200": _ok(
+                            "the summary and key findings",
+                            {
+                                "type": "object",
+                                "required": ["summary", "keyFindings"],
+                                "properties": {
+                                    "summary": {"type": "string"},
+                                    "keyFindings": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        ),
                         **_AUTH_ERRORS,
                         "409": _error("no analysis has finished (status and progress included)"),
                     },
                 },
             },
-            "/healthz": {"get": {"operationId": "healthz", "responses": {"200": {"description": "process up"}}}},
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "responses": {"200": {"description": "process up"}},
+                }
+            },
             "/readyz": {
                 "get": {
                     "operationId": "readyz",

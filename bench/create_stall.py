@@ -34,8 +34,10 @@ def largest_body() -> bytes:
     from app.recordings.schemas import MAX_ACTIONS
 
     body = create_body("login-500")
-    body["actions"] = [{"type": "click", "timestamp": i, "selector": "#save", "text": "x" * 250}
-                       for i in range(MAX_ACTIONS)]
+    body["actions"] = [
+        {"type": "click", "timestamp": i, "selector": "#save", "text": "x" * 250}
+        for i in range(MAX_ACTIONS)
+    ]
     return json.dumps(body).encode()
 
 
@@ -51,8 +53,9 @@ async def run(url: str, secret: str, seconds: float, senders: int) -> None:
         async with httpx.AsyncClient(timeout=120) as client:
             while not stop.is_set():
                 start = time.perf_counter()
-                r = await client.post(url + BASE, content=payload,
-                                      headers={"Content-Type": "application/json"})
+                r = await client.post(
+                    url + BASE, content=payload, headers={"Content-Type": "application/json"}
+                )
                 sent.append(time.perf_counter() - start)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
@@ -78,10 +81,16 @@ async def run(url: str, secret: str, seconds: float, senders: int) -> None:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
 
-    print(f"body                 {len(payload) / 1024 / 1024:.1f} MiB, {senders} sender(s), {seconds:.0f} s")
-    print(f"bodies read          {len(sent)}  statuses {statuses}  median {statistics.median(sent):.2f} s each")
+    print(
+        f"body                 {len(payload) / 1024 / 1024:.1f} MiB, {senders} sender(s), {seconds:.0f} s"
+    )
+    print(
+        f"bodies read          {len(sent)}  statuses {statuses}  median {statistics.median(sent):.2f} s each"
+    )
     print(f"probe requests       {len(latencies)}")
-    print(f"probe latency (ms)   p50 {pct(50):.1f}  p99 {pct(99):.1f}  max {latencies[-1]:.1f}   (target p99 < 100)")
+    print(
+        f"probe latency (ms)   p50 {pct(50):.1f}  p99 {pct(99):.1f}  max {latencies[-1]:.1f}   (target p99 < 100)"
+    )
 
 
 def main() -> None:
@@ -97,8 +106,12 @@ def main() -> None:
             services.fresh_database(pg_server) as database_url,
         ):
             secret = secrets.token_urlsafe(24)
-            env = {"RECORDINGS_DATABASE_URL": database_url, "RECORDINGS_REDIS_URL": redis_url,
-                   "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_DATA_DIR": str(work / "var")}
+            env = {
+                "RECORDINGS_DATABASE_URL": database_url,
+                "RECORDINGS_REDIS_URL": redis_url,
+                "RECORDINGS_JWT_SECRET": secret,
+                "RECORDINGS_DATA_DIR": str(work / "var"),
+            }
             with services.api_server(env, cwd=work) as (url, _):
                 asyncio.run(run(url, secret, args.seconds, args.senders))
 

@@ -33,8 +33,11 @@ sys.path.insert(0, str(ROOT))
 from tests.support import services  # noqa: E402
 from tests.support.factories import BASE, DATA, bearer, create_body  # noqa: E402
 
-FILES = [(scenario, video) for scenario in ("upgrade-checkout", "login-500")
-         for video in ("recording.webm", "recording.mp4")]
+FILES = [
+    (scenario, video)
+    for scenario in ("upgrade-checkout", "login-500")
+    for video in ("recording.webm", "recording.mp4")
+]
 
 GRAPHQL = """query($id: ID!) { recording(id: $id) { status
   analysis { status stage progress error
@@ -45,7 +48,15 @@ GRAPHQL = """query($id: ID!) { recording(id: $id) { status
   summary { summary keyFindings } } }"""
 
 # Values that differ from run to run, whatever the code: replaced, not compared.
-VOLATILE = {"jobId", "timings", "createdAt", "finishedAt", "recordingId", "engineVersions", "elapsed"}
+VOLATILE = {
+    "jobId",
+    "timings",
+    "createdAt",
+    "finishedAt",
+    "recordingId",
+    "engineVersions",
+    "elapsed",
+}
 URLS = {"thumbnailUrl", "videoUrl"}
 
 
@@ -73,19 +84,27 @@ async def through_the_service(url: str, secret: str, scenario: str, video: str) 
         created = (await http.post(url + BASE, json=create_body(scenario), headers=headers)).json()
         rid = created["recordingId"]
         content_type = "video/mp4" if video.endswith(".mp4") else "video/webm"
-        r = await http.put(f"{url}{BASE}/{rid}/video", content=(DATA / scenario / video).read_bytes(),
-                           headers={**headers, "Content-Type": content_type})
+        r = await http.put(
+            f"{url}{BASE}/{rid}/video",
+            content=(DATA / scenario / video).read_bytes(),
+            headers={**headers, "Content-Type": content_type},
+        )
         r.raise_for_status()
         (await http.post(f"{url}{BASE}/{rid}/analyze", headers=headers)).raise_for_status()
         deadline = time.monotonic() + 600
-        while (await http.get(f"{url}{BASE}/{rid}", headers=headers)).json()["status"] == "analyzing":
+        while (await http.get(f"{url}{BASE}/{rid}", headers=headers)).json()[
+            "status"
+        ] == "analyzing":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{scenario}/{video} did not finish")
             await asyncio.sleep(0.5)
         analysis = (await http.get(f"{url}{BASE}/{rid}/analysis", headers=headers)).json()
         summary = (await http.get(f"{url}{BASE}/{rid}/summary", headers=headers)).json()
-        graphql = (await http.post(url + "/graphql", json={"query": GRAPHQL, "variables": {"id": rid}},
-                                   headers=headers)).json()
+        graphql = (
+            await http.post(
+                url + "/graphql", json={"query": GRAPHQL, "variables": {"id": rid}}, headers=headers
+            )
+        ).json()
     return {"rest_analysis": analysis, "rest_summary": summary, "graphql": graphql}
 
 
@@ -93,8 +112,22 @@ def through_the_cli(scenario: str, video: str, work: Path) -> Any:
     out = work / f"{scenario}-{video}.json"
     meta = work / f"{scenario}-create.json"
     meta.write_text(json.dumps(create_body(scenario)))
-    subprocess.run([sys.executable, "-m", "app.cli", "analyze", str(DATA / scenario / video), "--meta", str(meta),
-                    "--out", str(out)], check=True, cwd=ROOT, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "analyze",
+            str(DATA / scenario / video),
+            "--meta",
+            str(meta),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
     return json.loads(out.read_text())
 
 
@@ -106,9 +139,13 @@ def collect(work: Path) -> dict[str, Any]:
         services.fresh_database(pg_server) as database_url,
     ):
         secret = secrets.token_urlsafe(24)
-        env = {"RECORDINGS_DATABASE_URL": database_url, "RECORDINGS_REDIS_URL": redis_url,
-               "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_DATA_DIR": str(work / "var"),
-               "RECORDINGS_QUEUE_NAME": f"recordings-documents:{secrets.token_hex(4)}"}
+        env = {
+            "RECORDINGS_DATABASE_URL": database_url,
+            "RECORDINGS_REDIS_URL": redis_url,
+            "RECORDINGS_JWT_SECRET": secret,
+            "RECORDINGS_DATA_DIR": str(work / "var"),
+            "RECORDINGS_QUEUE_NAME": f"recordings-documents:{secrets.token_hex(4)}",
+        }
         with services.api_server(env, cwd=work) as (url, _), services.worker_process(env, cwd=work):
             for scenario, video in FILES:
                 name = f"{scenario}-{video.split('.')[-1]}"
@@ -133,7 +170,9 @@ def differences(before: Any, after: Any, path: str = "") -> list[str]:
                 found += differences(before[key], after[key], f"{path}.{key}")
         return found
     if isinstance(before, list):
-        found = [f"{path}: {len(before)} items -> {len(after)}"] if len(before) != len(after) else []
+        found = (
+            [f"{path}: {len(before)} items -> {len(after)}"] if len(before) != len(after) else []
+        )
         for i, (b, a) in enumerate(zip(before, after, strict=False)):
             found += differences(b, a, f"{path}[{i}]")
         return found
@@ -144,14 +183,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--save", type=Path, help="write the documents into this folder")
-    group.add_argument("--compare", type=Path, help="compare with the documents saved in this folder")
+    group.add_argument(
+        "--compare", type=Path, help="compare with the documents saved in this folder"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         documents = collect(Path(tmp))
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         for name, document in documents.items():
-            (args.save / f"{name}.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+            (args.save / f"{name}.json").write_text(
+                json.dumps(document, indent=1, sort_keys=True) + "\n"
+            )
         print(f"saved {len(documents)} files' documents in {args.save}")
         return
     found = []

@@ -52,10 +52,15 @@ class _Subscriber(asyncio.Protocol):
     the server, sets the latency.
     """
 
-    def __init__(self, uri: str, token: str, rid: str, done: asyncio.Future[None], acked: asyncio.Event) -> None:
+    def __init__(
+        self, uri: str, token: str, rid: str, done: asyncio.Future[None], acked: asyncio.Event
+    ) -> None:
         # Offers permessage-deflate, as browsers do.
-        self.protocol = ClientProtocol(parse_uri(uri), subprotocols=[Subprotocol("graphql-transport-ws")],
-                                       extensions=[ClientPerMessageDeflateFactory()])
+        self.protocol = ClientProtocol(
+            parse_uri(uri),
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            extensions=[ClientPerMessageDeflateFactory()],
+        )
         self.token, self.rid, self.done, self.acked = token, rid, done, acked
         self.transport: asyncio.Transport | None = None
         self.received: list[tuple[float, bytes | str]] = []
@@ -81,20 +86,33 @@ class _Subscriber(asyncio.Protocol):
         for event in self.protocol.events_received():
             if self.state == "handshake":  # the HTTP 101 response
                 self.state = "init"
-                self._send({"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}})
+                self._send(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {self.token}"},
+                    }
+                )
                 continue
             if not isinstance(event, Frame) or event.opcode is not Opcode.TEXT:
                 continue
             if self.state == "init":
                 assert json.loads(event.data)["type"] == "connection_ack", event.data
                 self.state = "subscribed"
-                self._send({"id": "1", "type": "subscribe",
-                            "payload": {"query": PROGRESS, "variables": {"id": self.rid}}})
+                self._send(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": PROGRESS, "variables": {"id": self.rid}},
+                    }
+                )
                 continue
             if not self.received:
                 self.acked.set()  # the current state arrived
             self.received.append((now, event.data))
-            if event.data.startswith(b'{"id":"1","type":"complete"') or b'"type":"complete"' in event.data:
+            if (
+                event.data.startswith(b'{"id":"1","type":"complete"')
+                or b'"type":"complete"' in event.data
+            ):
                 if not self.done.done():
                     self.done.set_result(None)
         self._flush()
@@ -114,12 +132,22 @@ class _Subscriber(asyncio.Protocol):
         return out
 
 
-async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int, events: int, rate: float,
-              recordings: int) -> None:
+async def run(
+    url: str,
+    pid: int,
+    redis_url: str,
+    secret: str,
+    subscribers: int,
+    events: int,
+    rate: float,
+    recordings: int,
+) -> None:
     headers = bearer(secret, "bench")
     async with httpx.AsyncClient() as http:
-        rids = [(await http.post(url + BASE, json=create_body(), headers=headers)).json()["recordingId"]
-                for _ in range(recordings)]
+        rids = [
+            (await http.post(url + BASE, json=create_body(), headers=headers)).json()["recordingId"]
+            for _ in range(recordings)
+        ]
     token = headers["Authorization"].split()[1]
     ws_url = url.replace("http://", "ws://") + "/graphql"
     server = psutil.Process(pid)
@@ -129,7 +157,9 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     started = time.perf_counter()
     clients: list[_Subscriber] = []
     for i in range(subscribers):
-        client = _Subscriber(ws_url, token, rids[i % recordings], loop.create_future(), asyncio.Event())
+        client = _Subscriber(
+            ws_url, token, rids[i % recordings], loop.create_future(), asyncio.Event()
+        )
         await loop.create_connection(lambda c=client: c, host, int(port))
         clients.append(client)
         if i % 50 == 49:
@@ -145,9 +175,14 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     for i in range(events):
         final = i == events - 1
         for rid in rids:
-            event = AnalysisProgress(recording_id=rid, job_id=job, status="analyzed" if final else "analyzing",
-                                     stage="ocr", progress=1.0 if final else (i + 1) / events,
-                                     message=repr(time.time()))
+            event = AnalysisProgress(
+                recording_id=rid,
+                job_id=job,
+                status="analyzed" if final else "analyzing",
+                stage="ocr",
+                progress=1.0 if final else (i + 1) / events,
+                message=repr(time.time()),
+            )
             await publisher.publish(progress_channel(rid), event.to_json())
             await asyncio.sleep(1 / rate / recordings)
     await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), 300)
@@ -163,9 +198,13 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
             by_event.setdefault(event, []).append(latency * 1000)
     ms = sorted(x for values in by_event.values() for x in values)
     p99 = ms[int(len(ms) * 0.99) - 1]
-    print(f"subscribers                 {subscribers} on {recordings} recording(s) (connected in {connect_s:.1f} s)")
-    print(f"events published            {events * recordings}, {rate:.0f} rounds/s; "
-          f"deliveries {len(ms)} of {events * subscribers}")
+    print(
+        f"subscribers                 {subscribers} on {recordings} recording(s) (connected in {connect_s:.1f} s)"
+    )
+    print(
+        f"events published            {events * recordings}, {rate:.0f} rounds/s; "
+        f"deliveries {len(ms)} of {events * subscribers}"
+    )
     print(f"latency p50                 {statistics.median(ms):.1f} ms")
     print(f"latency p99                 {p99:.1f} ms   (target < 50 ms)")
     print(f"latency max                 {ms[-1]:.1f} ms")
@@ -173,20 +212,32 @@ async def run(url: str, pid: int, redis_url: str, secret: str, subscribers: int,
     if len(worst) <= 60:
         print(f"per event: last delivery    {' '.join(f'{x:.0f}' for x in worst)} ms")
     else:
-        print(f"per event: last delivery    median {statistics.median(worst):.1f} ms, max {max(worst):.1f} ms")
-    print(f"CPU while delivering        server {server_cpu:.1f} s, subscribers' client {own_cpu:.1f} s "
-          f"over {delivery_s:.1f} s wall ({len(ms) / max(server_cpu, 0.01):.0f} deliveries per server CPU second)")
-    print(f"server RSS                  {rss_before / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB with "
-          f"{subscribers} subscribers ({(rss_connected - rss_before) / subscribers / 1024:.0f} KiB each)")
+        print(
+            f"per event: last delivery    median {statistics.median(worst):.1f} ms, max {max(worst):.1f} ms"
+        )
+    print(
+        f"CPU while delivering        server {server_cpu:.1f} s, subscribers' client {own_cpu:.1f} s "
+        f"over {delivery_s:.1f} s wall ({len(ms) / max(server_cpu, 0.01):.0f} deliveries per server CPU second)"
+    )
+    print(
+        f"server RSS                  {rss_before / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB with "
+        f"{subscribers} subscribers ({(rss_connected - rss_before) / subscribers / 1024:.0f} KiB each)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="rounds per second (a round: one event to every recording)")
-    parser.add_argument("--recordings", type=int, default=1, help="recordings the subscribers spread over")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=10.0,
+        help="rounds per second (a round: one event to every recording)",
+    )
+    parser.add_argument(
+        "--recordings", type=int, default=1, help="recordings the subscribers spread over"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -196,12 +247,27 @@ def main() -> None:
             services.fresh_database(pg_server) as database_url,
         ):
             secret = secrets.token_urlsafe(24)
-            env = {"RECORDINGS_DATABASE_URL": database_url, "RECORDINGS_REDIS_URL": redis_url,
-                   "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_DATA_DIR": str(work / "var"),
-                   "RECORDINGS_QUEUE_NAME": f"bench:{secrets.token_hex(4)}"}
+            env = {
+                "RECORDINGS_DATABASE_URL": database_url,
+                "RECORDINGS_REDIS_URL": redis_url,
+                "RECORDINGS_JWT_SECRET": secret,
+                "RECORDINGS_DATA_DIR": str(work / "var"),
+                "RECORDINGS_QUEUE_NAME": f"bench:{secrets.token_hex(4)}",
+            }
             with services.api_server(env, cwd=work) as (url, proc):
-                asyncio.run(run(url, proc.pid, redis_url, secret, args.subscribers, args.events, args.rate,
-                                args.recordings))
+                asyncio.run(
+                    run(
+                        url,
+                        proc.pid,
+                        redis_url,
+                        secret,
+                        args.subscribers,
+                        args.events,
+                        args.rate,
+                        args.recordings,
+                    )
+                )
+
 
 if __name__ == "__main__":
     main()

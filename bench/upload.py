@@ -49,11 +49,16 @@ def main() -> None:
             client.create_bucket(Bucket="bench")
             secret = secrets.token_urlsafe(24)
             env = {
-                "RECORDINGS_DATABASE_URL": database_url, "RECORDINGS_REDIS_URL": redis_url,
-                "RECORDINGS_JWT_SECRET": secret, "RECORDINGS_STORAGE": "s3",
-                "RECORDINGS_S3_ENDPOINT_URL": endpoint, "RECORDINGS_S3_BUCKET": "bench",
-                "RECORDINGS_S3_ACCESS_KEY_ID": "test", "RECORDINGS_S3_SECRET_ACCESS_KEY": "test",
-                "RECORDINGS_MAX_UPLOAD_BYTES": str(4 * 1024 * MiB), "RECORDINGS_DATA_DIR": str(work / "var"),
+                "RECORDINGS_DATABASE_URL": database_url,
+                "RECORDINGS_REDIS_URL": redis_url,
+                "RECORDINGS_JWT_SECRET": secret,
+                "RECORDINGS_STORAGE": "s3",
+                "RECORDINGS_S3_ENDPOINT_URL": endpoint,
+                "RECORDINGS_S3_BUCKET": "bench",
+                "RECORDINGS_S3_ACCESS_KEY_ID": "test",
+                "RECORDINGS_S3_SECRET_ACCESS_KEY": "test",
+                "RECORDINGS_MAX_UPLOAD_BYTES": str(4 * 1024 * MiB),
+                "RECORDINGS_DATA_DIR": str(work / "var"),
             }
             with services.api_server(env, cwd=work) as (url, proc):
                 run(url, proc.pid, client, secret, block, size)
@@ -89,8 +94,12 @@ def run(url: str, pid: int, client, secret: str, block: bytes, size: int) -> Non
             yield block
 
     start = time.perf_counter()
-    r = httpx.put(f"{url}{BASE}/{rid}/video", content=body(), timeout=600,
-                  headers={**headers, "Content-Type": "video/webm", "Content-Length": str(size)})
+    r = httpx.put(
+        f"{url}{BASE}/{rid}/video",
+        content=body(),
+        timeout=600,
+        headers={**headers, "Content-Type": "video/webm", "Content-Length": str(size)},
+    )
     through_s = time.perf_counter() - start
     stop.set()
     sampler.join()

@@ -41,8 +41,11 @@ def _should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, VISIBLE_ERRORS)
 
 
-UNAVAILABLE_EXTENSIONS = {"code": "UNAVAILABLE", "retryable": True,
-                          "retryAfterSeconds": RETRY_AFTER_SECONDS}
+UNAVAILABLE_EXTENSIONS = {
+    "code": "UNAVAILABLE",
+    "retryable": True,
+    "retryAfterSeconds": RETRY_AFTER_SECONDS,
+}
 
 
 def _is_outage(error: GraphQLError) -> bool:
@@ -53,13 +56,25 @@ def _is_outage(error: GraphQLError) -> bool:
 def _masked(error: GraphQLError) -> GraphQLError:
     if _is_outage(error):
         # A dependency is down: say so, in a form a client can act on (retry after a while).
-        return GraphQLError(message="a backing service is unavailable; retry shortly", nodes=error.nodes,
-                            source=error.source, positions=error.positions, path=error.path,
-                            original_error=None, extensions=UNAVAILABLE_EXTENSIONS)
+        return GraphQLError(
+            message="a backing service is unavailable; retry shortly",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=UNAVAILABLE_EXTENSIONS,
+        )
     if not _should_mask(error):
         return error
-    return GraphQLError(message="Unexpected error.", nodes=error.nodes, source=error.source,
-                        positions=error.positions, path=error.path, original_error=None)
+    return GraphQLError(
+        message="Unexpected error.",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+    )
 
 
 class _Schema(strawberry.Schema):
@@ -174,7 +189,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         services = request.app.state.services
-        context = Context(services=services, broker=request.app.state.broker, request=request, response=response)
+        context = Context(
+            services=services, broker=request.app.state.broker, request=request, response=response
+        )
         if isinstance(request, WebSocket):
             return context  # credentials arrive with connection_init
         context.caller = await services.auth.caller_from_headers(

@@ -30,7 +30,10 @@ from typing import Any
 
 from graphql import ExecutionResult
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 
 CACHE_SIZE = 256
 
@@ -57,7 +60,9 @@ class _Replay:
 
 
 # Set in the task that runs one websocket operation: the operation, and the executor of its document.
-_operation: ContextVar[Operation[Any, Any] | None] = ContextVar("graphql_ws_operation", default=None)
+_operation: ContextVar[Operation[Any, Any] | None] = ContextVar(
+    "graphql_ws_operation", default=None
+)
 _executor: ContextVar[SharedEventExecutor | None] = ContextVar("graphql_executor", default=None)
 
 
@@ -82,9 +87,11 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if self._document_key is None:
             if self.operation.loc is None:
                 return None
-            self._document_key = (self.operation.loc.source.body,
-                                  self.operation.name.value if self.operation.name else None,
-                                  repr(sorted(self.variable_values.coerced.items())))
+            self._document_key = (
+                self.operation.loc.source.body,
+                self.operation.name.value if self.operation.name else None,
+                repr(sorted(self.variable_values.coerced.items())),
+            )
         return (id(event), *self._document_key)
 
     def build_per_event_executor(self, payload: Any) -> Any:
@@ -99,7 +106,11 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if not is_shared(root) or (key := self._key(root)) is None:
             return super().execute_operation(serially)
         result = super().execute_operation(serially)
-        if isinstance(result, ExecutionResult) and not result.errors and isinstance(result.data, dict):
+        if (
+            isinstance(result, ExecutionResult)
+            and not result.errors
+            and isinstance(result.data, dict)
+        ):
             _results[key] = (root, result)
             _encoded[id(result.data)] = [result.data, None]
             if len(_results) > CACHE_SIZE:
@@ -119,9 +130,15 @@ async def deliver(event: object) -> bool:
     if operation is None or executor is None or not is_shared(event):
         return False
     result = executor.build_per_event_executor(event).execute_operation(False)
-    if not isinstance(result, ExecutionResult) or result.errors or not isinstance(result.data, dict):
+    if (
+        not isinstance(result, ExecutionResult)
+        or result.errors
+        or not isinstance(result.data, dict)
+    ):
         return False
-    await operation.send_operation_message({"id": operation.id, "type": "next", "payload": {"data": result.data}})
+    await operation.send_operation_message(
+        {"id": operation.id, "type": "next", "payload": {"data": result.data}}
+    )
     return True
 
 

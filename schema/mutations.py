@@ -5,7 +5,14 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from app.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
+from app.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from schema.types import (
     AnalyzeRecordingPayload,
     AnalyzeRecordingResult,
@@ -24,12 +31,16 @@ from schema.types import (
 )
 
 
-def expected(exc: DomainError) -> NotFoundError | ConflictError | InvalidInputError | UnauthenticatedError:
+def expected(
+    exc: DomainError,
+) -> NotFoundError | ConflictError | InvalidInputError | UnauthenticatedError:
     """The typed error for a domain error; anything else propagates (and is masked)."""
     if isinstance(exc, NotFound):
         return NotFoundError(message=exc.message)
     if isinstance(exc, Conflict):
-        return ConflictError(message=exc.message, code=exc.code, reason=exc.extra.get("reason") or exc.message)
+        return ConflictError(
+            message=exc.message, code=exc.code, reason=exc.extra.get("reason") or exc.message
+        )
     if isinstance(exc, InvalidInput):
         return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
     if isinstance(exc, Unauthenticated):
@@ -39,7 +50,9 @@ def expected(exc: DomainError) -> NotFoundError | ConflictError | InvalidInputEr
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create a recording from the body a recorder posts (see the REST contract).")
+    @strawberry.mutation(
+        description="Create a recording from the body a recorder posts (see the REST contract)."
+    )
     async def create_recording(self, info: Ctx, input: JSON) -> CreateRecordingResult:
         services = info.context.services
         request = info.context.request
@@ -53,14 +66,20 @@ class Mutation:
         except (InvalidInput, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
         return CreateRecordingPayload(
-            recording=Recording.of(row), upload_token=created["uploadToken"],
-            upload_url=created.get("uploadUrl"), presigned_content_type=created.get("presignedVideoContentType"),
+            recording=Recording.of(row),
+            upload_token=created["uploadToken"],
+            upload_url=created.get("uploadUrl"),
+            presigned_content_type=created.get("presignedVideoContentType"),
         )
 
-    @strawberry.mutation(description="Start analysing a recording; asking again while it runs returns the same job.")
+    @strawberry.mutation(
+        description="Start analysing a recording; asking again while it runs returns the same job."
+    )
     async def analyze_recording(self, info: Ctx, id: strawberry.ID) -> AnalyzeRecordingResult:
         try:
-            analysis = await info.context.services.analysis.request_analysis(info.context.caller, str(id))
+            analysis = await info.context.services.analysis.request_analysis(
+                info.context.caller, str(id)
+            )
         except (NotFound, Conflict, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
         return AnalyzeRecordingPayload(recording_id=id, job_id=analysis.id, status="analyzing")

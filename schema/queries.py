@@ -19,9 +19,14 @@ class Query:
         )
         from app.recordings.service import encode_cursor
 
-        edges = [RecordingEdge(cursor=encode_cursor(r), node=Recording.of(r)) for r in page.recordings]
+        edges = [
+            RecordingEdge(cursor=encode_cursor(r), node=Recording.of(r)) for r in page.recordings
+        ]
         return RecordingConnection(
-            edges=edges, page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor)
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
+            ),
         )
 
     @strawberry.field(description="One recording, or null when it does not exist or is not yours.")

@@ -87,10 +87,17 @@ class Analysis:
         rows = await info.context.loaders.sections.load(str(self.job_id))
         return [
             Section(
-                title=r.title, timestamp=r.timestamp, end_timestamp=r.end_timestamp, description=r.description,
+                title=r.title,
+                timestamp=r.timestamp,
+                end_timestamp=r.end_timestamp,
+                description=r.description,
                 citations=[
-                    Citation(type=c.get("type", ""), timestamp=float(c.get("timestamp", 0.0)),
-                             evidence_id=c.get("evidenceId"), detail=c.get("detail"))
+                    Citation(
+                        type=c.get("type", ""),
+                        timestamp=float(c.get("timestamp", 0.0)),
+                        evidence_id=c.get("evidenceId"),
+                        detail=c.get("detail"),
+                    )
                     for c in r.citations
                 ],
             )
@@ -100,8 +107,15 @@ class Analysis:
     @strawberry.field
     async def frames(self, info: Ctx) -> list[Frame]:
         rows = await info.context.loaders.frames.load(str(self.job_id))
-        return [Frame(timestamp=r.timestamp, description=r.description, text=r.text, thumbnail_key=r.thumbnail_key)
-                for r in rows]
+        return [
+            Frame(
+                timestamp=r.timestamp,
+                description=r.description,
+                text=r.text,
+                thumbnail_key=r.thumbnail_key,
+            )
+            for r in rows
+        ]
 
     @strawberry.field
     async def transcript(self, info: Ctx) -> list[TranscriptSegment]:
@@ -116,9 +130,15 @@ class Analysis:
     @staticmethod
     def of(row: AnalysisRow) -> Analysis:
         return Analysis(
-            job_id=strawberry.ID(row.id), status=row.status, stage=row.stage,
-            progress=1.0 if row.status == "analyzed" else row.progress, error=row.error, attempts=row.attempts,
-            created_at=row.created_at, finished_at=row.finished_at, timings=row.timings,
+            job_id=strawberry.ID(row.id),
+            status=row.status,
+            stage=row.stage,
+            progress=1.0 if row.status == "analyzed" else row.progress,
+            error=row.error,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            timings=row.timings,
         )
 
 
@@ -126,10 +146,13 @@ def finding_of(data: dict[str, Any]) -> Finding:
     evidence = data.get("evidenceIds") or data.get("evidence") or []
     timestamp = data.get("timestamp", data.get("time"))
     return Finding(
-        kind=data.get("kind"), title=data.get("title"), severity=data.get("severity"),
+        kind=data.get("kind"),
+        title=data.get("title"),
+        severity=data.get("severity"),
         timestamp=float(timestamp) if isinstance(timestamp, int | float) else None,
         confidence=str(data["confidence"]) if data.get("confidence") is not None else None,
-        evidence_ids=[str(e) for e in evidence if isinstance(e, str)], data=data,
+        evidence_ids=[str(e) for e in evidence if isinstance(e, str)],
+        data=data,
     )
 
 
@@ -150,26 +173,38 @@ class Recording:
 
     @strawberry.field
     def visited_urls(self) -> list[str]:
-        urls = self.row.metadata.get("visitedUrls", []) if isinstance(self.row.metadata, dict) else []
+        urls = (
+            self.row.metadata.get("visitedUrls", []) if isinstance(self.row.metadata, dict) else []
+        )
         return [u for u in urls if isinstance(u, str)]
 
     @strawberry.field
     async def console_logs(self, info: Ctx) -> JSON:
         capture = await info.context.loaders.capture.load(self.row.id)
-        state = capture.browser_state if capture is not None and isinstance(capture.browser_state, dict) else {}
+        state = (
+            capture.browser_state
+            if capture is not None and isinstance(capture.browser_state, dict)
+            else {}
+        )
         return state.get("consoleLogs", [])
 
     @strawberry.field
     async def network_requests(self, info: Ctx) -> JSON:
         capture = await info.context.loaders.capture.load(self.row.id)
-        state = capture.browser_state if capture is not None and isinstance(capture.browser_state, dict) else {}
+        state = (
+            capture.browser_state
+            if capture is not None and isinstance(capture.browser_state, dict)
+            else {}
+        )
         return state.get("networkRequests", [])
 
     @strawberry.field
     async def video_url(self, info: Ctx) -> str | None:
         return await info.context.services.recordings.stored_video_url(self.row)
 
-    @strawberry.field(description="The latest analysis (running or finished); null if never analysed.")
+    @strawberry.field(
+        description="The latest analysis (running or finished); null if never analysed."
+    )
     async def analysis(self, info: Ctx) -> Analysis | None:
         row = await info.context.loaders.latest_analysis.load(self.row.id)
         return Analysis.of(row) if row is not None else None
@@ -196,8 +231,13 @@ class Recording:
     @staticmethod
     def of(row: RecordingRow) -> Recording:
         return Recording(
-            id=strawberry.ID(str(row.id)), status=row.status, video_upload_status=row.video_upload_status,
-            created_at=row.created_at, duration=row.duration, metadata=row.metadata, row=row,
+            id=strawberry.ID(str(row.id)),
+            status=row.status,
+            video_upload_status=row.video_upload_status,
+            created_at=row.created_at,
+            duration=row.duration,
+            metadata=row.metadata,
+            row=row,
         )
 
 
@@ -234,8 +274,12 @@ class AnalysisProgressEvent:
     @staticmethod
     def of(event: AnalysisProgress) -> AnalysisProgressEvent:
         return AnalysisProgressEvent(
-            recording_id=strawberry.ID(event.recording_id), job_id=event.job_id, status=event.status,
-            stage=event.stage, progress=event.progress, message=event.message,
+            recording_id=strawberry.ID(event.recording_id),
+            job_id=event.job_id,
+            status=event.status,
+            stage=event.stage,
+            progress=event.progress,
+            message=event.message,
         )
 
 
@@ -291,7 +335,8 @@ class DeleteRecordingPayload:
 
 
 CreateRecordingResult = Annotated[
-    CreateRecordingPayload | InvalidInputError | UnauthenticatedError, strawberry.union("CreateRecordingResult")
+    CreateRecordingPayload | InvalidInputError | UnauthenticatedError,
+    strawberry.union("CreateRecordingResult"),
 ]
 AnalyzeRecordingResult = Annotated[
     AnalyzeRecordingPayload | NotFoundError | ConflictError | UnauthenticatedError,
@@ -302,5 +347,6 @@ ClaimRecordingResult = Annotated[
     strawberry.union("ClaimRecordingResult"),
 ]
 DeleteRecordingResult = Annotated[
-    DeleteRecordingPayload | NotFoundError | UnauthenticatedError, strawberry.union("DeleteRecordingResult")
+    DeleteRecordingPayload | NotFoundError | UnauthenticatedError,
+    strawberry.union("DeleteRecordingResult"),
 ]

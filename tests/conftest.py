@@ -89,10 +89,16 @@ def _base_env(b: Backends) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def local_api(backends: Backends) -> Iterator[Api]:
     cwd = Path(tempfile.mkdtemp(dir=backends.workdir, prefix="local-api-"))
-    env = {**_base_env(backends), "RECORDINGS_STORAGE": "local", "RECORDINGS_DATA_DIR": str(cwd / "var"),
-           "RECORDINGS_PRESIGN_TTL_SECONDS": "300"}
+    env = {
+        **_base_env(backends),
+        "RECORDINGS_STORAGE": "local",
+        "RECORDINGS_DATA_DIR": str(cwd / "var"),
+        "RECORDINGS_PRESIGN_TTL_SECONDS": "300",
+    }
     with services.api_server(env, cwd=cwd) as (url, proc):
-        yield Api(url=url, env=env, pid=proc.pid, storage="local", data_dir=cwd / "var", bucket=None)
+        yield Api(
+            url=url, env=env, pid=proc.pid, storage="local", data_dir=cwd / "var", bucket=None
+        )
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +144,10 @@ def api(request: pytest.FixtureRequest, db: asyncpg.Connection, backends: Backen
 async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
     creds = credentials_from_url(backends.database_url)
     conn = await asyncpg.connect(
-        host=creds["host"], port=creds["port"], user=creds["user"], password=creds["password"],
+        host=creds["host"],
+        port=creds["port"],
+        user=creds["user"],
+        password=creds["password"],
         database=creds["database"],
     )
     yield conn

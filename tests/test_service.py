@@ -30,9 +30,12 @@ async def test_health_and_readiness(local_api: Api, http):
 
 
 def test_readiness_fails_when_redis_is_unreachable(backends, db, tmp_path):
-    env = {"RECORDINGS_DATABASE_URL": backends.database_url,
-           "RECORDINGS_REDIS_URL": f"redis://127.0.0.1:{services.free_port()}/0",
-           "RECORDINGS_JWT_SECRET": backends.jwt_secret, "RECORDINGS_DATA_DIR": str(tmp_path / "var")}
+    env = {
+        "RECORDINGS_DATABASE_URL": backends.database_url,
+        "RECORDINGS_REDIS_URL": f"redis://127.0.0.1:{services.free_port()}/0",
+        "RECORDINGS_JWT_SECRET": backends.jwt_secret,
+        "RECORDINGS_DATA_DIR": str(tmp_path / "var"),
+    }
     with services.api_server(env, cwd=tmp_path) as (url, _):
         assert httpx.get(url + "/healthz").status_code == 200
         r = httpx.get(url + "/readyz")
@@ -40,13 +43,21 @@ def test_readiness_fails_when_redis_is_unreachable(backends, db, tmp_path):
         assert r.json()["checks"]["database"] == "ok"
         assert r.json()["checks"]["redis"].startswith("error")
         # Records still work; starting an analysis answers a 503 to retry, and changes nothing.
-        headers = {"Authorization": f"Bearer {jwt.encode({'sub': 'ann', 'exp': 2_000_000_000}, backends.jwt_secret)}"}
+        headers = {
+            "Authorization": f"Bearer {jwt.encode({'sub': 'ann', 'exp': 2_000_000_000}, backends.jwt_secret)}"
+        }
         rid = httpx.post(url + BASE, json=create_body(), headers=headers).json()["recordingId"]
-        httpx.put(f"{url}{BASE}/{rid}/video", content=b"v" * 10,
-                  headers={**headers, "Content-Type": "video/webm"}).raise_for_status()
+        httpx.put(
+            f"{url}{BASE}/{rid}/video",
+            content=b"v" * 10,
+            headers={**headers, "Content-Type": "video/webm"},
+        ).raise_for_status()
         r = httpx.post(f"{url}{BASE}/{rid}/analyze", headers=headers)
         assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
-        assert r.headers["Retry-After"].isdigit() and "queue is unavailable" in r.json()["error"]["message"]
+        assert (
+            r.headers["Retry-After"].isdigit()
+            and "queue is unavailable" in r.json()["error"]["message"]
+        )
         detail = httpx.get(f"{url}{BASE}/{rid}", headers=headers).json()
         assert detail["status"] == "pending" and detail["statusReason"] is None
 
@@ -54,10 +65,19 @@ def test_readiness_fails_when_redis_is_unreachable(backends, db, tmp_path):
 async def test_openapi_documents_every_route(local_api: Api, http):
     doc = (await http.get(local_api.url + "/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
-    operations = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
+    operations = {
+        (path, method)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     assert {
-        (BASE, "post"), (BASE, "get"), (BASE + "/{recording_id}", "get"), (BASE + "/{recording_id}", "delete"),
-        (BASE + "/{recording_id}/video", "put"), (BASE + "/{recording_id}/video", "get"),
+        (BASE, "post"),
+        (BASE, "get"),
+        (BASE + "/{recording_id}", "get"),
+        (BASE + "/{recording_id}", "delete"),
+        (BASE + "/{recording_id}/video", "put"),
+        (BASE + "/{recording_id}/video", "get"),
         (BASE + "/{recording_id}/claim", "post"),
     } <= operations
     create_schema = doc["components"]["schemas"]["CreateRecording"]
@@ -65,8 +85,14 @@ async def test_openapi_documents_every_route(local_api: Api, http):
 
 
 def _cli(*args: str, env: dict[str, str], cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 async def test_a_fresh_database_migrates_to_the_models(backends):
@@ -83,23 +109,34 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
             result = await asyncio.to_thread(_cli, "migrate", env={"RECORDINGS_DATABASE_URL": url})
             assert result.returncode == 0, result.stderr
         creds = credentials_from_url(url)
-        conn = await asyncpg.connect(host=creds["host"], port=creds["port"], user=creds["user"],
-                                     database=creds["database"])
+        conn = await asyncpg.connect(
+            host=creds["host"], port=creds["port"], user=creds["user"], database=creds["database"]
+        )
         try:
             await Tortoise.init(config=tortoise_config(url))
             try:
                 for model in Tortoise.apps["models"].values():
                     table = model._meta.db_table
-                    columns = {r["column_name"] for r in await conn.fetch(
-                        "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)}
+                    columns = {
+                        r["column_name"]
+                        for r in await conn.fetch(
+                            "SELECT column_name FROM information_schema.columns WHERE table_name = $1",
+                            table,
+                        )
+                    }
                     assert columns == set(model._meta.fields_db_projection.values()), table
             finally:
                 await Tortoise.close_connections()
-            indexes = {r["indexname"]: r["indexdef"] for r in await conn.fetch(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'recordings'")}
+            indexes = {
+                r["indexname"]: r["indexdef"]
+                for r in await conn.fetch(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'recordings'"
+                )
+            }
             assert "(owner_id, created_at, id)" in indexes["recordings_owner_created_idx"]
             plan = await conn.fetchval(
-                "EXPLAIN SELECT * FROM recordings WHERE owner_id = 1 ORDER BY created_at DESC, id DESC LIMIT 20")
+                "EXPLAIN SELECT * FROM recordings WHERE owner_id = 1 ORDER BY created_at DESC, id DESC LIMIT 20"
+            )
             assert plan  # the query the list route runs is valid against the migrated schema
             applied = await conn.fetchval("SELECT count(*) FROM tortoise_migrations")
             assert applied == len([f for f in os.listdir("migrations") if f[0].isdigit()])
@@ -110,7 +147,9 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
 
 
 def test_token_command_prints_a_working_token(local_api: Api, db):
-    result = _cli("token", "carol", env={"RECORDINGS_JWT_SECRET": local_api.env["RECORDINGS_JWT_SECRET"]})
+    result = _cli(
+        "token", "carol", env={"RECORDINGS_JWT_SECRET": local_api.env["RECORDINGS_JWT_SECRET"]}
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     claims = jwt.decode(token, local_api.env["RECORDINGS_JWT_SECRET"], algorithms=["HS256"])
@@ -152,14 +191,23 @@ def jwks_server():
 
 def test_rs256_tokens_from_an_identity_provider(backends, db, tmp_path, jwks_server):
     jwks_url, key = jwks_server
-    env = {"RECORDINGS_DATABASE_URL": backends.database_url, "RECORDINGS_REDIS_URL": backends.redis_url,
-           "RECORDINGS_JWT_ALGORITHM": "RS256", "RECORDINGS_JWT_JWKS_URL": jwks_url,
-           "RECORDINGS_JWT_AUDIENCE": "recordings-api", "RECORDINGS_SIGNING_SECRET": "x" * 32,
-           "RECORDINGS_DATA_DIR": str(tmp_path / "var")}
+    env = {
+        "RECORDINGS_DATABASE_URL": backends.database_url,
+        "RECORDINGS_REDIS_URL": backends.redis_url,
+        "RECORDINGS_JWT_ALGORITHM": "RS256",
+        "RECORDINGS_JWT_JWKS_URL": jwks_url,
+        "RECORDINGS_JWT_AUDIENCE": "recordings-api",
+        "RECORDINGS_SIGNING_SECRET": "x" * 32,
+        "RECORDINGS_DATA_DIR": str(tmp_path / "var"),
+    }
 
     def token(signing_key, audience="recordings-api") -> str:
-        return jwt.encode({"sub": "idp|dana", "aud": audience, "exp": 2_000_000_000}, signing_key,
-                          algorithm="RS256", headers={"kid": "k1"})
+        return jwt.encode(
+            {"sub": "idp|dana", "aud": audience, "exp": 2_000_000_000},
+            signing_key,
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        )
 
     with services.api_server(env, cwd=tmp_path) as (url, _):
         good = {"Authorization": f"Bearer {token(key)}"}
@@ -171,8 +219,15 @@ def test_rs256_tokens_from_an_identity_provider(backends, db, tmp_path, jwks_ser
         for bad in (token(forged), token(key, audience="someone-else")):
             r = httpx.get(f"{url}{BASE}/{rid}", headers={"Authorization": f"Bearer {bad}"})
             assert r.status_code == 401
-        hs = jwt.encode({"sub": "idp|dana", "aud": "recordings-api", "exp": 2_000_000_000}, "x" * 32, algorithm="HS256")
-        assert httpx.get(f"{url}{BASE}/{rid}", headers={"Authorization": f"Bearer {hs}"}).status_code == 401
+        hs = jwt.encode(
+            {"sub": "idp|dana", "aud": "recordings-api", "exp": 2_000_000_000},
+            "x" * 32,
+            algorithm="HS256",
+        )
+        assert (
+            httpx.get(f"{url}{BASE}/{rid}", headers={"Authorization": f"Bearer {hs}"}).status_code
+            == 401
+        )
 
 
 def test_model_adapters_are_configured_from_the_environment(monkeypatch):
@@ -183,5 +238,9 @@ def test_model_adapters_are_configured_from_the_environment(monkeypatch):
     monkeypatch.setenv("RECORDINGS_LLM_MODEL", "writer")
     monkeypatch.setenv("RECORDINGS_LLM_API_KEY", "k")
     options = Settings().engine_options()
-    assert (options.llm.base_url, options.llm.model, options.llm.api_key) == ("http://127.0.0.1:9/v1", "writer", "k")
+    assert (options.llm.base_url, options.llm.model, options.llm.api_key) == (
+        "http://127.0.0.1:9/v1",
+        "writer",
+        "k",
+    )
     assert options.vlm is None

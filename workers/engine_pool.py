@@ -101,7 +101,9 @@ class EnginePool:
                     )
         except (EOFError, OSError):
             self.kill()
-            raise EngineLimitExceeded("the analysis process died (out of memory or killed)") from None
+            raise EngineLimitExceeded(
+                "the analysis process died (out of memory or killed)"
+            ) from None
         except BaseException:
             # Over a limit, cancelled (the worker is stopping) or anything else: the process may
             # be mid-analysis, and only killing it stops that.

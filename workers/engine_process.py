@@ -45,7 +45,14 @@ def engine_versions() -> dict[str, str]:
     import importlib.metadata as md
 
     versions = {}
-    for package in ("recordings", "av", "opencv-python-headless", "faster-whisper", "tesserocr", "rapidocr"):
+    for package in (
+        "recordings",
+        "av",
+        "opencv-python-headless",
+        "faster-whisper",
+        "tesserocr",
+        "rapidocr",
+    ):
         try:
             versions[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -54,7 +61,13 @@ def engine_versions() -> dict[str, str]:
 
 
 def run_analysis(
-    video_path: str, meta: dict[str, Any], *, recording_id: str, job_id: str, redis_url: str, owner: str | None
+    video_path: str,
+    meta: dict[str, Any],
+    *,
+    recording_id: str,
+    job_id: str,
+    redis_url: str,
+    owner: str | None,
 ) -> EngineOutcome:
     """Analyse one video; progress is published as it goes. Input errors come back as values."""
     if _engine is None:
@@ -74,9 +87,18 @@ def run_analysis(
             return
         last_sent[0] = now
         try:
-            publish_sync(client, AnalysisProgress(recording_id=recording_id, job_id=job_id, status="analyzing",
-                                                  stage=stage, progress=round(value, 4), message=message),
-                         owner=owner)
+            publish_sync(
+                client,
+                AnalysisProgress(
+                    recording_id=recording_id,
+                    job_id=job_id,
+                    status="analyzing",
+                    stage=stage,
+                    progress=round(value, 4),
+                    message=message,
+                ),
+                owner=owner,
+            )
         except redis.RedisError:
             pass  # progress is best effort; the result is what matters
 
@@ -99,8 +121,10 @@ def _thumbnail(image: Any) -> bytes | None:
         return None
     height, width = image.shape[:2]
     if width > THUMBNAIL_WIDTH:
-        image = cv2.resize(image, (THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width))),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image,
+            (THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width))),
+            interpolation=cv2.INTER_AREA,
+        )
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return encoded.tobytes() if ok else None
-

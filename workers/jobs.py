@@ -108,20 +108,34 @@ async def analyze_recording(ctx: dict[str, Any], analysis_id: str) -> str:
 async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, log_: Any) -> str:
     storage: Storage = ctx["storage"]
     window = settings.analysis_save_window_seconds
-    analysis = await with_database(lambda: analyses.mark_running(analysis_id), window=window, what="start")
+    analysis = await with_database(
+        lambda: analyses.mark_running(analysis_id), window=window, what="start"
+    )
     if analysis is None:
         log_.info("analysis.nothing_to_do")  # ended already, or its recording was deleted
         return "skipped"
-    recording = await with_database(lambda: recordings.get_recording(analysis.recording_id), window=window,
-                                    what="load")
+    recording = await with_database(
+        lambda: recordings.get_recording(analysis.recording_id), window=window, what="load"
+    )
     if recording is None:
         return "skipped"
     owner = recording.owner.subject if recording.owner else None
     rid = str(recording.id)
-    await events.publish_quietly(ctx["redis"], AnalysisProgress(
-        recording_id=rid, job_id=analysis_id, status="analyzing", stage="probe", progress=0.0,
-        message="started"), owner=owner)
-    artifact = await with_database(lambda: recordings.stored_artifact(recording.id), window=window, what="load")
+    await events.publish_quietly(
+        ctx["redis"],
+        AnalysisProgress(
+            recording_id=rid,
+            job_id=analysis_id,
+            status="analyzing",
+            stage="probe",
+            progress=0.0,
+            message="started",
+        ),
+        owner=owner,
+    )
+    artifact = await with_database(
+        lambda: recordings.stored_artifact(recording.id), window=window, what="load"
+    )
     if artifact is None:
         await _fail(ctx, analysis_id, "the recording has no uploaded video", recording=recording)
         return "failed"
@@ -129,10 +143,16 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, lo
         path = os.path.join(tmp, os.path.basename(artifact.object_key))
         await storage.download_to(artifact.object_key, path)
         try:
-            capture = await with_database(lambda: recordings.capture_of(recording.id), window=window, what="load")
+            capture = await with_database(
+                lambda: recordings.capture_of(recording.id), window=window, what="load"
+            )
             outcome = await ctx["engine"].run(
-                video_path=path, meta=_meta_of(recording, capture), recording_id=rid, job_id=analysis_id,
-                redis_url=settings.redis_url, owner=owner,
+                video_path=path,
+                meta=_meta_of(recording, capture),
+                recording_id=rid,
+                job_id=analysis_id,
+                redis_url=settings.redis_url,
+                owner=owner,
             )
         except EngineLimitExceeded as exc:
             await _fail(ctx, analysis_id, str(exc), recording=recording)
@@ -140,14 +160,19 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, lo
     if outcome.error is not None or outcome.result is None:
         if outcome.internal:
             log_.error("analysis.internal_error", reason=outcome.error)
-        await _fail(ctx, analysis_id, outcome.error or "the engine returned nothing", recording=recording)
+        await _fail(
+            ctx, analysis_id, outcome.error or "the engine returned nothing", recording=recording
+        )
         return "failed"
 
     keys = await _store_thumbnails(storage, recording.id, analysis_id, outcome.thumbnails or [])
     # The result is in memory: a database that blinks now costs a wait, not the analysis.
     saved = await with_database(
-        lambda: analyses.save_result(analysis_id, outcome.result, keys, engine_versions=outcome.versions or {}),
-        window=window, what="save",
+        lambda: analyses.save_result(
+            analysis_id, outcome.result, keys, engine_versions=outcome.versions or {}
+        ),
+        window=window,
+        what="save",
     )
     if not saved.saved:
         # The recording was deleted meanwhile, or another run finished first: leave nothing behind.
@@ -158,9 +183,18 @@ async def _analyze(ctx: dict[str, Any], analysis_id: str, settings: Settings, lo
         return "discarded"
     for key in saved.replaced_thumbnails:
         await _delete_quietly(storage, key)
-    await events.publish_quietly(ctx["redis"], AnalysisProgress(
-        recording_id=rid, job_id=analysis_id, status="analyzed", stage="summarize", progress=1.0,
-        message="analysis complete"), owner=owner)
+    await events.publish_quietly(
+        ctx["redis"],
+        AnalysisProgress(
+            recording_id=rid,
+            job_id=analysis_id,
+            status="analyzed",
+            stage="summarize",
+            progress=1.0,
+            message="analysis complete",
+        ),
+        owner=owner,
+    )
     log_.info("analysis.done", recording_id=rid)
     return "analyzed"
 
@@ -175,8 +209,9 @@ def _meta_of(recording: Recording, capture: RecordingCapture | None) -> dict[str
     }
 
 
-async def _store_thumbnails(storage: Storage, recording_id: Any, analysis_id: str,
-                            thumbnails: list[bytes | None]) -> list[str | None]:
+async def _store_thumbnails(
+    storage: Storage, recording_id: Any, analysis_id: str, thumbnails: list[bytes | None]
+) -> list[str | None]:
     keys: list[str | None] = []
     for i, data in enumerate(thumbnails):
         if data is None:
@@ -195,16 +230,22 @@ async def _delete_quietly(storage: Storage, key: str) -> None:
         log.warning("storage.delete_failed", key=key, error=str(exc))
 
 
-async def _fail(ctx: dict[str, Any], analysis_id: str, reason: str, *, recording: Recording | None = None) -> None:
+async def _fail(
+    ctx: dict[str, Any], analysis_id: str, reason: str, *, recording: Recording | None = None
+) -> None:
     """End the analysis as failed, waiting out a database outage; its event is published."""
     settings: Settings = ctx["settings"]
     window = settings.analysis_save_window_seconds
     try:
-        ended = await with_database(lambda: analyses.mark_failed(analysis_id, reason), window=window, what="fail")
+        ended = await with_database(
+            lambda: analyses.mark_failed(analysis_id, reason), window=window, what="fail"
+        )
         if not ended:
             return
         if recording is None:
-            analysis = await with_database(lambda: analyses.get(analysis_id), window=window, what="fail")
+            analysis = await with_database(
+                lambda: analyses.get(analysis_id), window=window, what="fail"
+            )
             recording = await recordings.get_recording(analysis.recording_id) if analysis else None
     except (*DATABASE_DOWN, *NETWORK_DOWN) as exc:
         # Still down after the window: the reaper ends it (or runs it again) once it is back.
@@ -213,9 +254,18 @@ async def _fail(ctx: dict[str, Any], analysis_id: str, reason: str, *, recording
     if recording is None:
         return
     owner = recording.owner.subject if recording.owner else None
-    await events.publish_quietly(ctx["redis"], AnalysisProgress(
-        recording_id=str(recording.id), job_id=analysis_id, status="failed", stage=None, progress=1.0,
-        message=reason), owner=owner)
+    await events.publish_quietly(
+        ctx["redis"],
+        AnalysisProgress(
+            recording_id=str(recording.id),
+            job_id=analysis_id,
+            status="failed",
+            stage=None,
+            progress=1.0,
+            message=reason,
+        ),
+        owner=owner,
+    )
     log.info("analysis.failed", job_id=analysis_id, reason=reason)
 
 
@@ -236,11 +286,18 @@ async def reap_abandoned(ctx: dict[str, Any]) -> int:
         if await queue.is_held(analysis.id):
             continue
         if analysis.attempts < settings.analysis_max_tries and await queue.requeue(analysis.id):
-            log.warning("analysis.requeued", job_id=analysis.id, attempts=analysis.attempts,
-                        why="no worker held it")
+            log.warning(
+                "analysis.requeued",
+                job_id=analysis.id,
+                attempts=analysis.attempts,
+                why="no worker held it",
+            )
         else:
-            await _fail(ctx, analysis.id, "the analysis was interrupted and could not be resumed; "
-                        "request it again")
+            await _fail(
+                ctx,
+                analysis.id,
+                "the analysis was interrupted and could not be resumed; request it again",
+            )
         reaped += 1
     return reaped
 

@@ -39,7 +39,9 @@ BACKOFF_MAX_S = 5.0
 class Backoff:
     """Capped exponential delays, reset by a success; logs an outage's start and end once each."""
 
-    def __init__(self, what: str, *, start: float = BACKOFF_START_S, cap: float = BACKOFF_MAX_S) -> None:
+    def __init__(
+        self, what: str, *, start: float = BACKOFF_START_S, cap: float = BACKOFF_MAX_S
+    ) -> None:
         self._what = what
         self._start = start
         self._cap = cap
@@ -53,14 +55,20 @@ class Backoff:
     async def failed(self, exc: BaseException) -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
-            log.warning(f"{self._what}.unavailable", error=str(exc) or type(exc).__name__,
-                        action="retrying with backoff")
+            log.warning(
+                f"{self._what}.unavailable",
+                error=str(exc) or type(exc).__name__,
+                action="retrying with backoff",
+            )
         await asyncio.sleep(self._delay)
         self._delay = min(self._cap, self._delay * 2)
 
     def succeeded(self) -> None:
         if self._down_since is not None:
-            log.info(f"{self._what}.recovered", down_seconds=round(time.monotonic() - self._down_since, 1))
+            log.info(
+                f"{self._what}.recovered",
+                down_seconds=round(time.monotonic() - self._down_since, 1),
+            )
         self._down_since = None
         self._delay = self._start
 
@@ -118,7 +126,10 @@ class ResilientWorker(Worker):
             self._redis_backoff.succeeded()
 
     async def _burst_done(self) -> bool:
-        if 0 <= self.max_burst_jobs <= self._jobs_started() or await self.pool.zcard(self.queue_name) == 0:
+        if (
+            0 <= self.max_burst_jobs <= self._jobs_started()
+            or await self.pool.zcard(self.queue_name) == 0
+        ):
             await asyncio.gather(*self.tasks.values())
             return True
         return False

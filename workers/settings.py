@@ -30,7 +30,9 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         assert settings.database_url and settings.redis_url
         # Waits for PostgreSQL like a job waits for it: the worker starts before the database does.
-        await with_database(lambda: db.init_db(settings.database_url or ""), window=float("inf"), what="connect")
+        await with_database(
+            lambda: db.init_db(settings.database_url or ""), window=float("inf"), what="connect"
+        )
         storage = make_storage(settings)
         ctx["settings"] = settings
         ctx["storage"] = storage
@@ -40,7 +42,9 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
             queue_name=settings.queue_name,
         )
         ctx["engine"] = EnginePool(settings)
-        ctx["recordings"] = RecordingService(settings=settings, storage=storage, auth=Authenticator(settings))
+        ctx["recordings"] = RecordingService(
+            settings=settings, storage=storage, auth=Authenticator(settings)
+        )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         ctx["engine"].close()
@@ -54,8 +58,12 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
     job_timeout = settings.analysis_timeout_seconds + settings.analysis_save_window_seconds + 30
     return ResilientWorker(
         functions=[
-            func(analyze_recording, name=ANALYZE_JOB, max_tries=settings.analysis_max_tries,
-                 timeout=job_timeout),
+            func(
+                analyze_recording,
+                name=ANALYZE_JOB,
+                max_tries=settings.analysis_max_tries,
+                timeout=job_timeout,
+            ),
         ],
         cron_jobs=[
             cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60),

@@ -38,8 +38,13 @@ async def _no_resync(channel: str, since: float | None) -> Sequence[bytes]:
 
 
 class Broker:
-    def __init__(self, client: aioredis.Redis, *, resync: Resync = _no_resync,
-                 idle_resync_seconds: float = IDLE_RESYNC_SECONDS) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        resync: Resync = _no_resync,
+        idle_resync_seconds: float = IDLE_RESYNC_SECONDS,
+    ) -> None:
         self._client = client
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
@@ -83,7 +88,9 @@ class Broker:
                 continue
             if message is not None and message.get("type") == "message":
                 channel = message["channel"]
-                self._deliver(channel.decode() if isinstance(channel, bytes) else channel, message["data"])
+                self._deliver(
+                    channel.decode() if isinstance(channel, bytes) else channel, message["data"]
+                )
             if time.monotonic() - last_idle_check >= 1.0:
                 last_idle_check = time.monotonic()
                 await self._resync_idle()
@@ -91,7 +98,11 @@ class Broker:
     async def _reconnect(self, exc: Exception) -> None:
         """Wait for Redis, subscribe again to every channel, then resync them all."""
         lost_at = time.time()
-        log.warning("pubsub.connection_lost", error=str(exc) or type(exc).__name__, channels=len(self._queues))
+        log.warning(
+            "pubsub.connection_lost",
+            error=str(exc) or type(exc).__name__,
+            channels=len(self._queues),
+        )
         attempt = 0
         while True:
             await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
@@ -107,7 +118,11 @@ class Broker:
                 raise
             except Exception:
                 continue
-        log.info("pubsub.reconnected", down_seconds=round(time.time() - lost_at, 1), channels=len(channels))
+        log.info(
+            "pubsub.reconnected",
+            down_seconds=round(time.time() - lost_at, 1),
+            channels=len(channels),
+        )
         for channel in channels:
             await self._resync_channel(channel, lost_at)
 

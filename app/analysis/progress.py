@@ -86,7 +86,9 @@ class OverallProgress:
         return self.value
 
 
-async def publish(client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> None:
+async def publish(
+    client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None
+) -> None:
     payload = event.to_json()
     async with client.pipeline(transaction=False) as pipe:
         pipe.set(state_key(event.recording_id), payload, ex=STATE_TTL_SECONDS)
@@ -99,7 +101,9 @@ async def publish(client: aioredis.Redis, event: AnalysisProgress, *, owner: str
 FINAL_PUBLISH_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 
 
-async def publish_quietly(client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> bool:
+async def publish_quietly(
+    client: aioredis.Redis, event: AnalysisProgress, *, owner: str | None = None
+) -> bool:
     """:func:`publish`, never raising: a final event is retried for half a minute while Redis
     is down, a progress event is not (the next one supersedes it). False when it never went
     out; subscribers then learn the state when their fan-out re-reads it after reconnecting.
@@ -111,8 +115,13 @@ async def publish_quietly(client: aioredis.Redis, event: AnalysisProgress, *, ow
             return True
         except (redis.RedisError, OSError) as exc:
             if delay is None:
-                log.warning("analysis.event_not_published", recording_id=event.recording_id,
-                            job_id=event.job_id, status=event.status, error=str(exc))
+                log.warning(
+                    "analysis.event_not_published",
+                    recording_id=event.recording_id,
+                    job_id=event.job_id,
+                    status=event.status,
+                    error=str(exc),
+                )
                 return False
             await asyncio.sleep(delay)
     return False

@@ -27,8 +27,9 @@ class AnalysisQueue:
         self._queue_name = queue_name
 
     async def enqueue(self, analysis_id: str) -> None:
-        await self._redis.enqueue_job(ANALYZE_JOB, analysis_id, _job_id=analysis_id,
-                                      _queue_name=self._queue_name)
+        await self._redis.enqueue_job(
+            ANALYZE_JOB, analysis_id, _job_id=analysis_id, _queue_name=self._queue_name
+        )
 
     async def is_held(self, analysis_id: str) -> bool:
         """Whether arq still has the job: queued, waiting to be retried, or running somewhere."""
@@ -42,8 +43,9 @@ class AnalysisQueue:
         if await self.is_held(analysis_id):
             return False
         await self._redis.delete(result_key_prefix + analysis_id)
-        job = await self._redis.enqueue_job(ANALYZE_JOB, analysis_id, _job_id=analysis_id,
-                                            _queue_name=self._queue_name)
+        job = await self._redis.enqueue_job(
+            ANALYZE_JOB, analysis_id, _job_id=analysis_id, _queue_name=self._queue_name
+        )
         return job is not None
 
     async def close(self) -> None:

@@ -63,11 +63,19 @@ async def start(recording_id: uuid.UUID) -> Started:
             raise LookupError(recording_id)
         active = await active_for(recording_id)
         if active is not None:
-            return Started(analysis=active, created=False, previous_status=recording.status,
-                            previous_reason=recording.status_reason)
+            return Started(
+                analysis=active,
+                created=False,
+                previous_status=recording.status,
+                previous_reason=recording.status_reason,
+            )
         analysis = await Analysis.create(id=new_job_id(), recording_id=recording_id)
-        started = Started(analysis=analysis, created=True, previous_status=recording.status,
-                          previous_reason=recording.status_reason)
+        started = Started(
+            analysis=analysis,
+            created=True,
+            previous_status=recording.status,
+            previous_reason=recording.status_reason,
+        )
         recording.status = RecordingStatus.ANALYZING.value
         recording.status_reason = None
         await recording.save(update_fields=["status", "status_reason", "updated_at"])
@@ -77,9 +85,17 @@ async def start(recording_id: uuid.UUID) -> Started:
 async def undo_start(started: Started) -> None:
     """Take back a new analysis that could not be queued: the recording is as it was."""
     async with in_transaction():
-        recording = await Recording.filter(id=started.analysis.recording_id).select_for_update().first()
-        deleted = await Analysis.filter(id=started.analysis.id, status=AnalysisStatus.QUEUED.value).delete()
-        if recording is not None and deleted and recording.status == RecordingStatus.ANALYZING.value:
+        recording = (
+            await Recording.filter(id=started.analysis.recording_id).select_for_update().first()
+        )
+        deleted = await Analysis.filter(
+            id=started.analysis.id, status=AnalysisStatus.QUEUED.value
+        ).delete()
+        if (
+            recording is not None
+            and deleted
+            and recording.status == RecordingStatus.ANALYZING.value
+        ):
             recording.status = started.previous_status
             recording.status_reason = started.previous_reason
             await recording.save(update_fields=["status", "status_reason", "updated_at"])
@@ -140,28 +156,51 @@ async def save_result(
         if recording is None:
             return Saved(saved=False, replaced_thumbnails=[])
         previous_id = recording.current_analysis_id
-        await AnalysisSection.bulk_create([
-            AnalysisSection(
-                analysis_id=analysis_id, position=i, title=s["title"], timestamp=s["timestamp"],
-                end_timestamp=s["endTimestamp"], description=s["description"], citations=s["citations"],
-            )
-            for i, s in enumerate(result["sections"])
-        ])
-        await AnalysisFrame.bulk_create([
-            AnalysisFrame(
-                analysis_id=analysis_id, position=i, timestamp=f["timestamp"],
-                description=f["description"], text=f["text"],
-                thumbnail_key=thumbnail_keys[i] if i < len(thumbnail_keys) else None,
-            )
-            for i, f in enumerate(result["frames"])
-        ])
-        await TranscriptSegment.bulk_create([
-            TranscriptSegment(analysis_id=analysis_id, position=i, start=t["start"], end=t["end"], text=t["text"])
-            for i, t in enumerate(result["transcript"])
-        ])
-        await Finding.bulk_create([
-            Finding(analysis_id=analysis_id, position=i, data=f) for i, f in enumerate(result["findings"])
-        ])
+        await AnalysisSection.bulk_create(
+            [
+                AnalysisSection(
+                    analysis_id=analysis_id,
+                    position=i,
+                    title=s["title"],
+                    timestamp=s["timestamp"],
+                    end_timestamp=s["endTimestamp"],
+                    description=s["description"],
+                    citations=s["citations"],
+                )
+                for i, s in enumerate(result["sections"])
+            ]
+        )
+        await AnalysisFrame.bulk_create(
+            [
+                AnalysisFrame(
+                    analysis_id=analysis_id,
+                    position=i,
+                    timestamp=f["timestamp"],
+                    description=f["description"],
+                    text=f["text"],
+                    thumbnail_key=thumbnail_keys[i] if i < len(thumbnail_keys) else None,
+                )
+                for i, f in enumerate(result["frames"])
+            ]
+        )
+        await TranscriptSegment.bulk_create(
+            [
+                TranscriptSegment(
+                    analysis_id=analysis_id,
+                    position=i,
+                    start=t["start"],
+                    end=t["end"],
+                    text=t["text"],
+                )
+                for i, t in enumerate(result["transcript"])
+            ]
+        )
+        await Finding.bulk_create(
+            [
+                Finding(analysis_id=analysis_id, position=i, data=f)
+                for i, f in enumerate(result["findings"])
+            ]
+        )
         analysis.status = AnalysisStatus.ANALYZED.value
         analysis.stage = "summarize"
         analysis.progress = 1.0
@@ -177,7 +216,9 @@ async def save_result(
         recording.current_analysis_id = analysis_id
         recording.status = RecordingStatus.ANALYZED.value
         recording.status_reason = None
-        await recording.save(update_fields=["current_analysis_id", "status", "status_reason", "updated_at"])
+        await recording.save(
+            update_fields=["current_analysis_id", "status", "status_reason", "updated_at"]
+        )
         replaced: list[str] = []
         if previous_id and previous_id != analysis_id:
             replaced = [
@@ -192,19 +233,27 @@ async def save_result(
 
 
 async def sections_for(analysis_ids: Sequence[str]) -> list[AnalysisSection]:
-    return await AnalysisSection.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+    return await AnalysisSection.filter(analysis_id__in=list(analysis_ids)).order_by(
+        "analysis_id", "position"
+    )
 
 
 async def frames_for(analysis_ids: Sequence[str]) -> list[AnalysisFrame]:
-    return await AnalysisFrame.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+    return await AnalysisFrame.filter(analysis_id__in=list(analysis_ids)).order_by(
+        "analysis_id", "position"
+    )
 
 
 async def transcript_for(analysis_ids: Sequence[str]) -> list[TranscriptSegment]:
-    return await TranscriptSegment.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+    return await TranscriptSegment.filter(analysis_id__in=list(analysis_ids)).order_by(
+        "analysis_id", "position"
+    )
 
 
 async def findings_for(analysis_ids: Sequence[str]) -> list[Finding]:
-    return await Finding.filter(analysis_id__in=list(analysis_ids)).order_by("analysis_id", "position")
+    return await Finding.filter(analysis_id__in=list(analysis_ids)).order_by(
+        "analysis_id", "position"
+    )
 
 
 async def analyses_by_id(analysis_ids: Sequence[str]) -> list[Analysis]:
@@ -213,7 +262,9 @@ async def analyses_by_id(analysis_ids: Sequence[str]) -> list[Analysis]:
 
 async def latest_for_recordings(recording_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Analysis]:
     """The newest analysis of each recording (one query)."""
-    rows = await Analysis.filter(recording_id__in=list(recording_ids)).order_by("recording_id", "-created_at")
+    rows = await Analysis.filter(recording_id__in=list(recording_ids)).order_by(
+        "recording_id", "-created_at"
+    )
     latest: dict[uuid.UUID, Analysis] = {}
     for row in rows:
         latest.setdefault(row.recording_id, row)

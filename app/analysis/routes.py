@@ -13,7 +13,9 @@ from app.recordings.routes import BASE
 
 async def analyze(request: Request) -> Response:
     caller = await caller_of(request)
-    analysis = await services(request).analysis.request_analysis(caller, request.path_params["recording_id"])
+    analysis = await services(request).analysis.request_analysis(
+        caller, request.path_params["recording_id"]
+    )
     return JSONResponse({"status": "analyzing", "jobId": analysis.id})
 
 
@@ -21,32 +23,42 @@ async def get_analysis(request: Request) -> Response:
     caller = await caller_of(request)
     svc = services(request).analysis
     view = await svc.result(caller, request.path_params["recording_id"])
-    return JSONResponse({
-        "sections": [section_dict(s) for s in view.sections],
-        # additive
-        "jobId": view.analysis.id,
-        "status": view.analysis.status,
-        "recording": view.analysis.probe,
-        "frames": [
-            {"timestamp": f.timestamp, "description": f.description, "text": f.text,
-             "thumbnailUrl": await svc.thumbnail_url(f.thumbnail_key)}
-            for f in view.frames
-        ],
-        "transcript": [{"start": t.start, "end": t.end, "text": t.text} for t in view.transcript],
-        "findings": [f.data for f in view.findings],
-        "timings": view.analysis.timings,
-    })
+    return JSONResponse(
+        {
+            "sections": [section_dict(s) for s in view.sections],
+            # additive
+            "jobId": view.analysis.id,
+            "status": view.analysis.status,
+            "recording": view.analysis.probe,
+            "frames": [
+                {
+                    "timestamp": f.timestamp,
+                    "description": f.description,
+                    "text": f.text,
+                    "thumbnailUrl": await svc.thumbnail_url(f.thumbnail_key),
+                }
+                for f in view.frames
+            ],
+            "transcript": [
+                {"start": t.start, "end": t.end, "text": t.text} for t in view.transcript
+            ],
+            "findings": [f.data for f in view.findings],
+            "timings": view.analysis.timings,
+        }
+    )
 
 
 async def get_summary(request: Request) -> Response:
     caller = await caller_of(request)
     view = await services(request).analysis.result(caller, request.path_params["recording_id"])
-    return JSONResponse({
-        "summary": view.analysis.summary,
-        "keyFindings": view.analysis.key_findings or [],
-        "findings": [f.data for f in view.findings],
-        "jobId": view.analysis.id,
-    })
+    return JSONResponse(
+        {
+            "summary": view.analysis.summary,
+            "keyFindings": view.analysis.key_findings or [],
+            "findings": [f.data for f in view.findings],
+            "jobId": view.analysis.id,
+        }
+    )
 
 
 routes = [

@@ -53,11 +53,20 @@ class AnalysisView:
 def progress_of(recording: Recording, analysis: Analysis | None) -> AnalysisProgress:
     """Where a recording's analysis stands, from the database (Redis holds the same, fresher)."""
     if analysis is None:
-        return AnalysisProgress(recording_id=str(recording.id), job_id="", status=recording.status,
-                                stage=None, progress=0.0, message=None)
+        return AnalysisProgress(
+            recording_id=str(recording.id),
+            job_id="",
+            status=recording.status,
+            stage=None,
+            progress=0.0,
+            message=None,
+        )
     status = {"queued": "analyzing", "running": "analyzing"}.get(analysis.status, analysis.status)
     return AnalysisProgress(
-        recording_id=str(recording.id), job_id=analysis.id, status=status, stage=analysis.stage,
+        recording_id=str(recording.id),
+        job_id=analysis.id,
+        status=status,
+        stage=analysis.stage,
         progress=1.0 if analysis.status == "analyzed" else analysis.progress,
         message=analysis.error if analysis.status == "failed" else analysis.message,
     )
@@ -65,7 +74,12 @@ def progress_of(recording: Recording, analysis: Analysis | None) -> AnalysisProg
 
 class AnalysisService:
     def __init__(
-        self, *, recordings: RecordingService, storage: Storage, redis: aioredis.Redis, queue: AnalysisQueue
+        self,
+        *,
+        recordings: RecordingService,
+        storage: Storage,
+        redis: aioredis.Redis,
+        queue: AnalysisQueue,
     ) -> None:
         self._recordings = recordings
         self._storage = storage
@@ -79,8 +93,12 @@ class AnalysisService:
             reason = "the recording has no uploaded video"
             if recording.video_upload_error:
                 reason += f" (the upload failed: {recording.video_upload_error})"
-            raise Conflict(reason, code="video_not_uploaded", field="video",
-                           extra={"videoUploadStatus": recording.video_upload_status})
+            raise Conflict(
+                reason,
+                code="video_not_uploaded",
+                field="video",
+                extra={"videoUploadStatus": recording.video_upload_status},
+            )
         started = await repository.start(recording.id)
         analysis = started.analysis
         # After the commit. The job id is the analysis id, so enqueueing again is harmless; an
@@ -90,8 +108,12 @@ class AnalysisService:
             if started.created:
                 await self._queue.enqueue(analysis.id)
             elif await self._queue.requeue(analysis.id):
-                log.info("analysis.requeued", recording_id=str(recording.id), job_id=analysis.id,
-                         why="requested again while no worker held it")
+                log.info(
+                    "analysis.requeued",
+                    recording_id=str(recording.id),
+                    job_id=analysis.id,
+                    why="requested again while no worker held it",
+                )
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -103,8 +125,14 @@ class AnalysisService:
             owner = recording.owner.subject if recording.owner else None
             await events.publish_quietly(
                 self._redis,
-                AnalysisProgress(recording_id=str(recording.id), job_id=analysis.id, status="analyzing",
-                                 stage="queued", progress=0.0, message="waiting for a worker"),
+                AnalysisProgress(
+                    recording_id=str(recording.id),
+                    job_id=analysis.id,
+                    status="analyzing",
+                    stage="queued",
+                    progress=0.0,
+                    message="waiting for a worker",
+                ),
                 owner=owner,
             )
             log.info("analysis.requested", recording_id=str(recording.id), job_id=analysis.id)
@@ -132,10 +160,16 @@ class AnalysisService:
             except ValueError:
                 return []
             recording = await recordings_repository.get_recording(rid)
-            return [] if recording is None else [(await self.progress_for(recording)).to_json().encode()]
+            return (
+                []
+                if recording is None
+                else [(await self.progress_for(recording)).to_json().encode()]
+            )
         if kind == "recording.updates" and since is not None:
             changed = await recordings_repository.updated_since(
-                key, datetime.fromtimestamp(since - RESYNC_MARGIN_S, UTC), limit=RESYNC_MAX_RECORDINGS
+                key,
+                datetime.fromtimestamp(since - RESYNC_MARGIN_S, UTC),
+                limit=RESYNC_MAX_RECORDINGS,
             )
             return [(await self.progress_for(r)).to_json().encode() for r in changed]
         return []
@@ -149,10 +183,17 @@ class AnalysisService:
                 raise NotFound("the recording has not been analysed", code="analysis_not_found")
             state = await self.progress_for(recording)
             raise Conflict(
-                "the analysis has not finished" if state.status != "failed" else f"the analysis failed: {state.message}",
+                "the analysis has not finished"
+                if state.status != "failed"
+                else f"the analysis failed: {state.message}",
                 code="analysis_not_ready",
-                extra={"status": state.status, "stage": state.stage, "progress": state.progress,
-                       "jobId": state.job_id, "reason": state.message if state.status == "failed" else None},
+                extra={
+                    "status": state.status,
+                    "stage": state.stage,
+                    "progress": state.progress,
+                    "jobId": state.job_id,
+                    "reason": state.message if state.status == "failed" else None,
+                },
             )
         return await self.view(recording.current_analysis_id)
 

@@ -215,7 +215,9 @@ def describe_keyframes(
     previous: Keyframe | None = None
     previous_lines: list[OcrLine] = []
     chrome = _persistent_text(keyframes)
-    view: list[set[str]] = []  # the texts of each frame of the current view (since the last new one)
+    view: list[
+        set[str]
+    ] = []  # the texts of each frame of the current view (since the last new one)
     for keyframe in keyframes:
         height, width = keyframe.image.shape[:2] if keyframe.image.ndim >= 2 else (0, 0)
         lines = usable_lines(keyframe.lines)
@@ -269,7 +271,9 @@ def describe_keyframes(
             if keyframe.change_ratio >= 0.5:
                 change = "most of the screen changed"
                 major = True
-            elif (not scrolls or clicks) and _new_view(previous_lines, lines, chrome, view, bool(clicks)):
+            elif (not scrolls or clicks) and _new_view(
+                previous_lines, lines, chrome, view, bool(clicks)
+            ):
                 change = f"a new view {where}" + (f" showing {_quote(inside)}" if inside else "")
                 major = True
             elif inside:
@@ -370,10 +374,14 @@ def _new_view(
     ):
         return False
     new = {normalize(line.text) for line in after} - chrome
-    return not any(len(new & earlier) > 0.4 * len(earlier) for earlier in view[:-1] if len(earlier) >= 3)
+    return not any(
+        len(new & earlier) > 0.4 * len(earlier) for earlier in view[:-1] if len(earlier) >= 3
+    )
 
 
-def _turned_over(before: Sequence[OcrLine], after: Sequence[OcrLine], ignored: frozenset[str] | set[str]) -> bool:
+def _turned_over(
+    before: Sequence[OcrLine], after: Sequence[OcrLine], ignored: frozenset[str] | set[str]
+) -> bool:
     old = {t: line for line in before if (t := normalize(line.text)) not in ignored}
     new = {t: line for line in after if (t := normalize(line.text)) not in ignored}
     if len(old) < 3 or len(set(new) - set(old)) < 3:

@@ -221,7 +221,12 @@ class Engine:
                 # and that of the decoder threads it starts, ends with it.
                 lower_thread_priority(options.keyframe_niceness)
                 return extract_keyframes(
-                    video_path, info, options.keyframes, options.limits, hints, progress,
+                    video_path,
+                    info,
+                    options.keyframes,
+                    options.limits,
+                    hints,
+                    progress,
                     on_keyframe=reader.submit,
                 )
 

@@ -434,9 +434,7 @@ def _line_strips(image: np.ndarray, block: Box) -> list[Box]:
             top, bottom = max(0, y - 3), min(block.h, end + 3)
             cols = np.flatnonzero((grad[y:end] > 40).any(axis=0))
             left, right = max(0, int(cols[0]) - 4), min(block.w, int(cols[-1]) + 5)
-            strips.append(
-                Box(x=block.x + left, y=block.y + top, w=right - left, h=bottom - top)
-            )
+            strips.append(Box(x=block.x + left, y=block.y + top, w=right - left, h=bottom - top))
         y = end
     return strips or [block]
 
@@ -1054,7 +1052,9 @@ class KeyframeReader:
                 plan = self._look_back(kf.image, plan)
             targets, carried = plan.read, plan.carried
         if self._pool is not None:
-            targets = [band for t in targets for band in _split_bands(kf.image, t, 2 * self._workers)]
+            targets = [
+                band for t in targets for band in _split_bands(kf.image, t, 2 * self._workers)
+            ]
             results = list(self._pool.map(lambda box, img=kf.image: engine.read(img, box), targets))
         else:
             results = [engine.read(kf.image, box) for box in targets]
@@ -1077,7 +1077,9 @@ def ocr_keyframes(
     keyframes: list[Keyframe], engine: OcrEngine, progress: ProgressCallback = no_progress
 ) -> None:
     """Fill ``kf.lines`` for every keyframe of a finished list (see :class:`KeyframeReader`)."""
-    reader = KeyframeReader(engine, progress, duration=keyframes[-1].timestamp if keyframes else 0.0)
+    reader = KeyframeReader(
+        engine, progress, duration=keyframes[-1].timestamp if keyframes else 0.0
+    )
     try:
         for kf in keyframes:
             reader.submit(kf)

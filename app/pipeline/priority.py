@@ -46,4 +46,3 @@ def lower_thread_priority(by: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(_MAX_NICENESS, current + by))
     except OSError as exc:  # pragma: no cover - e.g. a seccomp profile forbidding it
         log.debug("could not lower the priority of thread %s: %s", tid, exc)
-

@@ -85,7 +85,9 @@ class Keyframe:
     changed_region: Box | None  # region that differs from the previous keyframe
     change_ratio: float  # fraction of the frame that changed (0..1)
     image: np.ndarray  # BGR uint8, full resolution
-    lines: list[OcrLine] = field(default_factory=list)  # filled by OCR (carried forward where unchanged)
+    lines: list[OcrLine] = field(
+        default_factory=list
+    )  # filled by OCR (carried forward where unchanged)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

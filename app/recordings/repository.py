@@ -44,8 +44,12 @@ async def create_recording(
     """A recording with its capture (given as JSON text, stored as it is)."""
     async with in_transaction():
         recording = await Recording.create(**fields)
-        await RecordingCapture.create(recording_id=recording.id, actions=actions, browser_state=browser_state,
-                                      elements=elements)
+        await RecordingCapture.create(
+            recording_id=recording.id,
+            actions=actions,
+            browser_state=browser_state,
+            elements=elements,
+        )
     return recording
 
 
@@ -146,7 +150,9 @@ async def commit_upload(
         )
         recording.video_upload_status = UploadStatus.UPLOADED.value
         recording.video_upload_error = None
-        await recording.save(update_fields=["video_upload_status", "video_upload_error", "updated_at"])
+        await recording.save(
+            update_fields=["video_upload_status", "video_upload_error", "updated_at"]
+        )
         return replaced
 
 
@@ -168,7 +174,11 @@ async def mark_upload_failed(
 
 
 async def list_for_owner(
-    owner_id: int, *, limit: int, after: tuple[datetime, uuid.UUID] | None, status: str | None = None
+    owner_id: int,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    status: str | None = None,
 ) -> list[Recording]:
     """One owner's recordings, newest first, keyset-paginated after ``(created_at, id)``."""
     query = Recording.filter(owner_id=owner_id)
@@ -176,7 +186,9 @@ async def list_for_owner(
         query = query.filter(status=status)
     if after is not None:
         created_at, last_id = after
-        query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id))
+        query = query.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id)
+        )
     return await query.order_by("-created_at", "-id").limit(limit).prefetch_related("owner")
 
 
@@ -205,6 +217,8 @@ async def delete_recording(recording_id: uuid.UUID) -> int:
 
 
 async def unclaimed_before(moment: datetime, *, limit: int = 500) -> list[uuid.UUID]:
-    return await Recording.filter(owner_id__isnull=True, created_at__lt=moment).limit(limit).values_list(
-        "id", flat=True
+    return (
+        await Recording.filter(owner_id__isnull=True, created_at__lt=moment)
+        .limit(limit)
+        .values_list("id", flat=True)
     )

@@ -186,14 +186,20 @@ def unstorable(body: Any, limit: int = 20) -> list[dict[str, str]]:
         if isinstance(value, str):
             problem = _text_problem(value)
         elif isinstance(value, float):
-            problem = None if math.isfinite(value) else "is NaN or infinite, which JSON does not allow"
+            problem = (
+                None if math.isfinite(value) else "is NaN or infinite, which JSON does not allow"
+            )
         elif isinstance(value, dict | list) and len(path) >= MAX_DEPTH:
-            found.append({"field": field_path(path[:2]), "message": f"nests deeper than {MAX_DEPTH} levels"})
+            found.append(
+                {"field": field_path(path[:2]), "message": f"nests deeper than {MAX_DEPTH} levels"}
+            )
             continue
         elif isinstance(value, dict):
             for key, item in reversed(value.items()):
                 if (key_problem := _text_problem(key)) is not None:
-                    found.append({"field": field_path((*path, key)), "message": f"its name {key_problem}"})
+                    found.append(
+                        {"field": field_path((*path, key)), "message": f"its name {key_problem}"}
+                    )
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):
             stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(value))))
@@ -211,15 +217,23 @@ def validate_create(body: Any) -> CreateRecording:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     if (values := count_values(body)) > MAX_VALUES:
-        raise PayloadTooLarge(f"the body holds {values} JSON values; the limit is {MAX_VALUES}", field="body")
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict | list) and (values := count_values(metadata)) > MAX_METADATA_VALUES:
         raise PayloadTooLarge(
-            f"metadata holds {values} JSON values; the limit is {MAX_METADATA_VALUES}", field="metadata"
+            f"the body holds {values} JSON values; the limit is {MAX_VALUES}", field="body"
+        )
+    metadata = body.get("metadata")
+    if (
+        isinstance(metadata, dict | list)
+        and (values := count_values(metadata)) > MAX_METADATA_VALUES
+    ):
+        raise PayloadTooLarge(
+            f"metadata holds {values} JSON values; the limit is {MAX_METADATA_VALUES}",
+            field="metadata",
         )
     if details := unstorable(body):
         first = details[0]
-        raise InvalidInput(f"{first['field']}: {first['message']}", field=first["field"], details=details)
+        raise InvalidInput(
+            f"{first['field']}: {first['message']}", field=first["field"], details=details
+        )
     try:
         return CreateRecording.model_validate(body)
     except ValidationError as exc:

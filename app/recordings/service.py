@@ -194,7 +194,9 @@ class RecordingService:
             if size < 0:
                 raise ValueError
         except ValueError:
-            raise InvalidInput("Content-Length must be a whole number", field="Content-Length") from None
+            raise InvalidInput(
+                "Content-Length must be a whole number", field="Content-Length"
+            ) from None
         base_type = normalise_content_type(content_type or "")
         if not (base_type.startswith("video/") or base_type == "application/octet-stream"):
             raise UnsupportedMediaType(
@@ -208,9 +210,13 @@ class RecordingService:
         if size == 0:
             raise InvalidInput("the video is empty", field="body")
         if recording.video_upload_status == UploadStatus.UPLOADED.value:
-            raise Conflict("a video is already uploaded for this recording", code="already_uploaded")
+            raise Conflict(
+                "a video is already uploaded for this recording", code="already_uploaded"
+            )
 
-        stored_type = recording.video_content_type if base_type == "application/octet-stream" else base_type
+        stored_type = (
+            recording.video_content_type if base_type == "application/octet-stream" else base_type
+        )
         artifact_id = new_object_id()
         key = object_key(recording.id, artifact_id, stored_type)
         try:
@@ -233,7 +239,9 @@ class RecordingService:
             )
         except repository.UploadRaceLost:
             await self._storage.delete(key)
-            raise Conflict("a video is already uploaded for this recording", code="already_uploaded") from None
+            raise Conflict(
+                "a video is already uploaded for this recording", code="already_uploaded"
+            ) from None
         except BaseException:
             await self._storage.delete(key)
             raise
@@ -254,7 +262,10 @@ class RecordingService:
         recording is ``uploaded``. A wrong object makes it ``failed`` with the reason (and is
         removed, so that a retry starts clean). No object yet changes nothing.
         """
-        if not self._storage.can_presign or recording.video_upload_status != UploadStatus.PENDING.value:
+        if (
+            not self._storage.can_presign
+            or recording.video_upload_status != UploadStatus.PENDING.value
+        ):
             return
         artifact = await repository.pending_presigned_artifact(recording.id)
         if artifact is None:
@@ -262,7 +273,9 @@ class RecordingService:
         try:
             info = await self._storage.head(artifact.object_key)
         except StorageError as exc:
-            log.warning("recording.verify_unavailable", recording_id=str(recording.id), error=str(exc))
+            log.warning(
+                "recording.verify_unavailable", recording_id=str(recording.id), error=str(exc)
+            )
             return
         if info is None:
             return
@@ -281,7 +294,9 @@ class RecordingService:
             await repository.mark_upload_failed(recording.id, reason, artifact_id=artifact.id)
             recording.video_upload_status = UploadStatus.FAILED.value
             recording.video_upload_error = reason
-            log.info("recording.direct_upload_rejected", recording_id=str(recording.id), reason=reason)
+            log.info(
+                "recording.direct_upload_rejected", recording_id=str(recording.id), reason=reason
+            )
             return
         try:
             await repository.commit_upload(
@@ -316,7 +331,9 @@ class RecordingService:
         recording = await self.get(caller, recording_id)
         artifact = await repository.stored_artifact(recording.id)
         if artifact is None:
-            raise Conflict("the recording has no uploaded video", code="video_not_uploaded", field="video")
+            raise Conflict(
+                "the recording has no uploaded video", code="video_not_uploaded", field="video"
+            )
         return await self._storage.download_url(
             artifact.object_key, filename=artifact.object_key.rsplit("/", 1)[-1]
         )
@@ -332,7 +349,12 @@ class RecordingService:
         return await self._storage.download_url(artifact.object_key) if artifact else None
 
     async def list(
-        self, caller: Caller, *, limit: str | int | None, cursor: str | None, status: str | None = None
+        self,
+        caller: Caller,
+        *,
+        limit: str | int | None,
+        cursor: str | None,
+        status: str | None = None,
     ) -> Page:
         if not caller.signed_in or caller.subject is None:
             raise Unauthenticated("sign in to list recordings")
@@ -341,7 +363,9 @@ class RecordingService:
         if status is not None and status not in {s.value for s in RecordingStatus}:
             raise InvalidInput(f"unknown status {status!r}", field="status")
         user = await repository.get_or_create_user(caller.subject)
-        rows = await repository.list_for_owner(user.id, limit=page_size + 1, after=after, status=status)
+        rows = await repository.list_for_owner(
+            user.id, limit=page_size + 1, after=after, status=status
+        )
         next_cursor = encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
         return Page(recordings=rows[:page_size], next_cursor=next_cursor)
 
@@ -407,7 +431,8 @@ async def _exactly(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes
             received += len(chunk)
             if received > size:
                 raise InvalidInput(
-                    f"the body is longer than its Content-Length ({size} bytes)", field="Content-Length"
+                    f"the body is longer than its Content-Length ({size} bytes)",
+                    field="Content-Length",
                 )
             if chunk:
                 yield chunk

@@ -24,7 +24,9 @@ DOWNLOAD_PATH = "/api/storage/"
 class LocalStorage:
     """Objects as files below ``root``; one JSON sidecar per object keeps its Content-Type."""
 
-    def __init__(self, root: Path, *, public_base_url: str, secret: bytes, ttl_seconds: int) -> None:
+    def __init__(
+        self, root: Path, *, public_base_url: str, secret: bytes, ttl_seconds: int
+    ) -> None:
         self._root = root.resolve()
         self._base = public_base_url.rstrip("/")
         self._secret = secret

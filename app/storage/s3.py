@@ -85,7 +85,11 @@ class S3Storage:
             async for chunk in chunks:
                 body += chunk
             await self._call(
-                "put_object", Bucket=self._bucket, Key=key, Body=bytes(body), ContentType=content_type
+                "put_object",
+                Bucket=self._bucket,
+                Key=key,
+                Body=bytes(body),
+                ContentType=content_type,
             )
             return len(body)
 
@@ -147,12 +151,16 @@ class S3Storage:
 
     async def _abort(self, key: str, upload_id: str) -> None:
         try:
-            await self._call("abort_multipart_upload", Bucket=self._bucket, Key=key, UploadId=upload_id)
+            await self._call(
+                "abort_multipart_upload", Bucket=self._bucket, Key=key, UploadId=upload_id
+            )
         except StorageError:
             pass  # the bucket's lifecycle rule for incomplete uploads is the backstop
 
     async def put_bytes(self, key: str, content_type: str, data: bytes) -> None:
-        await self._call("put_object", Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+        await self._call(
+            "put_object", Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+        )
 
     async def delete_prefix(self, prefix: str) -> None:
         def delete_all() -> None:
@@ -160,7 +168,9 @@ class S3Storage:
             for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
                 keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
                 if keys:
-                    self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+                    self._client.delete_objects(
+                        Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
 
         try:
             await anyio.to_thread.run_sync(delete_all)

@@ -14,13 +14,23 @@ from schema import GraphQLApp, build_schema
 from schema import broadcast
 from schema.subscriptions import _decoded
 
-NARROW = 'subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId progress } }'
-WIDE = 'subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId status stage progress message } }'
+NARROW = "subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId progress } }"
+WIDE = "subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId status stage progress message } }"
 
 
 def _event(progress: float, *, final: bool = False) -> bytes:
-    return AnalysisProgress(recording_id="r1", job_id="job-1", status="analyzed" if final else "analyzing",
-                            stage="ocr", progress=progress, message=f"at {progress}").to_json().encode()
+    return (
+        AnalysisProgress(
+            recording_id="r1",
+            job_id="job-1",
+            status="analyzed" if final else "analyzing",
+            stage="ocr",
+            progress=progress,
+            message=f"at {progress}",
+        )
+        .to_json()
+        .encode()
+    )
 
 
 class _Subscribers:
@@ -40,12 +50,21 @@ class _Subscribers:
             return SimpleNamespace(id=rid)
 
         async def progress_for(recording: object) -> AnalysisProgress:
-            return AnalysisProgress(recording_id="r1", job_id="job-1", status="analyzing", stage="decode",
-                                    progress=0.0, message=None)
+            return AnalysisProgress(
+                recording_id="r1",
+                job_id="job-1",
+                status="analyzing",
+                stage="decode",
+                progress=0.0,
+                message=None,
+            )
 
-        services = SimpleNamespace(recordings=SimpleNamespace(get=get),
-                                   analysis=SimpleNamespace(progress_for=progress_for))
-        return SimpleNamespace(services=services, broker=SimpleNamespace(subscribe=subscribe), caller=None)
+        services = SimpleNamespace(
+            recordings=SimpleNamespace(get=get), analysis=SimpleNamespace(progress_for=progress_for)
+        )
+        return SimpleNamespace(
+            services=services, broker=SimpleNamespace(subscribe=subscribe), caller=None
+        )
 
     def publish(self, raw: bytes) -> None:
         for queue in self.queues:
@@ -64,9 +83,11 @@ async def test_subscribers_with_one_document_share_one_result_and_others_get_the
     narrow_a: list[Any] = []
     narrow_b: list[Any] = []
     wide: list[Any] = []
-    tasks = [asyncio.create_task(_collect(schema, NARROW, subscribers.context(), narrow_a)),
-             asyncio.create_task(_collect(schema, NARROW, subscribers.context(), narrow_b)),
-             asyncio.create_task(_collect(schema, WIDE, subscribers.context(), wide))]
+    tasks = [
+        asyncio.create_task(_collect(schema, NARROW, subscribers.context(), narrow_a)),
+        asyncio.create_task(_collect(schema, NARROW, subscribers.context(), narrow_b)),
+        asyncio.create_task(_collect(schema, WIDE, subscribers.context(), wide)),
+    ]
     while len(subscribers.queues) < 3 or min(len(narrow_a), len(narrow_b), len(wide)) < 1:
         await asyncio.sleep(0.01)
     subscribers.publish(_event(0.5))
@@ -79,8 +100,15 @@ async def test_subscribers_with_one_document_share_one_result_and_others_get_the
         {"analysisProgress": {"jobId": "job-1", "progress": 1.0}},
     ]
     assert [r.data for r in narrow_b] == [r.data for r in narrow_a]
-    assert wide[1].data == {"analysisProgress": {"jobId": "job-1", "status": "analyzing", "stage": "ocr",
-                                                 "progress": 0.5, "message": "at 0.5"}}
+    assert wide[1].data == {
+        "analysisProgress": {
+            "jobId": "job-1",
+            "status": "analyzing",
+            "stage": "ocr",
+            "progress": 0.5,
+            "message": "at 0.5",
+        }
+    }
     # Published events: one execution for both narrow subscribers (the same data object), the
     # wide one its own. The current state is read per subscriber and executed per subscriber.
     assert narrow_a[1].data is narrow_b[1].data and narrow_a[2].data is narrow_b[2].data
@@ -91,12 +119,14 @@ async def test_subscribers_with_one_document_share_one_result_and_others_get_the
 async def test_variables_are_part_of_what_is_shared() -> None:
     schema = build_schema(Settings())
     event = _decoded(_event(0.25))[1]
-    query = 'subscription($id: ID!) { analysisProgress(recordingId: $id) { progress } }'
+    query = "subscription($id: ID!) { analysisProgress(recordingId: $id) { progress } }"
     subscribers = _Subscribers()
     results: dict[str, list[Any]] = {"r1": [], "r2": []}
 
     async def follow(rid: str) -> None:
-        stream = await schema.subscribe(query, variable_values={"id": rid}, context_value=subscribers.context())
+        stream = await schema.subscribe(
+            query, variable_values={"id": rid}, context_value=subscribers.context()
+        )
         async for result in stream:
             results[rid].append(result)
 
@@ -108,15 +138,21 @@ async def test_variables_are_part_of_what_is_shared() -> None:
     subscribers.publish(raw)
     subscribers.publish(_event(1.0, final=True))
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
-    assert results["r1"][1].data == results["r2"][1].data == {"analysisProgress": {"progress": 0.25}}
+    assert (
+        results["r1"][1].data == results["r2"][1].data == {"analysisProgress": {"progress": 0.25}}
+    )
     assert results["r1"][1].data is not results["r2"][1].data  # other variables: executed again
 
 
 def test_a_shared_next_message_is_encoded_once_with_each_operation_id_spliced_in() -> None:
-    data = {"analysisProgress": {"jobId": "job-1", "progress": 0.5, "message": 'quote " and \u00e9'}}
+    data = {
+        "analysisProgress": {"jobId": "job-1", "progress": 0.5, "message": 'quote " and \u00e9'}
+    }
     app = GraphQLApp(build_schema(Settings()), Settings())
     plain = app.encode_json({"id": "1", "type": "next", "payload": {"data": data}})
-    assert broadcast.encode_next({"id": "1", "type": "next", "payload": {"data": data}}) is None  # not shared
+    assert (
+        broadcast.encode_next({"id": "1", "type": "next", "payload": {"data": data}}) is None
+    )  # not shared
 
     result = SimpleNamespace(data=data)
     broadcast._encoded[id(data)] = [data, None]
@@ -128,9 +164,16 @@ def test_a_shared_next_message_is_encoded_once_with_each_operation_id_spliced_in
             assert json.loads(encoded) == message
         assert app.encode_json({"id": "1", "type": "next", "payload": {"data": data}}) == plain
         # Anything else — errors alongside, other message types — is encoded normally.
-        with_errors = {"id": "1", "type": "next", "payload": {"data": data, "errors": [{"message": "x"}]}}
+        with_errors = {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": data, "errors": [{"message": "x"}]},
+        }
         assert json.loads(app.encode_json(with_errors)) == with_errors
-        assert json.loads(app.encode_json({"id": "1", "type": "complete"})) == {"id": "1", "type": "complete"}
+        assert json.loads(app.encode_json({"id": "1", "type": "complete"})) == {
+            "id": "1",
+            "type": "complete",
+        }
     finally:
         broadcast._encoded.pop(id(data), None)
         broadcast._results.pop(("test",), None)
@@ -157,7 +200,9 @@ def test_the_caches_stay_bounded() -> None:
     assert len(broadcast._encoded) <= broadcast.CACHE_SIZE
 
 
-async def test_events_go_straight_to_a_websocket_operation_with_the_data_graphql_would_give() -> None:
+async def test_events_go_straight_to_a_websocket_operation_with_the_data_graphql_would_give() -> (
+    None
+):
     """Inside a websocket operation, shared events skip the result stream: what is sent must be
     exactly what executing the document would give (aliases, fragments, __typename included)."""
     query = """subscription($id: ID!) { p: analysisProgress(recordingId: $id) { __typename ...F pct: progress } }
@@ -188,8 +233,26 @@ async def test_events_go_straight_to_a_websocket_operation_with_the_data_graphql
     assert len(yielded) == 1  # only the current state went through the result stream
     assert [m["id"] for m in sent] == ["op-7", "op-7"] and all(m["type"] == "next" for m in sent)
     assert [m["payload"] for m in sent] == [
-        {"data": {"p": {"__typename": "AnalysisProgressEvent", "jobId": "job-1", "status": "analyzing", "pct": 0.5}}},
-        {"data": {"p": {"__typename": "AnalysisProgressEvent", "jobId": "job-1", "status": "analyzed", "pct": 1.0}}},
+        {
+            "data": {
+                "p": {
+                    "__typename": "AnalysisProgressEvent",
+                    "jobId": "job-1",
+                    "status": "analyzing",
+                    "pct": 0.5,
+                }
+            }
+        },
+        {
+            "data": {
+                "p": {
+                    "__typename": "AnalysisProgressEvent",
+                    "jobId": "job-1",
+                    "status": "analyzed",
+                    "pct": 1.0,
+                }
+            }
+        },
     ]
 
 

@@ -51,7 +51,9 @@ async def test_after_a_lost_connection_every_channel_is_re_read_and_live_again(b
                 server.start()
                 assert await asyncio.wait_for(first.get(), 20) == b"missed on a"
                 assert await asyncio.wait_for(second.get(), 20) == b"missed on b"
-                assert {c for c, _ in calls} == {"a", "b"} and all(since is not None for _, since in calls)
+                assert {c for c, _ in calls} == {"a", "b"} and all(
+                    since is not None for _, since in calls
+                )
                 await publisher.publish("b", b"after")  # subscribed again in Redis
                 assert await asyncio.wait_for(second.get(), 5) == b"after"
         finally:

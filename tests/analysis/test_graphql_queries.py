@@ -27,8 +27,12 @@ LIST = """{ recordings(first: 50) { edges { node { id status
 
 @pytest.fixture
 async def orm(backends, db) -> AsyncIterator[Settings]:
-    settings = Settings(database_url=backends.database_url, redis_url=backends.redis_url, jwt_secret="x" * 32,
-                        graphql_max_depth=8)
+    settings = Settings(
+        database_url=backends.database_url,
+        redis_url=backends.redis_url,
+        jwt_secret="x" * 32,
+        graphql_max_depth=8,
+    )
     from app import db as database
 
     await database.init_db(settings.database_url)  # type: ignore[arg-type]
@@ -40,7 +44,9 @@ def make_context(settings: Settings, tmp_path, subject: str) -> Context:
     auth = Authenticator(settings)
     storage = LocalStorage(tmp_path, public_base_url="http://x", secret=b"s", ttl_seconds=60)
     recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-    services = Services(auth=auth, recordings=recordings, analysis=None, intake=None, max_json_bytes=1024)  # type: ignore[arg-type]
+    services = Services(
+        auth=auth, recordings=recordings, analysis=None, intake=None, max_json_bytes=1024
+    )  # type: ignore[arg-type]
     return Context(services=services, broker=None, caller=Caller(subject=subject))
 
 
@@ -49,22 +55,37 @@ async def seed(subject: str, count: int) -> None:
     base = datetime.now(UTC)
     for i in range(count):
         recording = await Recording.create(
-            id=uuid.uuid4(), owner=user, metadata={"intent": "x"},
-            video_content_type="video/webm", status="analyzed", created_at=base - timedelta(seconds=i),
+            id=uuid.uuid4(),
+            owner=user,
+            metadata={"intent": "x"},
+            video_content_type="video/webm",
+            status="analyzed",
+            created_at=base - timedelta(seconds=i),
         )
         job = f"job-{uuid.uuid4().hex}"
-        await Analysis.create(id=job, recording=recording, status="analyzed", summary="s", key_findings=["k"])
+        await Analysis.create(
+            id=job, recording=recording, status="analyzed", summary="s", key_findings=["k"]
+        )
         recording.current_analysis_id = job
         await recording.save()
         for p in range(3):
-            await AnalysisSection.create(analysis_id=job, position=p, title=f"t{p}", timestamp=p, end_timestamp=p + 1,
-                                         description="d", citations=[{"type": "user_action", "timestamp": p,
-                                                                      "evidenceId": f"ev-{p}"}])
+            await AnalysisSection.create(
+                analysis_id=job,
+                position=p,
+                title=f"t{p}",
+                timestamp=p,
+                end_timestamp=p + 1,
+                description="d",
+                citations=[{"type": "user_action", "timestamp": p, "evidenceId": f"ev-{p}"}],
+            )
 
 
 async def count_queries(monkeypatch, schema, query: str, context: Context) -> tuple[int, dict]:
     executed: list[str] = []
-    original_query, original_dict = AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict
+    original_query, original_dict = (
+        AsyncpgDBClient.execute_query,
+        AsyncpgDBClient.execute_query_dict,
+    )
 
     async def execute_query(self, sql, values=None):  # type: ignore[no-untyped-def]
         executed.append(sql)
@@ -82,15 +103,25 @@ async def count_queries(monkeypatch, schema, query: str, context: Context) -> tu
     return len(executed), result.data  # type: ignore[return-value]
 
 
-async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_queries(orm, monkeypatch, tmp_path):
+async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_queries(
+    orm, monkeypatch, tmp_path
+):
     schema = build_schema(orm)
     await seed("few", 3)
     await seed("many", 50)
-    few, data_few = await count_queries(monkeypatch, schema, LIST, make_context(orm, tmp_path, "few"))
-    many, data_many = await count_queries(monkeypatch, schema, LIST, make_context(orm, tmp_path, "many"))
+    few, data_few = await count_queries(
+        monkeypatch, schema, LIST, make_context(orm, tmp_path, "few")
+    )
+    many, data_many = await count_queries(
+        monkeypatch, schema, LIST, make_context(orm, tmp_path, "many")
+    )
     assert len(data_many["recordings"]["edges"]) == 50
-    assert all(len(e["node"]["analysis"]["sections"]) == 3 for e in data_many["recordings"]["edges"])
-    assert all(e["node"]["summary"]["keyFindings"] == ["k"] for e in data_many["recordings"]["edges"])
+    assert all(
+        len(e["node"]["analysis"]["sections"]) == 3 for e in data_many["recordings"]["edges"]
+    )
+    assert all(
+        e["node"]["summary"]["keyFindings"] == ["k"] for e in data_many["recordings"]["edges"]
+    )
     assert many == few, (few, many)  # the count does not grow with the number of recordings
     assert many <= 8
 
@@ -98,13 +129,19 @@ async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_querie
 async def test_query_depth_is_limited(orm, tmp_path):
     schema = build_schema(orm)
     deep = "{ recordings { edges { node { analysis { sections { citations { type } } } } } } }"
-    deeper = "{ recordings { pageInfo { hasNextPage } edges { node { analysis { sections { citations { " \
-             "type } } } } } } }"
-    too_deep = ("query { recordings { edges { node { analysis { sections { citations { type } } } } } } "
-                "x: recordings { edges { node { analysis { sections { title } } } } } }")
+    deeper = (
+        "{ recordings { pageInfo { hasNextPage } edges { node { analysis { sections { citations { "
+        "type } } } } } } }"
+    )
+    too_deep = (
+        "query { recordings { edges { node { analysis { sections { citations { type } } } } } } "
+        "x: recordings { edges { node { analysis { sections { title } } } } } }"
+    )
     ok = await schema.execute(deep, context_value=make_context(orm, tmp_path, "d"))
     assert ok.errors is None
-    assert (await schema.execute(deeper, context_value=make_context(orm, tmp_path, "d"))).errors is None
+    assert (
+        await schema.execute(deeper, context_value=make_context(orm, tmp_path, "d"))
+    ).errors is None
     limited = build_schema(orm.model_copy(update={"graphql_max_depth": 4}))
     result = await limited.execute(too_deep, context_value=make_context(orm, tmp_path, "d"))
     assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
@@ -114,15 +151,21 @@ async def test_sweep_removes_old_unclaimed_recordings_only(orm, tmp_path, db):
     from workers.jobs import sweep_unclaimed
 
     owner = await User.create(subject="keeper")
-    old_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={},
-                                           video_content_type="video/webm")
-    new_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={},
-                                           video_content_type="video/webm")
-    old_claimed = await Recording.create(id=uuid.uuid4(), owner=owner, metadata={},
-                                         video_content_type="video/webm")
+    old_unclaimed = await Recording.create(
+        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
+    )
+    new_unclaimed = await Recording.create(
+        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
+    )
+    old_claimed = await Recording.create(
+        id=uuid.uuid4(), owner=owner, metadata={}, video_content_type="video/webm"
+    )
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
-    await db.execute("UPDATE recordings SET created_at = $1 WHERE id = ANY($2::uuid[])", ten_days_ago,
-                     [old_unclaimed.id, old_claimed.id])
+    await db.execute(
+        "UPDATE recordings SET created_at = $1 WHERE id = ANY($2::uuid[])",
+        ten_days_ago,
+        [old_unclaimed.id, old_claimed.id],
+    )
     context = make_context(orm, tmp_path, "sweeper")
     swept = await sweep_unclaimed({"settings": orm, "recordings": context.services.recordings})
     assert swept == 1

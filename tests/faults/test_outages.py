@@ -55,15 +55,18 @@ def _env(backends: Backends, workdir: Path, **overrides: str) -> dict[str, str]:
 
 async def _connect(url: str) -> asyncpg.Connection:
     creds = credentials_from_url(url)
-    return await asyncpg.connect(host=creds["host"], port=creds["port"], user=creds["user"],
-                                 database=creds["database"])
+    return await asyncpg.connect(
+        host=creds["host"], port=creds["port"], user=creds["user"], database=creds["database"]
+    )
 
 
 def _log_text(workdir: Path, prefix: str) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(workdir.glob(f"{prefix}*.log")))
 
 
-async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(backends, http, workdir, own_database):
+async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(
+    backends, http, workdir, own_database
+):
     """PostgreSQL stops while the engine runs and stays down longer than arq's retries used to
     wait (2 + 4 + 8 s): the result is kept and saved once when the database is back. Meanwhile
     the API answers 503 with Retry-After (REST) and a typed retryable error (GraphQL), and logs
@@ -71,10 +74,15 @@ async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(bac
     alice = bearer(backends.jwt_secret, "alice")
     pg, database_url = own_database
     env = _env(backends, workdir, RECORDINGS_DATABASE_URL=database_url)
-    with services.api_server(env, cwd=workdir) as (url, _), services.worker_process(env, cwd=workdir):
+    with (
+        services.api_server(env, cwd=workdir) as (url, _),
+        services.worker_process(env, cwd=workdir),
+    ):
         api = Api(url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None)
         rid = await uploaded_recording(http, api, alice, scenario="login-500")
-        async with Subscription(url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+        async with Subscription(
+            url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}
+        ) as sub:
             await asyncio.sleep(0.3)
             job_id = (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).json()["jobId"]
             await wait_for_stage(sub, ENGINE_STAGES)
@@ -84,8 +92,13 @@ async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(bac
                 r = await http.get(f"{url}{BASE}/{rid}", headers=alice)
                 assert r.status_code == 503 and r.headers["Retry-After"].isdigit(), r.text
                 assert r.json()["error"]["code"] == "unavailable"
-                body = await gql(http, url, "query($id: ID!) { recording(id: $id) { status } }", {"id": rid},
-                                 alice)
+                body = await gql(
+                    http,
+                    url,
+                    "query($id: ID!) { recording(id: $id) { status } }",
+                    {"id": rid},
+                    alice,
+                )
                 assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE", body
                 assert body["errors"][0]["extensions"]["retryable"] is True
             await asyncio.sleep(max(0.0, 20 - (time.monotonic() - down_at)))
@@ -93,15 +106,21 @@ async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(bac
             back_at = time.monotonic()
             events = await collect(sub, timeout=180)
         assert events[-1]["status"] == "analyzed", events[-3:]
-        print(f"\ndatabase down {back_at - down_at:.1f} s; analysis saved {time.monotonic() - back_at:.1f} s "
-              "after it was back")
+        print(
+            f"\ndatabase down {back_at - down_at:.1f} s; analysis saved {time.monotonic() - back_at:.1f} s "
+            "after it was back"
+        )
         r = await http.get(f"{url}{BASE}/{rid}/summary", headers=alice)
         assert r.status_code == 200 and r.json()["keyFindings"]
     conn = await _connect(database_url)
     try:
         rows = await conn.fetch("SELECT id, status, attempts FROM analyses")
-        sections = await conn.fetchval("SELECT count(*) FROM analysis_sections WHERE analysis_id = $1", job_id)
-        positions = await conn.fetch("SELECT position FROM analysis_sections WHERE analysis_id = $1", job_id)
+        sections = await conn.fetchval(
+            "SELECT count(*) FROM analysis_sections WHERE analysis_id = $1", job_id
+        )
+        positions = await conn.fetch(
+            "SELECT position FROM analysis_sections WHERE analysis_id = $1", job_id
+        )
     finally:
         await conn.close()
     assert [(r["id"], r["status"], r["attempts"]) for r in rows] == [(job_id, "analyzed", 1)]
@@ -119,9 +138,13 @@ async def test_the_worker_and_subscribers_ride_out_redis_restarts(backends, http
     alice = bearer(backends.jwt_secret, "alice")
     with services.own_redis(workdir) as redis_server:
         env = _env(backends, workdir, RECORDINGS_REDIS_URL=redis_server.url)
-        with services.api_server(env, cwd=workdir) as (url, _), \
-                services.worker_process(env, cwd=workdir) as worker:
-            api = Api(url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None)
+        with (
+            services.api_server(env, cwd=workdir) as (url, _),
+            services.worker_process(env, cwd=workdir) as worker,
+        ):
+            api = Api(
+                url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None
+            )
             await asyncio.sleep(2)  # the worker is polling
             redis_server.stop()
             await asyncio.sleep(3)
@@ -129,9 +152,13 @@ async def test_the_worker_and_subscribers_ride_out_redis_restarts(backends, http
             redis_server.start()
 
             rid = await uploaded_recording(http, api, alice, scenario="login-500")
-            async with Subscription(url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+            async with Subscription(
+                url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}
+            ) as sub:
                 await asyncio.sleep(0.3)
-                assert (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).status_code == 200
+                assert (
+                    await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)
+                ).status_code == 200
                 await wait_for_stage(sub, ENGINE_STAGES)
                 redis_server.stop()
                 await asyncio.sleep(3)
@@ -140,30 +167,50 @@ async def test_the_worker_and_subscribers_ride_out_redis_restarts(backends, http
                 events = await collect(sub, timeout=180)
             assert events[-1]["status"] == "analyzed", events[-3:]
 
-            later = await uploaded_recording(http, api, alice, scenario="login-500", video="recording.mp4")
-            assert (await http.post(f"{url}{BASE}/{later}/analyze", headers=alice)).status_code == 200
+            later = await uploaded_recording(
+                http, api, alice, scenario="login-500", video="recording.mp4"
+            )
+            assert (
+                await http.post(f"{url}{BASE}/{later}/analyze", headers=alice)
+            ).status_code == 200
             status = await _wait_status(http, url, later, alice)
             assert status == "analyzed"
             assert worker.proc.poll() is None
-    rows = await db.fetch("SELECT recording_id::text AS rid, status, attempts FROM analyses ORDER BY created_at")
-    assert [(r["rid"], r["status"], r["attempts"]) for r in rows] == [(rid, "analyzed", 1), (later, "analyzed", 1)]
+    rows = await db.fetch(
+        "SELECT recording_id::text AS rid, status, attempts FROM analyses ORDER BY created_at"
+    )
+    assert [(r["rid"], r["status"], r["attempts"]) for r in rows] == [
+        (rid, "analyzed", 1),
+        (later, "analyzed", 1),
+    ]
     worker_log = _log_text(workdir, "worker-")
     assert "worker.redis.unavailable" in worker_log and "worker.redis.recovered" in worker_log
 
 
-async def test_an_end_published_while_redis_is_down_still_reaches_the_subscriber(backends, http, db, workdir):
+async def test_an_end_published_while_redis_is_down_still_reaches_the_subscriber(
+    backends, http, db, workdir
+):
     """The analysis ends while Redis is down and stays down until the worker gives up publishing
     the final event: the API's fan-out re-reads the state when Redis is back, so the subscriber
     still gets "analyzed" and its subscription completes."""
     alice = bearer(backends.jwt_secret, "alice")
     with services.own_redis(workdir) as redis_server:
         env = _env(backends, workdir, RECORDINGS_REDIS_URL=redis_server.url)
-        with services.api_server(env, cwd=workdir) as (url, _), services.worker_process(env, cwd=workdir):
-            api = Api(url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None)
+        with (
+            services.api_server(env, cwd=workdir) as (url, _),
+            services.worker_process(env, cwd=workdir),
+        ):
+            api = Api(
+                url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None
+            )
             rid = await uploaded_recording(http, api, alice, scenario="login-500")
-            async with Subscription(url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+            async with Subscription(
+                url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}
+            ) as sub:
                 await asyncio.sleep(0.3)
-                assert (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).status_code == 200
+                assert (
+                    await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)
+                ).status_code == 200
                 await wait_for_stage(sub, ENGINE_STAGES)
                 redis_server.stop()
                 deadline = time.monotonic() + 120
@@ -173,15 +220,22 @@ async def test_an_end_published_while_redis_is_down_still_reaches_the_subscriber
                 redis_server.start()
                 events = await collect(sub, timeout=60)
             assert events[-1]["status"] == "analyzed", events[-3:]
-    assert await db.fetchval("SELECT status FROM analyses WHERE recording_id = $1::uuid", rid) == "analyzed"
+    assert (
+        await db.fetchval("SELECT status FROM analyses WHERE recording_id = $1::uuid", rid)
+        == "analyzed"
+    )
 
 
-async def test_analyze_while_redis_is_down_is_a_503_that_changes_nothing(backends, http, db, workdir):
+async def test_analyze_while_redis_is_down_is_a_503_that_changes_nothing(
+    backends, http, db, workdir
+):
     alice = bearer(backends.jwt_secret, "alice")
     with services.own_redis(workdir) as redis_server:
         env = _env(backends, workdir, RECORDINGS_REDIS_URL=redis_server.url)
         with services.api_server(env, cwd=workdir) as (url, _):
-            api = Api(url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None)
+            api = Api(
+                url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None
+            )
             rid = await uploaded_recording(http, api, alice, scenario="login-500")
             redis_server.stop()
             r = await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)
@@ -196,7 +250,9 @@ async def test_analyze_while_redis_is_down_is_a_503_that_changes_nothing(backend
             assert r.status_code == 200 and r.json()["status"] == "analyzing"
 
 
-async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(backends, http, db, workdir):
+async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
+    backends, http, db, workdir
+):
     """SIGKILL of the worker alone (not its process group): its engine process goes too, and
     another worker runs the interrupted analysis once the job's lease lapses."""
     import os
@@ -207,10 +263,15 @@ async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
     lease = 6.0
     alice = bearer(backends.jwt_secret, "alice")
     env = _env(backends, workdir, RECORDINGS_JOB_LEASE_SECONDS=str(lease))
-    with services.api_server(env, cwd=workdir) as (url, _), services.worker_process(env, cwd=workdir) as worker:
+    with (
+        services.api_server(env, cwd=workdir) as (url, _),
+        services.worker_process(env, cwd=workdir) as worker,
+    ):
         api = Api(url=url, env=env, pid=0, storage="local", data_dir=workdir / "var", bucket=None)
         rid = await uploaded_recording(http, api, alice, scenario="login-500")
-        async with Subscription(url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}) as sub:
+        async with Subscription(
+            url, PROGRESS, {"id": rid}, {"Authorization": alice["Authorization"]}
+        ) as sub:
             await asyncio.sleep(0.3)
             job_id = (await http.post(f"{url}{BASE}/{rid}/analyze", headers=alice)).json()["jobId"]
             await wait_for_stage(sub, ENGINE_STAGES)
@@ -225,19 +286,27 @@ async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
             engine_gone_s = time.monotonic() - killed_at
             worker.start()
             while await db.fetchval("SELECT attempts FROM analyses WHERE id = $1", job_id) < 2:
-                assert time.monotonic() - killed_at < lease + 30, "the interrupted job was not run again"
+                assert time.monotonic() - killed_at < lease + 30, (
+                    "the interrupted job was not run again"
+                )
                 await asyncio.sleep(0.25)
             retried_after = time.monotonic() - killed_at
             events = await collect(sub, timeout=180)
         assert events[-1]["status"] == "analyzed", events[-3:]
     assert retried_after < lease + 30
-    print(f"\nengine gone {engine_gone_s:.2f} s after its worker; job run again {retried_after:.1f} s after "
-          f"(lease {lease:.0f} s)")
-    rows = await db.fetch("SELECT id, status, attempts FROM analyses WHERE recording_id = $1::uuid", rid)
+    print(
+        f"\nengine gone {engine_gone_s:.2f} s after its worker; job run again {retried_after:.1f} s after "
+        f"(lease {lease:.0f} s)"
+    )
+    rows = await db.fetch(
+        "SELECT id, status, attempts FROM analyses WHERE recording_id = $1::uuid", rid
+    )
     assert [(r["id"], r["status"], r["attempts"]) for r in rows] == [(job_id, "analyzed", 2)]
 
 
-async def _wait_status(http, url: str, rid: str, headers: dict[str, str], timeout: float = 180) -> str:
+async def _wait_status(
+    http, url: str, rid: str, headers: dict[str, str], timeout: float = 180
+) -> str:
     deadline = time.monotonic() + timeout
     status = ""
     while time.monotonic() < deadline:

@@ -41,7 +41,9 @@ def test_a_huge_header_is_refused_with_431(local_api: Api):
     assert reply == b"" or reply.startswith(b"HTTP/1.1 431 "), reply[:100]
     assert time.monotonic() - started < 10
     # the limit leaves room for what real clients send: a 16 KiB header (a large JWT) is fine
-    status, _ = raw_request(local_api.url, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Token: {'t' * 16384}")
+    status, _ = raw_request(
+        local_api.url, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Token: {'t' * 16384}"
+    )
     assert status == 200
 
 
@@ -90,9 +92,13 @@ def test_a_body_that_arrives_with_its_head_is_not_counted_as_head(local_api: Api
     from tests.support.factories import BASE, create_body
 
     body = create_body()
-    body["actions"] = [{"type": "click", "timestamp": i, "text": "z" * 200} for i in range(4000)]  # ~1 MiB
+    body["actions"] = [
+        {"type": "click", "timestamp": i, "text": "z" * 200} for i in range(4000)
+    ]  # ~1 MiB
     data = json.dumps(body).encode()
-    head = (f"POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: close")
+    head = (
+        f"POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close"
+    )
     status, reply = raw_request(local_api.url, head, data, timeout=30)
     assert status == 201, reply[:300]

@@ -37,8 +37,11 @@ def analyse(engine: _Any) -> _Callable[[str, str], tuple[_Any, list[tuple[str, f
             folder = FIXTURE_DATA / scenario
             events: list[tuple[str, float, str]] = []
             meta = _json.loads((folder / "create.json").read_text())
-            result = engine.analyze(folder / f"recording.{container}", meta,
-                                    progress=lambda s, f, m: events.append((s, f, m)))
+            result = engine.analyze(
+                folder / f"recording.{container}",
+                meta,
+                progress=lambda s, f, m: events.append((s, f, m)),
+            )
             cache[key] = (result, events)
         return cache[key]
 
@@ -81,9 +84,14 @@ def hints_for(scenario: str) -> _KeyframeHints:
     body = create_body(scenario)
     state = body.get("browserState", {})
     clicks = [a["timestamp"] / 1000 for a in body.get("actions", []) if a.get("type") == "click"]
-    errors = [c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"]
-    errors += [r["timestamp"] / 1000 for r in state.get("networkRequests", [])
-               if int(r.get("status") or 0) >= 400]
+    errors = [
+        c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"
+    ]
+    errors += [
+        r["timestamp"] / 1000
+        for r in state.get("networkRequests", [])
+        if int(r.get("status") or 0) >= 400
+    ]
     return _KeyframeHints(click_times=clicks, error_times=sorted(errors))
 
 
@@ -111,15 +119,21 @@ def probed() -> _Callable[[str, str], _ProbeInfo]:
 
 
 @_pytest.fixture(scope="session")
-def keyframes_of(probed: _Callable[[str, str], _ProbeInfo]) -> _Callable[[str, str], list[_Keyframe]]:
+def keyframes_of(
+    probed: _Callable[[str, str], _ProbeInfo],
+) -> _Callable[[str, str], list[_Keyframe]]:
     """``keyframes_of(scenario, container)`` -> keyframes (default options, create.json hints), cached."""
     cache: dict[tuple[str, str], list[_Keyframe]] = {}
 
     def get(scenario: str, container: str) -> list[_Keyframe]:
         if (scenario, container) not in cache:
             cache[(scenario, container)] = _extract_keyframes(
-                media_path(scenario, container), probed(scenario, container), _KeyframeOptions(),
-                _MediaLimits(), hints_for(scenario))
+                media_path(scenario, container),
+                probed(scenario, container),
+                _KeyframeOptions(),
+                _MediaLimits(),
+                hints_for(scenario),
+            )
         return cache[(scenario, container)]
 
     return get

@@ -58,15 +58,24 @@ def _without_page_events(value: Any) -> Any:
     """The recorder's JSON as an SDK that logs no navigation would send it: no visited URLs, no
     page titles or addresses, no navigate actions; clicks, scrolls and the rest stay."""
     if isinstance(value, dict):
-        return {k: _without_page_events(v) for k, v in value.items()
-                if k not in {"visitedUrls", "pages", "url", "title"}}
+        return {
+            k: _without_page_events(v)
+            for k, v in value.items()
+            if k not in {"visitedUrls", "pages", "url", "title"}
+        }
     if isinstance(value, list):
-        return [_without_page_events(v) for v in value if not (isinstance(v, dict) and v.get("type") == "navigate")]
+        return [
+            _without_page_events(v)
+            for v in value
+            if not (isinstance(v, dict) and v.get("type") == "navigate")
+        ]
     return value
 
 
 @pytest.mark.parametrize("scenario", ["upgrade-checkout", "login-500"])
-def test_without_page_events_the_pages_are_found_on_screen_after_clicks(engine, truth, scenario: str) -> None:
+def test_without_page_events_the_pages_are_found_on_screen_after_clicks(
+    engine, truth, scenario: str
+) -> None:
     """A single-page app or a recorder that logs no navigation: each page change the user made
     by clicking is seen as a new view, and scrolling is not taken for one."""
     meta = _without_page_events(json.loads((FIXTURE_DATA / scenario / "create.json").read_text()))
@@ -85,7 +94,9 @@ def test_without_page_events_the_pages_are_found_on_screen_after_clicks(engine, 
 
 
 @pytest.mark.parametrize("scenario", ["upgrade-checkout", "login-500"])
-def test_from_the_screen_alone_no_section_starts_where_no_page_does(engine, truth, scenario: str) -> None:
+def test_from_the_screen_alone_no_section_starts_where_no_page_does(
+    engine, truth, scenario: str
+) -> None:
     """No events at all: scrolling down and back up must not open sections of their own."""
     result = engine.analyze(FIXTURE_DATA / scenario / "recording.webm", {})
     starts = [s.start for s in result.sections]
@@ -355,7 +366,9 @@ def test_a_failed_transcription_stops_the_analysis_with_its_reason(
     assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's"
+)
 def test_keyframes_and_ocr_run_below_the_priority_of_transcription(engine) -> None:
     # Each stage reports progress from its own thread; note that thread's nice value.
     seen: dict[str, set[int]] = {}

@@ -295,8 +295,15 @@ def test_a_short_word_on_the_rows_of_a_change_is_part_of_its_region(tmp_path) ->
     def draw(t: float) -> np.ndarray:
         img = np.full((800, 360, 3), 255, np.uint8)
         if t >= 1.0:
-            cv2.putText(img, "Error: payment failed", (5, 400), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (0, 0, 255), 1)
+            cv2.putText(
+                img,
+                "Error: payment failed",
+                (5, 400),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                (0, 0, 255),
+                1,
+            )
             cv2.rectangle(img, (60, 420), (72, 438), (0, 0, 0), -1)  # the pointer, just below
         return img
 

@@ -217,6 +217,7 @@ def _mp4_without_moov(path: Path) -> Path:
 WEBM = media_path("login-500", "webm")
 MP4 = media_path("login-500", "mp4")
 
+
 def test_audio_that_changes_layout_and_rate_part_way_is_resampled_whole() -> None:
     """One resampler takes one kind of input; the stream gets a new one where its kind changes."""
 

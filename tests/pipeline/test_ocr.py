@@ -361,7 +361,9 @@ def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one
     plain = _page(words)
     toast = plain.copy()
     cv2.rectangle(toast, (420, 520), (880, 600), (60, 60, 200), -1)
-    cv2.putText(toast, "PAYMENT FAILED", (440, 575), cv2.FONT_HERSHEY_DUPLEX, 1.0, (255, 255, 255), 2)
+    cv2.putText(
+        toast, "PAYMENT FAILED", (440, 575), cv2.FONT_HERSHEY_DUPLEX, 1.0, (255, 255, 255), 2
+    )
     toast_box = Box(x=410, y=510, w=480, h=100)
     keyframes = [
         _frame(0, 0.0, plain, None, 1.0),
@@ -393,7 +395,15 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
     with pytest.raises(RuntimeError, match="engine crashed"):
         try:  # the error surfaces at a later submit, at the latest at finish
             for i in range(200):
-                reader.submit(_frame(i, float(i), _page(["A"]), None if i == 0 else Box(x=0, y=0, w=10, h=10), 0.1))
+                reader.submit(
+                    _frame(
+                        i,
+                        float(i),
+                        _page(["A"]),
+                        None if i == 0 else Box(x=0, y=0, w=10, h=10),
+                        0.1,
+                    )
+                )
         except BaseException:
             reader.close()
             raise
@@ -433,7 +443,9 @@ def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_
         submitted.append(kf)
         reader.submit(kf)
 
-    final = extract_keyframes(video, info, options, MediaLimits(), KeyframeHints(), on_keyframe=submit)
+    final = extract_keyframes(
+        video, info, options, MediaLimits(), KeyframeHints(), on_keyframe=submit
+    )
     reader.finish(final)
     assert cap == 5 and len(final) == 5 and len(submitted) > 2 * cap  # the pass did drop many
     assert reader.reads <= 2 * cap

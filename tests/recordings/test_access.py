@@ -11,25 +11,121 @@ CALLERS = ["owner", "other_user", "anonymous", "own_upload_token", "other_upload
 
 # What each caller gets on a recording that alice created signed in (so it is claimed).
 CLAIMED = {
-    "detail": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
-    "video_url": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
-    "upload": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "claim": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
-    "delete": {"owner": 204, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
-    "analyze": {"owner": 200, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
-    "analysis": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
-    "summary": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
+    "detail": {
+        "owner": 200,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
+    "video_url": {
+        "owner": 200,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
+    "upload": {
+        "owner": 200,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 200,
+        "other_upload_token": 404,
+    },
+    "claim": {
+        "owner": 200,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 401,
+        "other_upload_token": 401,
+    },
+    "delete": {
+        "owner": 204,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 401,
+        "other_upload_token": 401,
+    },
+    "analyze": {
+        "owner": 200,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
+    "analysis": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
+    "summary": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
 }
 # ... on a recording created anonymously and not claimed yet ("owner" is then just a signed-in user).
 UNCLAIMED = {
-    "detail": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "video_url": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "upload": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "claim": {"owner": 200, "other_user": 200, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
-    "delete": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 401, "other_upload_token": 401},
-    "analyze": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 200, "other_upload_token": 404},
-    "analysis": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
-    "summary": {"owner": 404, "other_user": 404, "anonymous": 401, "own_upload_token": 404, "other_upload_token": 404},
+    "detail": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 200,
+        "other_upload_token": 404,
+    },
+    "video_url": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 200,
+        "other_upload_token": 404,
+    },
+    "upload": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 200,
+        "other_upload_token": 404,
+    },
+    "claim": {
+        "owner": 200,
+        "other_user": 200,
+        "anonymous": 401,
+        "own_upload_token": 401,
+        "other_upload_token": 401,
+    },
+    "delete": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 401,
+        "other_upload_token": 401,
+    },
+    "analyze": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 200,
+        "other_upload_token": 404,
+    },
+    "analysis": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
+    "summary": {
+        "owner": 404,
+        "other_user": 404,
+        "anonymous": 401,
+        "own_upload_token": 404,
+        "other_upload_token": 404,
+    },
 }
 # For the owner (or the upload token of an unclaimed recording), "analysis" and "summary" are 404 only
 # because nothing was analysed yet: the body says so ("analysis_not_found"), unlike another caller's 404.
@@ -62,8 +158,14 @@ async def test_ownership_matrix(api: Api, http, db, backends, claimed, route, ca
     rid = recording["recordingId"]
     other = await create(http, api.url)
     if route in ("video_url", "analyze", "analysis", "summary"):
-        assert (await upload(http, api.url, rid, b"v", headers={"X-Upload-Token": recording["uploadToken"]})).status_code == 200
-    before = await db.fetchrow("SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid)
+        assert (
+            await upload(
+                http, api.url, rid, b"v", headers={"X-Upload-Token": recording["uploadToken"]}
+            )
+        ).status_code == 200
+    before = await db.fetchrow(
+        "SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid
+    )
     headers = {
         "owner": alice,
         "other_user": bearer(backends.jwt_secret, "mallory"),
@@ -79,7 +181,9 @@ async def test_ownership_matrix(api: Api, http, db, backends, claimed, route, ca
         assert r.json()["error"]["code"] == ("analysis_not_found" if may_read else "not_found")
     if expected >= 400:
         assert set(r.json()["error"]) >= {"code", "message", "field"}
-        after = await db.fetchrow("SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid)
+        after = await db.fetchrow(
+            "SELECT owner_id, video_upload_status FROM recordings WHERE id = $1::uuid", rid
+        )
         assert after == before  # a refused call changes nothing
     if route == "delete" and expected == 204:
         assert await db.fetchval("SELECT count(*) FROM recordings WHERE id = $1::uuid", rid) == 0

@@ -25,8 +25,9 @@ async def test_create_stores_exactly_what_was_sent(api: Api, http, db, scenario)
     assert created["status"] == "pending" and created["videoUploadStatus"] == "pending"
     assert created["uploadToken"]
     row = await db.fetchrow("SELECT * FROM recordings WHERE id = $1::uuid", created["recordingId"])
-    capture = await db.fetchrow("SELECT * FROM recording_captures WHERE recording_id = $1::uuid",
-                                created["recordingId"])
+    capture = await db.fetchrow(
+        "SELECT * FROM recording_captures WHERE recording_id = $1::uuid", created["recordingId"]
+    )
     assert json.loads(row["metadata"]) == body["metadata"]
     assert json.loads(capture["actions"]) == body["actions"]
     assert json.loads(capture["browser_state"]) == body["browserState"]
@@ -38,8 +39,13 @@ async def test_create_stores_exactly_what_was_sent(api: Api, http, db, scenario)
 
 async def test_presigned_fields_only_where_storage_can_presign(api: Api, http, db):
     created = (await http.post(api.url + BASE, json=create_body())).json()
-    presigned = {"uploadUrl", "presignedVideoObjectId", "presignedVideoObjectKey",
-                 "presignedVideoContentType", "presignedTtlSeconds"}
+    presigned = {
+        "uploadUrl",
+        "presignedVideoObjectId",
+        "presignedVideoObjectKey",
+        "presignedVideoContentType",
+        "presignedTtlSeconds",
+    }
     if api.storage == "local":
         assert presigned.isdisjoint(created)
         assert await count(db, "video_artifacts") == 0
@@ -56,24 +62,36 @@ async def test_presigned_fields_only_where_storage_can_presign(api: Api, http, d
 
 
 async def test_signed_in_creator_owns_the_recording(api: Api, http, db, backends):
-    created = (await http.post(api.url + BASE, json=create_body(),
-                               headers=bearer(backends.jwt_secret, "alice"))).json()
+    created = (
+        await http.post(
+            api.url + BASE, json=create_body(), headers=bearer(backends.jwt_secret, "alice")
+        )
+    ).json()
     row = await db.fetchrow(
         "SELECT u.subject, r.claimed_at FROM recordings r JOIN users u ON u.id = r.owner_id "
-        "WHERE r.id = $1::uuid", created["recordingId"])
+        "WHERE r.id = $1::uuid",
+        created["recordingId"],
+    )
     assert row["subject"] == "alice" and row["claimed_at"] is not None
 
 
-@pytest.mark.parametrize("content_type,stored", [
-    ("video/webm;codecs=vp9,opus", "video/webm"),
-    ("video/mp4", "video/mp4"),
-    ("video/quicktime", "video/quicktime"),
-])
+@pytest.mark.parametrize(
+    "content_type,stored",
+    [
+        ("video/webm;codecs=vp9,opus", "video/webm"),
+        ("video/mp4", "video/mp4"),
+        ("video/quicktime", "video/quicktime"),
+    ],
+)
 async def test_content_type_is_normalised(api: Api, http, db, content_type, stored):
     body = create_body() | {"videoContentType": content_type}
     created = (await http.post(api.url + BASE, json=body)).json()
-    assert await db.fetchval("SELECT video_content_type FROM recordings WHERE id = $1::uuid",
-                             created["recordingId"]) == stored
+    assert (
+        await db.fetchval(
+            "SELECT video_content_type FROM recordings WHERE id = $1::uuid", created["recordingId"]
+        )
+        == stored
+    )
 
 
 async def test_every_bad_field_is_named_and_nothing_is_stored(api: Api, http, db):
@@ -89,19 +107,28 @@ async def test_every_bad_field_is_named_and_nothing_is_stored(api: Api, http, db
     error = r.json()["error"]
     assert error["code"] == "invalid_input"
     fields = {d["field"] for d in error["details"]}
-    assert {"metadata.title", "metadata.duration", "actions[1].timestamp",
-            "browserState.consoleLogs", "videoContentType", "surprise"} <= fields
+    assert {
+        "metadata.title",
+        "metadata.duration",
+        "actions[1].timestamp",
+        "browserState.consoleLogs",
+        "videoContentType",
+        "surprise",
+    } <= fields
     assert error["field"] in fields
     assert await count(db, "recordings") == 0
 
 
-@pytest.mark.parametrize("payload,headers,status,field", [
-    (b"{not json", {"Content-Type": "application/json"}, 400, "body"),
-    (b"[1, 2]", {"Content-Type": "application/json"}, 400, "body"),
-    (b'{"metadata": {}}', {"Content-Type": "text/plain"}, 415, "Content-Type"),
-    (b"", {"Content-Type": "application/json"}, 400, "body"),
-    (b'{"metadata": 5}', {"Content-Type": "application/json"}, 400, "metadata"),
-])
+@pytest.mark.parametrize(
+    "payload,headers,status,field",
+    [
+        (b"{not json", {"Content-Type": "application/json"}, 400, "body"),
+        (b"[1, 2]", {"Content-Type": "application/json"}, 400, "body"),
+        (b'{"metadata": {}}', {"Content-Type": "text/plain"}, 415, "Content-Type"),
+        (b"", {"Content-Type": "application/json"}, 400, "body"),
+        (b'{"metadata": 5}', {"Content-Type": "application/json"}, 400, "metadata"),
+    ],
+)
 async def test_malformed_bodies_are_4xx(api: Api, http, db, payload, headers, status, field):
     r = await http.post(api.url + BASE, content=payload, headers=headers)
     assert r.status_code == status
@@ -120,27 +147,52 @@ def _with_title(raw: str, prefix: str) -> str:
 NESTED = "[" * 100_000 + "]" * 100_000
 
 
-@pytest.mark.parametrize("make,field,reason", [
-    # Python's json reads these; JSON has no such values and jsonb refuses them.
-    (lambda b: _raw(b | {"metadata": b["metadata"] | {"ratio": float("nan")}}), "body",
-     "NaN is not a JSON value"),
-    (lambda b: _raw(b).replace('"duration": ', '"duration": -Infinity, "d": ', 1), "body",
-     "-Infinity is not a JSON value"),
-    # Deeper than the parser's stack: a RecursionError inside json.loads.
-    (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), "body",
-     "nested too deeply"),
-    # Parsed, but deep enough that a parser in a deeper stack (a worker's) may not read it back.
-    (lambda b: _raw(b).replace('"title": ', '"deep": ' + "[" * 600 + "]" * 600 + ', "title": ', 1),
-     "metadata.deep", "nests deeper than 512 levels"),
-    # "\ud800" alone decodes to a str that cannot be written as UTF-8.
-    (lambda b: _with_title(_raw(b), "\\ud800"), "metadata.title", "unpaired surrogate"),
-    # ... in a name too: the answer names the field with the escape (it must encode as UTF-8).
-    (lambda b: _raw(b).replace('"title": ', '"x\\udfff": 1, "title": ', 1), "metadata.x\\udfff",
-     "its name contains an unpaired surrogate"),
-])
-async def test_json_that_postgres_cannot_store_is_a_400_not_a_500(api: Api, http, db, make, field, reason):
-    r = await http.post(api.url + BASE, content=make(create_body()).encode(),
-                        headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    "make,field,reason",
+    [
+        # Python's json reads these; JSON has no such values and jsonb refuses them.
+        (
+            lambda b: _raw(b | {"metadata": b["metadata"] | {"ratio": float("nan")}}),
+            "body",
+            "NaN is not a JSON value",
+        ),
+        (
+            lambda b: _raw(b).replace('"duration": ', '"duration": -Infinity, "d": ', 1),
+            "body",
+            "-Infinity is not a JSON value",
+        ),
+        # Deeper than the parser's stack: a RecursionError inside json.loads.
+        (
+            lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1),
+            "body",
+            "nested too deeply",
+        ),
+        # Parsed, but deep enough that a parser in a deeper stack (a worker's) may not read it back.
+        (
+            lambda b: _raw(b).replace(
+                '"title": ', '"deep": ' + "[" * 600 + "]" * 600 + ', "title": ', 1
+            ),
+            "metadata.deep",
+            "nests deeper than 512 levels",
+        ),
+        # "\ud800" alone decodes to a str that cannot be written as UTF-8.
+        (lambda b: _with_title(_raw(b), "\\ud800"), "metadata.title", "unpaired surrogate"),
+        # ... in a name too: the answer names the field with the escape (it must encode as UTF-8).
+        (
+            lambda b: _raw(b).replace('"title": ', '"x\\udfff": 1, "title": ', 1),
+            "metadata.x\\udfff",
+            "its name contains an unpaired surrogate",
+        ),
+    ],
+)
+async def test_json_that_postgres_cannot_store_is_a_400_not_a_500(
+    api: Api, http, db, make, field, reason
+):
+    r = await http.post(
+        api.url + BASE,
+        content=make(create_body()).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["code"] == "invalid_input" and error["field"] == field
@@ -151,7 +203,9 @@ async def test_json_that_postgres_cannot_store_is_a_400_not_a_500(api: Api, http
 async def test_deep_json_within_the_bound_is_kept(api: Api, http, db):
     deep = "[" * 500 + "]" * 500
     raw = _raw(create_body()).replace('"title": ', f'"deep": {deep}, "title": ', 1)
-    r = await http.post(api.url + BASE, content=raw.encode(), headers={"Content-Type": "application/json"})
+    r = await http.post(
+        api.url + BASE, content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 201, r.text
     stored = json.loads(await db.fetchval("SELECT metadata FROM recordings"))["deep"]
     assert json.dumps(stored, separators=(",", ":")) == deep
@@ -159,26 +213,35 @@ async def test_deep_json_within_the_bound_is_kept(api: Api, http, db):
 
 async def test_a_surrogate_pair_is_text_and_kept(api: Api, http, db):
     # An escaped emoji is a valid pair: it decodes to one character and is stored as sent.
-    r = await http.post(api.url + BASE, content=_with_title(_raw(create_body()), "\\ud83d\\ude00").encode(),
-                        headers={"Content-Type": "application/json"})
+    r = await http.post(
+        api.url + BASE,
+        content=_with_title(_raw(create_body()), "\\ud83d\\ude00").encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 201, r.text
     title = json.loads(await db.fetchval("SELECT metadata FROM recordings"))["title"]
     assert title.startswith("\U0001f600")
 
 
-GQL_CREATE = ("mutation($input: JSON!) { createRecording(input: $input) { __typename "
-              "... on InvalidInputError { message field } } }")
+GQL_CREATE = (
+    "mutation($input: JSON!) { createRecording(input: $input) { __typename "
+    "... on InvalidInputError { message field } } }"
+)
 
 
-@pytest.mark.parametrize("make,status,field", [
-    (lambda b: _raw(b).replace('"duration": ', '"ratio": NaN, "duration": ', 1), 400, None),
-    (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), 400, None),
-    (lambda b: _with_title(_raw(b), "\\udc00"), 200, "metadata.title"),
-])
+@pytest.mark.parametrize(
+    "make,status,field",
+    [
+        (lambda b: _raw(b).replace('"duration": ', '"ratio": NaN, "duration": ', 1), 400, None),
+        (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), 400, None),
+        (lambda b: _with_title(_raw(b), "\\udc00"), 200, "metadata.title"),
+    ],
+)
 async def test_graphql_create_refuses_the_same_json(api: Api, http, db, make, status, field):
     raw = make({"query": GQL_CREATE, "variables": {"input": create_body()}})
-    r = await http.post(api.url + "/graphql", content=raw.encode(),
-                        headers={"Content-Type": "application/json"})
+    r = await http.post(
+        api.url + "/graphql", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == status, r.text
     if field is not None:
         result = r.json()["data"]["createRecording"]

@@ -34,8 +34,13 @@ async def test_list_is_newest_first_with_cursor_pages(api: Api, http, db, backen
 
 async def test_list_rejects_bad_paging(api: Api, http, db, backends):
     alice = bearer(backends.jwt_secret, "alice")
-    for params, field in (({"limit": 0}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": 1000}, "limit"),
-                          ({"cursor": "!!!"}, "cursor"), ({"cursor": "eyJhIjogMX0"}, "cursor")):
+    for params, field in (
+        ({"limit": 0}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": 1000}, "limit"),
+        ({"cursor": "!!!"}, "cursor"),
+        ({"cursor": "eyJhIjogMX0"}, "cursor"),
+    ):
         r = await http.get(api.url + BASE, headers=alice, params=params)
         assert r.status_code == 400, params
         assert r.json()["error"]["field"] == field
@@ -55,11 +60,15 @@ async def test_claim_rules(api: Api, http, db, backends):
     missing = await http.post(f"{api.url}{BASE}/{uuid.uuid4()}/claim", headers=bob)
     assert r.status_code == missing.status_code == 404
     assert r.json() == missing.json()
-    owner = await db.fetchval("SELECT u.subject FROM recordings r JOIN users u ON u.id = r.owner_id")
+    owner = await db.fetchval(
+        "SELECT u.subject FROM recordings r JOIN users u ON u.id = r.owner_id"
+    )
     assert owner == "alice"
     # once claimed, the upload token no longer reads it; the owner does
     detail = f"{api.url}{BASE}/{created['recordingId']}"
-    assert (await http.get(detail, headers={"X-Upload-Token": created["uploadToken"]})).status_code == 404
+    assert (
+        await http.get(detail, headers={"X-Upload-Token": created["uploadToken"]})
+    ).status_code == 404
     assert (await http.get(detail, headers=alice)).json()["userId"] == "alice"
 
 

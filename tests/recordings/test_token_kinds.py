@@ -15,18 +15,25 @@ from tests.support.factories import BASE, bearer, create, token, upload
 from tests.support.graphql import PROGRESS, Subscription
 
 REST_ROUTES = [
-    ("POST", ""), ("GET", ""), ("GET", "/{id}"), ("DELETE", "/{id}"), ("PUT", "/{id}/video"),
-    ("GET", "/{id}/video"), ("POST", "/{id}/claim"), ("POST", "/{id}/analyze"), ("GET", "/{id}/analysis"),
+    ("POST", ""),
+    ("GET", ""),
+    ("GET", "/{id}"),
+    ("DELETE", "/{id}"),
+    ("PUT", "/{id}/video"),
+    ("GET", "/{id}/video"),
+    ("POST", "/{id}/claim"),
+    ("POST", "/{id}/analyze"),
+    ("GET", "/{id}/analysis"),
     ("GET", "/{id}/summary"),
 ]
 
 GRAPHQL_OPERATIONS = [
     "{ recordings { edges { node { id } } } }",
-    'query($id: ID!) { recording(id: $id) { id } }',
-    'mutation($id: ID!) { claimRecording(id: $id) { __typename } }',
-    'mutation($id: ID!) { analyzeRecording(id: $id) { __typename } }',
-    'mutation($id: ID!) { deleteRecording(id: $id) { __typename } }',
-    'mutation($input: JSON!) { createRecording(input: $input) { __typename } }',
+    "query($id: ID!) { recording(id: $id) { id } }",
+    "mutation($id: ID!) { claimRecording(id: $id) { __typename } }",
+    "mutation($id: ID!) { analyzeRecording(id: $id) { __typename } }",
+    "mutation($id: ID!) { deleteRecording(id: $id) { __typename } }",
+    "mutation($input: JSON!) { createRecording(input: $input) { __typename } }",
 ]
 
 
@@ -43,7 +50,9 @@ async def test_an_upload_token_is_refused_as_a_bearer_token_on_every_route(
     if method == "PUT":
         headers["Content-Type"] = "video/webm"
         kwargs["content"] = b"video"
-    r = await http.request(method, local_api.url + BASE + path.format(id=rid), headers=headers, **kwargs)
+    r = await http.request(
+        method, local_api.url + BASE + path.format(id=rid), headers=headers, **kwargs
+    )
     assert r.status_code == 401, r.text
     assert r.json()["error"]["field"] == "Authorization"
     assert await db.fetchval("SELECT count(*) FROM users") == 0  # nobody was signed in
@@ -55,8 +64,11 @@ async def test_an_upload_token_is_refused_as_a_bearer_token_over_graphql(
 ):
     created = await create(http, local_api.url)
     variables = {"id": created["recordingId"], "input": {}}
-    r = await http.post(local_api.url + "/graphql", json={"query": operation, "variables": variables},
-                        headers={"Authorization": f"Bearer {created['uploadToken']}"})
+    r = await http.post(
+        local_api.url + "/graphql",
+        json={"query": operation, "variables": variables},
+        headers={"Authorization": f"Bearer {created['uploadToken']}"},
+    )
     assert r.status_code == 401, r.text
     assert await db.fetchval("SELECT count(*) FROM users") == 0
 
@@ -73,37 +85,54 @@ async def test_an_upload_token_is_refused_as_a_bearer_token_by_subscriptions(
 
 
 @pytest.mark.parametrize("route", ["detail", "upload", "video_url"])
-async def test_a_user_token_is_refused_as_an_upload_token(local_api: Api, http, db, backends, route):
+async def test_a_user_token_is_refused_as_an_upload_token(
+    local_api: Api, http, db, backends, route
+):
     created = await create(http, local_api.url)
     rid = created["recordingId"]
-    user_token = token(backends.jwt_secret, rid)  # a user named like the recording, signed with the JWT secret
+    user_token = token(
+        backends.jwt_secret, rid
+    )  # a user named like the recording, signed with the JWT secret
     headers = {"X-Upload-Token": user_token}
     if route == "upload":
         r = await upload(http, local_api.url, rid, b"video", headers=headers)
     else:
-        r = await http.get(f"{local_api.url}{BASE}/{rid}{'/video' if route == 'video_url' else ''}", headers=headers)
+        r = await http.get(
+            f"{local_api.url}{BASE}/{rid}{'/video' if route == 'video_url' else ''}",
+            headers=headers,
+        )
     assert r.status_code == 401, r.text
     assert r.json()["error"]["field"] == "X-Upload-Token"
-    detail = await http.get(f"{local_api.url}{BASE}/{rid}", headers={"X-Upload-Token": created["uploadToken"]})
+    detail = await http.get(
+        f"{local_api.url}{BASE}/{rid}", headers={"X-Upload-Token": created["uploadToken"]}
+    )
     assert detail.status_code == 200 and detail.json()["videoUploadStatus"] == "pending"
 
 
-async def test_a_user_token_is_refused_as_an_upload_token_by_subscriptions(local_api: Api, http, db, backends):
+async def test_a_user_token_is_refused_as_an_upload_token_by_subscriptions(
+    local_api: Api, http, db, backends
+):
     created = await create(http, local_api.url)
     payload = {"X-Upload-Token": token(backends.jwt_secret, created["recordingId"])}
-    async with Subscription(local_api.url, PROGRESS, {"id": created["recordingId"]}, payload) as sub:
+    async with Subscription(
+        local_api.url, PROGRESS, {"id": created["recordingId"]}, payload
+    ) as sub:
         assert sub.ack == {"type": "closed", "code": 4403}
 
 
 SECRET = "s" * 32
 
 
-@pytest.mark.parametrize("overrides", [
-    {},  # the defaults: one secret signs both kinds
-    {"signing_secret": SECRET},  # the same secret set twice
-    {"signing_secret": "t" * 32, "jwt_audience": "recordings-api"},
-    {"jwt_issuer": "https://issuer.example"},
-], ids=["defaults", "same-signing-secret", "own-signing-secret-with-audience", "issuer"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # the defaults: one secret signs both kinds
+        {"signing_secret": SECRET},  # the same secret set twice
+        {"signing_secret": "t" * 32, "jwt_audience": "recordings-api"},
+        {"jwt_issuer": "https://issuer.example"},
+    ],
+    ids=["defaults", "same-signing-secret", "own-signing-secret-with-audience", "issuer"],
+)
 async def test_the_two_kinds_never_pass_for_one_another_whatever_is_configured(overrides):
     auth = Authenticator(Settings(jwt_secret=SECRET, **overrides))
     rid = uuid.uuid4()
@@ -124,8 +153,12 @@ async def test_a_bearer_token_with_the_upload_audience_is_refused():
     claims = {"sub": "mallory", "exp": 2**31, "aud": [UPLOAD_AUDIENCE, "other"]}
     with pytest.raises(Unauthenticated):
         await auth.verify_bearer(jwt.encode(claims, SECRET, algorithm="HS256"))
-    typed = jwt.encode({"sub": "mallory", "exp": 2**31}, SECRET, algorithm="HS256",
-                       headers={"typ": "recordings-upload+jwt"})
+    typed = jwt.encode(
+        {"sub": "mallory", "exp": 2**31},
+        SECRET,
+        algorithm="HS256",
+        headers={"typ": "recordings-upload+jwt"},
+    )
     with pytest.raises(Unauthenticated):
         await auth.verify_bearer(typed)
     # an ordinary bearer token still works

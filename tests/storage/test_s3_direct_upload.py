@@ -31,9 +31,14 @@ async def test_presigned_put_then_read_marks_uploaded(s3: Api, http, db, backend
     alice = bearer(backends.jwt_secret, "alice")
     created = await create(http, s3.url, headers=alice)
     rid = created["recordingId"]
-    assert (await detail(http, s3, rid, alice))["videoUploadStatus"] == "pending"  # nothing there yet
-    put = httpx.put(created["uploadUrl"], content=b"\x1aE\xdf\xa3" + b"v" * 5000,
-                    headers={"Content-Type": created["presignedVideoContentType"]})
+    assert (await detail(http, s3, rid, alice))[
+        "videoUploadStatus"
+    ] == "pending"  # nothing there yet
+    put = httpx.put(
+        created["uploadUrl"],
+        content=b"\x1aE\xdf\xa3" + b"v" * 5000,
+        headers={"Content-Type": created["presignedVideoContentType"]},
+    )
     assert put.status_code == 200
     assert (await detail(http, s3, rid, alice))["videoUploadStatus"] == "uploaded"
     artifact = await db.fetchrow("SELECT * FROM video_artifacts")
@@ -43,33 +48,52 @@ async def test_presigned_put_then_read_marks_uploaded(s3: Api, http, db, backend
     assert httpx.get(url).content.startswith(b"\x1aE\xdf\xa3")
 
 
-@pytest.mark.parametrize("content_type,data,reason", [
-    ("text/plain", b"v" * 100, "uploaded as text/plain"),
-    ("video/mp4", b"v" * 100, "but video/webm was signed"),
-    ("video/webm", b"", "empty"),
-])
-async def test_a_wrong_direct_upload_fails_with_its_reason(s3: Api, http, db, backends, content_type, data, reason):
+@pytest.mark.parametrize(
+    "content_type,data,reason",
+    [
+        ("text/plain", b"v" * 100, "uploaded as text/plain"),
+        ("video/mp4", b"v" * 100, "but video/webm was signed"),
+        ("video/webm", b"", "empty"),
+    ],
+)
+async def test_a_wrong_direct_upload_fails_with_its_reason(
+    s3: Api, http, db, backends, content_type, data, reason
+):
     alice = bearer(backends.jwt_secret, "alice")
     created = await create(http, s3.url, headers=alice)
     rid = created["recordingId"]
     # moto accepts this although the URL signed another Content-Type; real S3 would refuse it.
-    assert httpx.put(created["uploadUrl"], content=data, headers={"Content-Type": content_type}).status_code == 200
+    assert (
+        httpx.put(
+            created["uploadUrl"], content=data, headers={"Content-Type": content_type}
+        ).status_code
+        == 200
+    )
     state = await detail(http, s3, rid, alice)
     assert state["videoUploadStatus"] == "failed"
     assert reason in state["videoUploadError"]
     # the bad object is gone, and the upload can be retried through the server
     listing = s3_client(backends.s3_endpoint).list_objects_v2(Bucket=s3.bucket)
     assert listing.get("KeyCount", 0) == 0
-    r = await http.put(f"{s3.url}{BASE}/{rid}/video", content=b"good", headers={**alice, "Content-Type": "video/webm"})
+    r = await http.put(
+        f"{s3.url}{BASE}/{rid}/video",
+        content=b"good",
+        headers={**alice, "Content-Type": "video/webm"},
+    )
     assert r.status_code == 200
     assert (await detail(http, s3, rid, alice))["videoUploadStatus"] == "uploaded"
 
 
-async def test_server_upload_after_presign_replaces_the_presigned_artifact(s3: Api, http, db, backends):
+async def test_server_upload_after_presign_replaces_the_presigned_artifact(
+    s3: Api, http, db, backends
+):
     alice = bearer(backends.jwt_secret, "alice")
     created = await create(http, s3.url, headers=alice)
-    r = await http.put(f"{s3.url}{BASE}/{created['recordingId']}/video", content=b"abc",
-                       headers={**alice, "Content-Type": "video/webm"})
+    r = await http.put(
+        f"{s3.url}{BASE}/{created['recordingId']}/video",
+        content=b"abc",
+        headers={**alice, "Content-Type": "video/webm"},
+    )
     assert r.status_code == 200
     rows = await db.fetch("SELECT id, state FROM video_artifacts")
     assert [(row["id"], row["state"]) for row in rows] == [(r.json()["videoArtifactId"], "stored")]

@@ -17,7 +17,7 @@ SIZE = 300 * MiB
 async def body(digest):  # type: ignore[no-untyped-def]
     block = bytes(range(256)) * 4096  # 1 MiB, varied so nothing compresses it away
     for i in range(SIZE // MiB):
-        chunk = block[i % 256:] + block[: i % 256]
+        chunk = block[i % 256 :] + block[: i % 256]
         digest.update(chunk)
         yield chunk
 

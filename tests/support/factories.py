@@ -30,7 +30,10 @@ def bearer(secret: str, subject: str) -> dict[str, str]:
 
 
 async def create(
-    http: httpx.AsyncClient, url: str, *, headers: dict[str, str] | None = None,
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
     body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     response = await http.post(url + BASE, json=body or create_body(), headers=headers or {})
@@ -39,8 +42,13 @@ async def create(
 
 
 async def upload(
-    http: httpx.AsyncClient, url: str, recording_id: str, data: bytes, *,
-    headers: dict[str, str], content_type: str = "video/webm",
+    http: httpx.AsyncClient,
+    url: str,
+    recording_id: str,
+    data: bytes,
+    *,
+    headers: dict[str, str],
+    content_type: str = "video/webm",
 ) -> httpx.Response:
     return await http.put(
         f"{url}{BASE}/{recording_id}/video",
@@ -50,13 +58,19 @@ async def upload(
 
 
 async def uploaded_recording(
-    http: httpx.AsyncClient, api: Any, headers: dict[str, str], scenario: str = "upgrade-checkout",
-    video: str = "recording.webm", data: bytes | None = None,
+    http: httpx.AsyncClient,
+    api: Any,
+    headers: dict[str, str],
+    scenario: str = "upgrade-checkout",
+    video: str = "recording.webm",
+    data: bytes | None = None,
 ) -> str:
     """A recording created through ``api`` (anything with a ``url``) with its video uploaded."""
     created = await create(http, api.url, headers=headers, body=create_body(scenario))
     payload = data if data is not None else (DATA / scenario / video).read_bytes()
     content_type = "video/mp4" if video.endswith(".mp4") else "video/webm"
-    r = await upload(http, api.url, created["recordingId"], payload, headers=headers, content_type=content_type)
+    r = await upload(
+        http, api.url, created["recordingId"], payload, headers=headers, content_type=content_type
+    )
     assert r.status_code == 200, r.text
     return str(created["recordingId"])

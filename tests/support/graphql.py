@@ -11,10 +11,16 @@ import httpx
 import websockets
 
 
-async def gql(http: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any] | None = None,
-              headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = await http.post(url + "/graphql", json={"query": query, "variables": variables or {}},
-                        headers=headers or {})
+async def gql(
+    http: httpx.AsyncClient,
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    r = await http.post(
+        url + "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
+    )
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -22,7 +28,9 @@ async def gql(http: httpx.AsyncClient, url: str, query: str, variables: dict[str
 class Subscription:
     """One graphql-transport-ws connection carrying one subscription."""
 
-    def __init__(self, url: str, query: str, variables: dict[str, Any], payload: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, query: str, variables: dict[str, Any], payload: dict[str, Any]
+    ) -> None:
         self._url = url.replace("http://", "ws://") + "/graphql"
         self._query = query
         self._variables = variables
@@ -39,8 +47,15 @@ class Subscription:
             self.ack = {"type": "closed", "code": exc.rcvd.code if exc.rcvd else None}
             return self
         if self.ack.get("type") == "connection_ack":
-            await self._ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                            "payload": {"query": self._query, "variables": self._variables}}))
+            await self._ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": self._query, "variables": self._variables},
+                    }
+                )
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -74,7 +89,9 @@ async def collect(sub: Subscription, timeout: float = 180) -> list[dict[str, Any
     return events
 
 
-async def wait_for_stage(sub: Subscription, stages: set[str], timeout: float = 120) -> dict[str, Any]:
+async def wait_for_stage(
+    sub: Subscription, stages: set[str], timeout: float = 120
+) -> dict[str, Any]:
     """Read progress events until one is in one of ``stages``; that event."""
     async for message in sub.messages(timeout=timeout):
         if message["type"] == "next":

@@ -25,7 +25,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, *, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str, *, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -42,7 +44,9 @@ def wait_http(url: str, *, timeout: float = 60, proc: subprocess.Popen[bytes] | 
 @contextlib.contextmanager
 def postgres_server(workdir: Path) -> Iterator[str]:
     """A server URL (database ``postgres``) from the environment or an embedded server."""
-    given = os.environ.get("RECORDINGS_TEST_DATABASE_URL") or os.environ.get("RECORDINGS_DATABASE_URL")
+    given = os.environ.get("RECORDINGS_TEST_DATABASE_URL") or os.environ.get(
+        "RECORDINGS_DATABASE_URL"
+    )
     if given:
         yield given
         return
@@ -97,7 +101,8 @@ class S3Process:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_http(f"{self.url}/moto-api/", proc=self.proc)
 
@@ -137,8 +142,13 @@ async def admin_sql(server_url: str, sql: str) -> None:
     from app.db import credentials_from_url
 
     creds = credentials_from_url(server_url)
-    conn = await asyncpg.connect(host=creds["host"], port=creds["port"], user=creds["user"],
-                                 password=creds["password"], database=creds["database"])
+    conn = await asyncpg.connect(
+        host=creds["host"],
+        port=creds["port"],
+        user=creds["user"],
+        password=creds["password"],
+        database=creds["database"],
+    )
     try:
         await conn.execute(sql)
     finally:
@@ -166,8 +176,13 @@ def fresh_database(server_url: str) -> Iterator[str]:
 def api_server(env: dict[str, str], *, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``recordings serve`` in its own process, as it runs in production."""
     port = free_port()
-    full_env = {**os.environ, **env, "RECORDINGS_PORT": str(port), "RECORDINGS_HOST": "127.0.0.1",
-                "RECORDINGS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    full_env = {
+        **os.environ,
+        **env,
+        "RECORDINGS_PORT": str(port),
+        "RECORDINGS_HOST": "127.0.0.1",
+        "RECORDINGS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     log = open(cwd / f"api-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"], env=full_env, cwd=cwd, stdout=log, stderr=log
@@ -197,8 +212,12 @@ class Worker:
         self.starts += 1
         log = open(self.cwd / f"worker-{os.getpid()}-{self.starts}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"], env={**os.environ, **self.env}, cwd=self.cwd,
-            stdout=log, stderr=log, start_new_session=True,
+            [sys.executable, "-m", "app.cli", "worker"],
+            env={**os.environ, **self.env},
+            cwd=self.cwd,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         log.close()
 
@@ -261,9 +280,23 @@ class RedisProcess:
     def start(self) -> None:
         log = open(self.dir / "redis.log", "ab")  # noqa: SIM115 - the server holds it
         self.proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)],
-            stdout=log, stderr=log,
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=log,
+            stderr=log,
         )
         log.close()
         deadline = time.monotonic() + 20
@@ -320,8 +353,18 @@ class PostgresProcess:
         self._pg_ctl("-w", "-m", "fast", "stop")
 
     def start(self) -> None:
-        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-o", f"-p {self.port}",
-                     "-l", str(self.server.log), "start")
+        self._pg_ctl(
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.socket_dir}",
+            "-o",
+            f"-p {self.port}",
+            "-l",
+            str(self.server.log),
+            "start",
+        )
 
     def close(self) -> None:
         self.server.cleanup()
