@@ -25,8 +25,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import services  # noqa: E402
-from tests.support.factories import BASE, bearer, create_body  # noqa: E402
+from tests.support import services
+from tests.support.factories import BASE, bearer, create_body
 
 
 def largest_body() -> bytes:

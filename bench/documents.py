@@ -30,8 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import services  # noqa: E402
-from tests.support.factories import BASE, DATA, bearer, create_body  # noqa: E402
+from tests.support import services
+from tests.support.factories import BASE, DATA, bearer, create_body
 
 FILES = [
     (scenario, video)

@@ -37,10 +37,10 @@ from websockets.uri import parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.analysis.progress import AnalysisProgress, progress_channel  # noqa: E402
-from tests.support import services  # noqa: E402
-from tests.support.factories import BASE, bearer, create_body  # noqa: E402
-from tests.support.graphql import PROGRESS  # noqa: E402
+from app.analysis.progress import AnalysisProgress, progress_channel
+from tests.support import services
+from tests.support.factories import BASE, bearer, create_body
+from tests.support.graphql import PROGRESS
 
 
 class _Subscriber(asyncio.Protocol):
@@ -112,9 +112,8 @@ class _Subscriber(asyncio.Protocol):
             if (
                 event.data.startswith(b'{"id":"1","type":"complete"')
                 or b'"type":"complete"' in event.data
-            ):
-                if not self.done.done():
-                    self.done.set_result(None)
+            ) and not self.done.done():
+                self.done.set_result(None)
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -23,9 +23,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import s3_client  # noqa: E402
-from tests.support import services  # noqa: E402
-from tests.support.factories import BASE, bearer, create_body  # noqa: E402
+from tests.conftest import s3_client
+from tests.support import services
+from tests.support.factories import BASE, bearer, create_body
 
 MiB = 1024 * 1024
 

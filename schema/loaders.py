@@ -10,9 +10,9 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from app.analysis import repository
+from app.analysis.models import Analysis, AnalysisFrame, AnalysisSection, Finding, TranscriptSegment
 from app.recordings import repository as recordings_repository
 from app.recordings.models import RecordingCapture
-from app.analysis.models import Analysis, AnalysisFrame, AnalysisSection, Finding, TranscriptSegment
 
 
 def _grouped(rows: Sequence[Any], keys: Sequence[str]) -> list[list[Any]]:

@@ -17,6 +17,7 @@ behind one protocol:
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import queue
@@ -666,7 +667,7 @@ def _small_gray(image: np.ndarray) -> np.ndarray:
 def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
     """Vertical scroll between two small frames in small pixels (+: content moved down), or 0."""
     (dx, dy), response = cv2.phaseCorrelate(prev.astype(np.float32), cur.astype(np.float32))
-    shift = int(round(dy))
+    shift = round(dy)
     if response < _MIN_SHIFT_RESPONSE or abs(dx) > 1.0 or shift == 0:
         return 0
     # Trust the peak only if moving the old frame really explains the new one. The
@@ -853,7 +854,7 @@ def _split_bands(image: np.ndarray, region: Box, parts: int) -> list[Box]:
     edges = [0, *cuts, region.h]
     return [
         Box(x=region.x, y=region.y + a, w=region.w, h=b - a)
-        for a, b in zip(edges, edges[1:], strict=False)
+        for a, b in itertools.pairwise(edges)
         if b - a >= 4
     ]
 

@@ -6,6 +6,7 @@ a fuzzy "does this text contain that string" test, and word error rate.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -24,11 +25,8 @@ _PUNCT_TRANSLATION = str.maketrans(
         "\u00a0": " ",
     }
 )
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def normalise(text: str) -> str:
@@ -89,7 +87,7 @@ def fuzzy_contains(haystack: Iterable[str], needle: str) -> float:
     if not target:
         return 100.0
     texts = [normalise(t).replace(" ", "") for t in haystack]
-    candidates = texts + [a + b for a, b in zip(texts, texts[1:], strict=False)]
+    candidates = texts + [a + b for a, b in itertools.pairwise(texts)]
     best = 0.0
     for text in candidates:
         if not text:

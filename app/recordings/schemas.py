@@ -150,7 +150,7 @@ def _clean(body: Any) -> bool:
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict):
-            if any("\x00" in key or not key.isascii() and _text_problem(key) for key in value):
+            if any("\x00" in key or (not key.isascii() and _text_problem(key)) for key in value):
                 return False
             items: Any = value.values()
         else:
@@ -158,7 +158,7 @@ def _clean(body: Any) -> bool:
         for item in items:
             kind = type(item)
             if kind is str:
-                if "\x00" in item or not item.isascii() and _text_problem(item):
+                if "\x00" in item or (not item.isascii() and _text_problem(item)):
                     return False
             elif kind is dict or kind is list:
                 if depth + 1 >= MAX_DEPTH:

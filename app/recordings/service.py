@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -36,8 +37,8 @@ from app.errors import (
     UnsupportedMediaType,
 )
 from app.recordings import repository
-from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
 from app.recordings.intake import PreparedCreate
+from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
 from app.recordings.schemas import EXTENSIONS, normalise_content_type
 from app.storage import Storage, StorageError
 
@@ -298,7 +299,7 @@ class RecordingService:
                 "recording.direct_upload_rejected", recording_id=str(recording.id), reason=reason
             )
             return
-        try:
+        with contextlib.suppress(repository.UploadRaceLost):
             await repository.commit_upload(
                 recording.id,
                 artifact_id=artifact.id,
@@ -306,8 +307,6 @@ class RecordingService:
                 size=info.size,
                 content_type=artifact.content_type,
             )
-        except repository.UploadRaceLost:
-            pass
         refreshed = await repository.get_recording(recording.id)
         if refreshed is not None:
             recording.video_upload_status = refreshed.video_upload_status

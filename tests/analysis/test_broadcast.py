@@ -10,8 +10,7 @@ from typing import Any
 
 from app.analysis.progress import AnalysisProgress
 from app.config import Settings
-from schema import GraphQLApp, build_schema
-from schema import broadcast
+from schema import GraphQLApp, broadcast, build_schema
 from schema.subscriptions import _decoded
 
 NARROW = "subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId progress } }"

@@ -109,7 +109,7 @@ async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_querie
     schema = build_schema(orm)
     await seed("few", 3)
     await seed("many", 50)
-    few, data_few = await count_queries(
+    few, _data_few = await count_queries(
         monkeypatch, schema, LIST, make_context(orm, tmp_path, "few")
     )
     many, data_many = await count_queries(

@@ -19,7 +19,7 @@ from app.analysis import repository as analyses
 from app.analysis.queue import AnalysisQueue
 from app.config import Settings
 from app.storage import make_storage
-from tests.conftest import DATA, Api
+from tests.conftest import Api
 from tests.support import services
 from tests.support.factories import BASE, bearer, create, uploaded_recording
 from tests.support.graphql import PROGRESS, Subscription, collect, gql, wait_for_stage
@@ -299,7 +299,7 @@ async def test_other_users_cannot_see_or_touch_an_analysis(local_api: Api, http,
 
 
 @pytest.mark.parametrize(
-    "query,fragment",
+    ("query", "fragment"),
     [
         ("{ recordings { edges { node { id } } } }", "sign in"),
         (

@@ -25,7 +25,7 @@ ENGINE_STAGES = {"decode", "keyframes", "ocr", "transcribe"}
 @pytest.fixture
 def workdir(backends: Backends) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(dir=backends.workdir, prefix="faults-"))
-    yield path
+    return path
 
 
 @pytest.fixture

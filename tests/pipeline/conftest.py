@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 # --- analysis engine (reasoning stages) -----------------------------------------------
-
 import json as _json
 from collections.abc import Callable as _Callable
 from pathlib import Path as _Path

@@ -234,7 +234,7 @@ def test_progress_is_monotonic_and_complete(analyse, scenario: str, container: s
         assert 0.0 <= fraction <= 1.0
         assert fraction >= last.get(stage, 0.0), (stage, fraction, last)
         last[stage] = fraction
-    assert last == {stage: 1.0 for stage in STAGES}
+    assert last == dict.fromkeys(STAGES, 1.0)
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)

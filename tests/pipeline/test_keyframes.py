@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -137,7 +138,7 @@ def test_keyframes_carry_full_resolution_bgr_and_changed_regions(
     for k in keyframes:
         assert k.image.shape == (720, 1280, 3) and k.image.dtype.name == "uint8"
         r = k.changed_region
-        assert r is not None and 0 <= r.x and 0 <= r.y and r.x + r.w <= 1280 and r.y + r.h <= 720
+        assert r is not None and r.x >= 0 and r.y >= 0 and r.x + r.w <= 1280 and r.y + r.h <= 720
     # Local changes (a field, a message) get a local region, not the whole frame.
     local = [k for k in keyframes[1:] if k.change_ratio < 0.05]
     assert local and all(k.changed_region.w * k.changed_region.h < 0.5 * 1280 * 720 for k in local)
@@ -237,7 +238,7 @@ def test_continuous_motion_is_sampled_not_ignored(tmp_path) -> None:  # type: ig
     keyframes = extract_keyframes(clip, info, options, MediaLimits(), KeyframeHints())
     moving = [k for k in keyframes if "moving" in k.reasons]
     assert 3 <= len(moving) <= 6
-    assert all(b.timestamp - a.timestamp >= 1.9 for a, b in zip(moving, moving[1:], strict=False))
+    assert all(b.timestamp - a.timestamp >= 1.9 for a, b in itertools.pairwise(moving))
 
 
 def test_keyframe_images_are_capped_by_memory_too(probed) -> None:  # type: ignore[no-untyped-def]

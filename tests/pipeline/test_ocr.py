@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import cv2
@@ -67,7 +68,7 @@ def test_lines_have_words_boxes_and_confidence(scenario: str, read_keyframes) ->
             assert " ".join(word.text for word in line.words) == line.text
             assert 0.0 <= line.confidence <= 1.0
             for b in [line.box] + [word.box for word in line.words]:
-                assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w + 1 and b.y + b.h <= h + 1, (
+                assert b.x >= 0 and b.y >= 0 and b.x + b.w <= w + 1 and b.y + b.h <= h + 1, (
                     line,
                     b,
                 )
@@ -77,7 +78,7 @@ def test_lines_have_words_boxes_and_confidence(scenario: str, read_keyframes) ->
 def test_unchanged_lines_are_carried_forward(scenario: str, read_keyframes) -> None:
     keyframes = read_keyframes(scenario)
     carried = 0
-    for prev, cur in zip(keyframes, keyframes[1:], strict=False):
+    for prev, cur in itertools.pairwise(keyframes):
         ids = {id(line) for line in prev.lines}
         for line in cur.lines:
             if id(line) in ids:
@@ -288,10 +289,7 @@ _ROWS = [
     ("JULIET", "BALANCE"),
     ("KILO", "STATEMENT"),
 ]
-_NAMES = (
-    "ALPHA BRAVO CHARLIE DELTA ECHO FOXTROT GOLF HOTEL INDIA "
-    "JULIET KILO LIMA MIKE NOVEMBER OSCAR PAPA QUEBEC ROMEO"
-).split()
+_NAMES = ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL", "INDIA", "JULIET", "KILO", "LIMA", "MIKE", "NOVEMBER", "OSCAR", "PAPA", "QUEBEC", "ROMEO"]
 
 
 def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
@@ -500,7 +498,7 @@ def test_a_block_of_several_lines_is_cut_into_its_lines() -> None:
     strips = ocr_module._line_strips(image, Box(x=20, y=20, w=500, h=140))
     assert len(strips) == 3
     assert all(s.h < 40 for s in strips)
-    assert [s.y < t.y for s, t in zip(strips, strips[1:], strict=False)] == [True, True]
+    assert [s.y < t.y for s, t in itertools.pairwise(strips)] == [True, True]
     assert strips[2].w < strips[1].w  # tight around the ink: "THIRD" is shorter
 
 

@@ -241,10 +241,10 @@ def test_unsure_fragment_after_the_last_sentence_is_dropped() -> None:
         return TranscriptWord(start=0.0, end=0.1, text=text, probability=p)
 
     sentence = [w("it", 0.99), w("is", 0.98), w("invalid.", 0.99)]
-    assert _drop_trailing_fragment(sentence + [w("it.", 0.07)]) == sentence
-    assert _drop_trailing_fragment(sentence + [w("Okay.", 0.9)]) == sentence + [w("Okay.", 0.9)]
-    assert _drop_trailing_fragment(sentence + [w("and", 0.1), w("then", 0.1), w("more", 0.1)]) == (
-        sentence + [w("and", 0.1), w("then", 0.1), w("more", 0.1)]
+    assert _drop_trailing_fragment([*sentence, w("it.", 0.07)]) == sentence
+    assert _drop_trailing_fragment([*sentence, w("Okay.", 0.9)]) == [*sentence, w("Okay.", 0.9)]
+    assert _drop_trailing_fragment([*sentence, w("and", 0.1), w("then", 0.1), w("more", 0.1)]) == (
+        [*sentence, w("and", 0.1), w("then", 0.1), w("more", 0.1)]
     )
     assert _drop_trailing_fragment([w("it.", 0.07)]) == []
     assert _drop_trailing_fragment([w("Yes.", 0.95)]) == [w("Yes.", 0.95)]

@@ -76,7 +76,7 @@ async def test_signed_in_creator_owns_the_recording(api: Api, http, db, backends
 
 
 @pytest.mark.parametrize(
-    "content_type,stored",
+    ("content_type", "stored"),
     [
         ("video/webm;codecs=vp9,opus", "video/webm"),
         ("video/mp4", "video/mp4"),
@@ -120,7 +120,7 @@ async def test_every_bad_field_is_named_and_nothing_is_stored(api: Api, http, db
 
 
 @pytest.mark.parametrize(
-    "payload,headers,status,field",
+    ("payload", "headers", "status", "field"),
     [
         (b"{not json", {"Content-Type": "application/json"}, 400, "body"),
         (b"[1, 2]", {"Content-Type": "application/json"}, 400, "body"),
@@ -148,7 +148,7 @@ NESTED = "[" * 100_000 + "]" * 100_000
 
 
 @pytest.mark.parametrize(
-    "make,field,reason",
+    ("make", "field", "reason"),
     [
         # Python's json reads these; JSON has no such values and jsonb refuses them.
         (
@@ -230,7 +230,7 @@ GQL_CREATE = (
 
 
 @pytest.mark.parametrize(
-    "make,status,field",
+    ("make", "status", "field"),
     [
         (lambda b: _raw(b).replace('"duration": ', '"ratio": NaN, "duration": ', 1), 400, None),
         (lambda b: _raw(b).replace('"actions": ', f'"deep": {NESTED}, "actions": ', 1), 400, None),

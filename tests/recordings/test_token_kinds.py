@@ -37,7 +37,7 @@ GRAPHQL_OPERATIONS = [
 ]
 
 
-@pytest.mark.parametrize("method,path", REST_ROUTES)
+@pytest.mark.parametrize(("method", "path"), REST_ROUTES)
 async def test_an_upload_token_is_refused_as_a_bearer_token_on_every_route(
     local_api: Api, http, db, backends, method, path
 ):

@@ -49,7 +49,7 @@ async def test_presigned_put_then_read_marks_uploaded(s3: Api, http, db, backend
 
 
 @pytest.mark.parametrize(
-    "content_type,data,reason",
+    ("content_type", "data", "reason"),
     [
         ("text/plain", b"v" * 100, "uploaded as text/plain"),
         ("video/mp4", b"v" * 100, "but video/webm was signed"),
