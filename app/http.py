@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from app.analysis.service import AnalysisService
-from app.auth import Authenticator, Caller
+from app.auth import Caller
 from app.dependencies import outages, unavailable
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMediaType
-from app.recordings.intake import BodyReader
-from app.recordings.service import RecordingService
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -29,18 +29,8 @@ HTTP_CODES = {
 }
 
 
-@dataclass(kw_only=True, slots=True)
-class Services:
-    """What the routes call; built once in the app's lifespan."""
-
-    auth: Authenticator
-    recordings: RecordingService
-    analysis: AnalysisService
-    intake: BodyReader
-    max_json_bytes: int
-
-
 def services(request: Request) -> Services:
+    """The process's services (``app.services``), opened in the app's lifespan."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -55,7 +45,7 @@ async def read_json_bytes(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("the body must be application/json", field="Content-Type")
-    limit = services(request).max_json_bytes
+    limit = services(request).settings.max_json_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")

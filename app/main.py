@@ -1,4 +1,4 @@
-"""The ASGI application: REST routes (and, later, GraphQL) over one set of services."""
+"""The ASGI application: REST routes and GraphQL over one set of services."""
 
 from __future__ import annotations
 
@@ -6,39 +6,21 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
-from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from tortoise.exceptions import BaseORMException
 
-from app import db
+from app import health, openapi
 from app.analysis import routes as analysis_routes
-from app.analysis.broker import Broker
-from app.analysis.queue import AnalysisQueue
-from app.analysis.service import AnalysisService
-from app.auth import Authenticator
 from app.config import Settings
 from app.dependencies import UNAVAILABLE
-from app.errors import DomainError, NotFound
-from app.http import (
-    Services,
-    database_error,
-    dependency_error,
-    domain_error,
-    http_error,
-    unexpected_error,
-)
+from app.errors import DomainError
+from app.http import database_error, dependency_error, domain_error, http_error, unexpected_error
 from app.logging import configure_logging
-from app.openapi import openapi_document
 from app.recordings import routes as recording_routes
-from app.recordings.intake import BodyReader
-from app.recordings.service import RecordingService
-from app.storage import StorageError, make_storage
-from app.storage.local import DOWNLOAD_PATH, LocalStorage
+from app.services import open_services
+from app.storage import routes as storage_routes
 
 
 def _tune_garbage_collector() -> None:
@@ -59,98 +41,17 @@ def _tune_garbage_collector() -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    """Build the application; clients are opened in its lifespan and closed after."""
+    """Build the application; its services are opened in its lifespan and closed after."""
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("RECORDINGS_DATABASE_URL and RECORDINGS_REDIS_URL must be set")
     configure_logging(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        assert settings.database_url and settings.redis_url
-        await db.init_db(settings.database_url)
-        redis = aioredis.from_url(settings.redis_url)
-        storage = make_storage(settings)
-        auth = Authenticator(settings)
-        # Connects on first use, so the API starts (and answers /readyz) while Redis is down.
-        queue = AnalysisQueue(
-            ArqRedis(
-                connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
-                default_queue_name=settings.queue_name,
-            ),
-            queue_name=settings.queue_name,
-        )
-
-        recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-        analysis = AnalysisService(recordings=recordings, storage=storage, redis=redis, queue=queue)
-        broker = Broker(aioredis.from_url(settings.redis_url), resync=analysis.resync)
-        await broker.start()
-        app.state.broker = broker
-        app.state.redis = redis
-        app.state.storage = storage
-        intake = BodyReader()
-        intake.start()
-        app.state.services = Services(
-            auth=auth,
-            recordings=recordings,
-            analysis=analysis,
-            intake=intake,
-            max_json_bytes=settings.max_json_bytes,
-        )
-        _tune_garbage_collector()
-        try:
+        async with open_services(settings, api=True) as services:
+            app.state.services = services
+            _tune_garbage_collector()
             yield
-        finally:
-            await broker.close()
-            intake.close()
-            await queue.close()
-            await storage.close()
-            await redis.aclose()
-            await db.close_db()
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        checks: dict[str, str] = {}
-        try:
-            conn = db.connection()
-            await conn.execute_query("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as exc:  # any failure means "not ready"; the reason is reported
-            checks["database"] = f"error: {exc}"
-        try:
-            await request.app.state.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"error: {exc}"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
-
-    async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document(settings))
-
-    async def download(request: Request) -> Response:
-        storage = request.app.state.storage
-        if not isinstance(storage, LocalStorage):
-            raise NotFound("not found")
-        key = request.path_params["key"]
-        if not storage.verify(
-            key, request.query_params.get("expires", ""), request.query_params.get("signature", "")
-        ):
-            raise NotFound("the download link is invalid or has expired", code="link_expired")
-        try:
-            path = storage.path_for(key)
-        except StorageError:
-            raise NotFound("not found") from None
-        if not path.is_file():
-            raise NotFound("not found")
-        info = await storage.head(key)
-        return FileResponse(
-            path, media_type=(info.content_type if info else None) or "application/octet-stream"
-        )
 
     from schema import GraphQLApp, build_schema
 
@@ -158,10 +59,9 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/api/openapi.json", openapi, methods=["GET"]),
-        Route(DOWNLOAD_PATH + "{key:path}", download, methods=["GET", "HEAD"]),
+        *health.routes,
+        *openapi.routes,
+        *storage_routes.routes,
         *recording_routes.routes,
         *analysis_routes.routes,
     ]

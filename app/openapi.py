@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from app.config import Settings
+from app.http import services
 from app.recordings.schemas import CreateRecording
 
 BASE = "/api/feedback/recordings"
@@ -339,3 +344,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
         },
     }
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document(services(request).settings))
+
+
+routes = [Route("/api/openapi.json", openapi, methods=["GET"])]

@@ -37,7 +37,7 @@ from websockets.uri import parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.analysis.progress import AnalysisProgress, progress_channel
+from app.analysis.events import AnalysisProgress, progress_channel
 from tests.support import services
 from tests.support.factories import BASE, bearer, create_body
 from tests.support.graphql import PROGRESS

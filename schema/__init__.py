@@ -19,6 +19,7 @@ from app import jsontext
 from app.config import Settings
 from app.dependencies import RETRY_AFTER_SECONDS, outages, unavailable
 from app.errors import DomainError, PayloadTooLarge
+from app.services import Services
 from schema.broadcast import SharedEventExecutor, TransportWSHandler, encode_next
 from schema.context import Context
 from schema.mutations import Mutation
@@ -188,10 +189,9 @@ class GraphQLApp(GraphQL[Context, None]):
         return jsontext.loads(data)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        services = request.app.state.services
-        context = Context(
-            services=services, broker=request.app.state.broker, request=request, response=response
-        )
+        services: Services = request.app.state.services
+        assert services.broker is not None  # an API process always has its fan-out
+        context = Context(services=services, broker=services.broker, request=request, response=response)
         if isinstance(request, WebSocket):
             return context  # credentials arrive with connection_init
         context.caller = await services.auth.caller_from_headers(

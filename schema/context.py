@@ -5,17 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
 from app.auth import ANONYMOUS, Caller
-from app.http import Services
+from app.pubsub import Broker
+from app.services import Services
 from schema.loaders import Loaders
 
 
 @dataclass(kw_only=True)
 class Context:
     services: Services
-    broker: Any
+    broker: Broker
     caller: Caller = ANONYMOUS
     loaders: Loaders = field(default_factory=Loaders)
-    request: Any = None
-    response: Any = None
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
     connection_params: dict[str, Any] | None = None

@@ -60,16 +60,16 @@ class Mutation:
         try:
             prepared = await services.intake.read_parsed(input, size_hint=size)
             created = await services.recordings.create(info.context.caller, prepared)
-            row = await services.recordings.get_unchecked(created["recordingId"])
         except PayloadTooLarge as exc:
             return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
         except (InvalidInput, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
+        presigned = created.presigned
         return CreateRecordingPayload(
-            recording=Recording.of(row),
-            upload_token=created["uploadToken"],
-            upload_url=created.get("uploadUrl"),
-            presigned_content_type=created.get("presignedVideoContentType"),
+            recording=Recording.of(created.recording),
+            upload_token=created.upload_token,
+            upload_url=presigned.url if presigned else None,
+            presigned_content_type=presigned.content_type if presigned else None,
         )
 
     @strawberry.mutation(
@@ -77,7 +77,7 @@ class Mutation:
     )
     async def analyze_recording(self, info: Ctx, id: strawberry.ID) -> AnalyzeRecordingResult:
         try:
-            analysis = await info.context.services.analysis.request_analysis(
+            analysis = await info.context.services.analysis.request(
                 info.context.caller, str(id)
             )
         except (NotFound, Conflict, Unauthenticated) as exc:
@@ -87,12 +87,13 @@ class Mutation:
     @strawberry.mutation
     async def claim_recording(self, info: Ctx, id: strawberry.ID) -> ClaimRecordingResult:
         services = info.context.services
+        caller = info.context.caller
         try:
-            claimed = await services.recordings.claim(info.context.caller, str(id))
-            row = await services.recordings.get(info.context.caller, str(id))
+            claimed = await services.recordings.claim(caller, str(id))
         except (NotFound, Conflict, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
-        return ClaimRecordingPayload(recording=Recording.of(row), user_id=claimed["userId"])
+        assert caller.subject is not None  # claim refuses anonymous callers
+        return ClaimRecordingPayload(recording=Recording.of(claimed), user_id=caller.subject)
 
     @strawberry.mutation
     async def delete_recording(self, info: Ctx, id: strawberry.ID) -> DeleteRecordingResult:

@@ -32,7 +32,8 @@ class Query:
     @strawberry.field(description="One recording, or null when it does not exist or is not yours.")
     async def recording(self, info: Ctx, id: strawberry.ID) -> Recording | None:
         try:
-            row = await info.context.services.recordings.get(info.context.caller, str(id))
+            recordings = info.context.services.recordings
+            row = await recordings.verify_direct_upload(await recordings.get(info.context.caller, str(id)))
         except NotFound:
             return None
         return Recording.of(row)

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import strawberry
 
-from app.analysis.progress import AnalysisProgress, progress_channel, user_channel
+from app.analysis.events import AnalysisProgress, progress_channel, user_channel
 from app.errors import DomainError
 from schema.broadcast import deliver
 from schema.types import AnalysisProgressEvent, Ctx

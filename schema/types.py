@@ -9,8 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.analysis.events import AnalysisProgress
 from app.analysis.models import Analysis as AnalysisRow
-from app.analysis.progress import AnalysisProgress
 from app.recordings.models import Recording as RecordingRow
 from schema.context import Context
 

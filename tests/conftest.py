@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import boto3
+import structlog.testing
 import httpx
 import pytest
 from botocore.client import Config
@@ -19,6 +21,21 @@ from app.db import credentials_from_url
 from tests.support import services
 
 DATA = Path(__file__).parent / "data"
+
+ERROR_LEVELS = {"error", "critical", "exception"}
+
+
+@pytest.fixture(autouse=True)
+def no_error_logged(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose code logs at ERROR, unless the test is marked ``logs_errors``: an error
+    in the log is a bug until a test says it is what it expects."""
+    with structlog.testing.capture_logs() as captured:
+        yield
+    if request.node.get_closest_marker("logs_errors"):
+        return
+    errors = [f"{entry.get('event')}: {entry}" for entry in captured if entry.get("log_level") in ERROR_LEVELS]
+    errors += [f"{r.name}: {r.getMessage()}" for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "the test logged errors:\n" + "\n".join(errors)
 
 
 @dataclass(frozen=True, kw_only=True)

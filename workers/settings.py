@@ -1,23 +1,20 @@
-"""The arq worker: its jobs, cron, and the clients they share (made on start-up, closed on shutdown)."""
+"""The arq worker: its jobs, cron, and the services they share (opened on start-up, closed on shutdown)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-import redis.asyncio as aioredis
 from arq import cron
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
-from app import db
-from app.analysis.queue import ANALYZE_JOB, AnalysisQueue
-from app.auth import Authenticator
+from app.analysis.queue import ANALYZE_JOB
 from app.config import Settings
 from app.logging import configure_logging
-from app.recordings.service import RecordingService
-from app.storage import make_storage
+from app.services import open_services
 from workers.engine_pool import EnginePool
-from workers.jobs import analyze_recording, reap_abandoned, sweep_unclaimed, with_database
+from workers.jobs import analyze_recording, reap_abandoned, sweep_unclaimed
 from workers.resilience import ResilientWorker
 
 
@@ -28,42 +25,22 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
     configure_logging(settings)
 
     async def startup(ctx: dict[str, Any]) -> None:
-        assert settings.database_url and settings.redis_url
-        # Waits for PostgreSQL like a job waits for it: the worker starts before the database does.
-        await with_database(
-            lambda: db.init_db(settings.database_url or ""), window=float("inf"), what="connect"
-        )
-        storage = make_storage(settings)
-        ctx["settings"] = settings
-        ctx["storage"] = storage
-        ctx["redis"] = aioredis.from_url(settings.redis_url)
-        ctx["queue"] = AnalysisQueue(
-            ArqRedis(connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url)),
-            queue_name=settings.queue_name,
-        )
+        stack = contextlib.AsyncExitStack()
+        ctx["services"] = await stack.enter_async_context(open_services(settings, api=False))
         ctx["engine"] = EnginePool(settings)
-        ctx["recordings"] = RecordingService(
-            settings=settings, storage=storage, auth=Authenticator(settings)
-        )
+        stack.callback(ctx["engine"].close)
+        ctx["exit_stack"] = stack
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        ctx["engine"].close()
-        await ctx["queue"].close()
-        await ctx["redis"].aclose()
-        await ctx["storage"].close()
-        await db.close_db()
+        await ctx["exit_stack"].aclose()
 
     # The engine process has its own time limit; the job's backs it up, with room for waiting
     # out a database outage while saving the result.
     job_timeout = settings.analysis_timeout_seconds + settings.analysis_save_window_seconds + 30
     return ResilientWorker(
         functions=[
-            func(
-                analyze_recording,
-                name=ANALYZE_JOB,
-                max_tries=settings.analysis_max_tries,
-                timeout=job_timeout,
-            ),
+            func(analyze_recording, name=ANALYZE_JOB, max_tries=settings.analysis_max_tries,
+                 timeout=job_timeout),
         ],
         cron_jobs=[
             cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60),

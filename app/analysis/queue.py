@@ -49,4 +49,4 @@ class AnalysisQueue:
         return job is not None
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)

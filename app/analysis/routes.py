@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.analysis.service import section_dict
+from app.analysis.models import AnalysisSection
 from app.http import caller_of, services
 from app.recordings.routes import BASE
 
 
+def section_dict(section: AnalysisSection) -> dict[str, Any]:
+    return {
+        "title": section.title,
+        "timestamp": section.timestamp,
+        "endTimestamp": section.end_timestamp,
+        "description": section.description,
+        "citations": section.citations,
+    }
+
+
 async def analyze(request: Request) -> Response:
     caller = await caller_of(request)
-    analysis = await services(request).analysis.request_analysis(
+    analysis = await services(request).analysis.request(
         caller, request.path_params["recording_id"]
     )
     return JSONResponse({"status": "analyzing", "jobId": analysis.id})

@@ -62,6 +62,11 @@ class Recording(Model):
 
     owner_id: int | None
 
+    @property
+    def owner_subject(self) -> str | None:
+        """The owner's token subject; None while unclaimed (the owner must have been fetched)."""
+        return self.owner.subject if self.owner is not None else None
+
     class Meta:
         table = "recordings"
         # The list query: one owner's recordings, newest first, keyset-paginated on (created_at, id).

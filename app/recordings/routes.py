@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from app.http import caller_of, read_json_bytes, services
 from app.recordings.models import Recording
-from app.recordings.service import iso
+from app.recordings.service import Created, iso
 
 BASE = "/api/feedback/recordings"
 
@@ -46,23 +46,49 @@ def detail_of(recording: Recording) -> dict[str, Any]:
     }
 
 
+def created_of(created: Created) -> dict[str, Any]:
+    recording = created.recording
+    body: dict[str, Any] = {
+        "success": True,
+        "recordingId": str(recording.id),
+        "videoUploadStatus": recording.video_upload_status,
+        "status": recording.status,
+        "uploadToken": created.upload_token,
+    }
+    if created.presigned is not None:
+        body |= {
+            "uploadUrl": created.presigned.url,
+            "presignedVideoObjectId": created.artifact_id,
+            "presignedVideoObjectKey": created.object_key,
+            "presignedVideoContentType": created.presigned.content_type,
+            "presignedTtlSeconds": created.presigned.ttl_seconds,
+        }
+    return body
+
+
 async def create_recording(request: Request) -> Response:
     caller = await caller_of(request)
     svc = services(request)
     prepared = await svc.intake.read(await read_json_bytes(request))
-    return JSONResponse(await svc.recordings.create(caller, prepared), status_code=201)
+    created = await svc.recordings.create(caller, prepared)
+    return JSONResponse(created_of(created), status_code=201)
 
 
 async def upload_video(request: Request) -> Response:
     caller = await caller_of(request)
-    result = await services(request).recordings.upload_video(
+    stored = await services(request).recordings.upload_video(
         caller,
         request.path_params["recording_id"],
         content_type=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),
         body=request.stream(),
     )
-    return JSONResponse(result)
+    return JSONResponse({
+        "success": True,
+        "recordingId": str(stored.recording.id),
+        "videoArtifactId": stored.artifact_id,
+        "videoUrl": stored.video_url,
+    })
 
 
 async def list_recordings(request: Request) -> Response:
@@ -78,13 +104,13 @@ async def list_recordings(request: Request) -> Response:
 async def get_recording(request: Request) -> Response:
     caller = await caller_of(request)
     svc = services(request).recordings
-    recording = await svc.get(caller, request.path_params["recording_id"])
+    recording = await svc.verify_direct_upload(await svc.get(caller, request.path_params["recording_id"]))
     actions, browser_state, elements = await svc.capture_text(recording)
     # The capture is passed on as the JSON text the database holds: tens of megabytes are
     # neither decoded nor encoded again here.
     head = json.dumps(detail_of(recording), separators=(",", ":"))
-    body = f'{head[:-1]},"actions":{actions},"browserState":{browser_state},"elements":{elements or "null"}}}'
-    return Response(body, media_type="application/json")
+    capture = f'"actions":{actions},"browserState":{browser_state},"elements":{elements or "null"}'
+    return Response(f"{head[:-1]},{capture}}}", media_type="application/json")
 
 
 async def get_video_url(request: Request) -> Response:
@@ -95,8 +121,8 @@ async def get_video_url(request: Request) -> Response:
 
 async def claim_recording(request: Request) -> Response:
     caller = await caller_of(request)
-    result = await services(request).recordings.claim(caller, request.path_params["recording_id"])
-    return JSONResponse(result)
+    claimed = await services(request).recordings.claim(caller, request.path_params["recording_id"])
+    return JSONResponse({"success": True, "id": str(claimed.id), "userId": caller.subject})
 
 
 async def delete_recording(request: Request) -> Response:

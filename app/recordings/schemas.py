@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 from app.errors import InvalidInput, PayloadTooLarge
 
 VIDEO_CONTENT_TYPES = ("video/webm", "video/mp4", "video/quicktime")
-EXTENSIONS = {"video/webm": "webm", "video/mp4": "mp4", "video/quicktime": "mov"}
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 

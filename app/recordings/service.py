@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from starlette.requests import ClientDisconnect
@@ -39,8 +38,9 @@ from app.errors import (
 from app.recordings import repository
 from app.recordings.intake import PreparedCreate
 from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
-from app.recordings.schemas import EXTENSIONS, normalise_content_type
-from app.storage import Storage, StorageError
+from app.recordings.schemas import normalise_content_type
+from app.storage import PresignedUpload, Storage, StorageError
+from app.storage.keys import recording_prefix, video_key
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +51,6 @@ DEFAULT_PAGE_SIZE = 20
 
 def new_object_id() -> str:
     return f"obj-{uuid.uuid4().hex}"
-
-
-def object_key(recording_id: uuid.UUID, artifact_id: str, content_type: str) -> str:
-    """Each artifact gets its own key, so racing uploads never overwrite each other."""
-    extension = EXTENSIONS.get(content_type, "bin")
-    return f"{recording_prefix(recording_id)}{artifact_id}/recording_{recording_id}.{extension}"
-
-
-def recording_prefix(recording_id: uuid.UUID) -> str:
-    """Every object of a recording (videos, thumbnails) lives under this prefix."""
-    return f"app/recordings/{recording_id}/"
 
 
 def parse_recording_id(value: str) -> uuid.UUID:
@@ -79,8 +68,31 @@ def iso(value: datetime | None) -> str | None:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Page:
+    """One page of a user's recordings, newest first."""
+
     recordings: list[Recording]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Created:
+    """A new recording, the token that lets its creator upload and read it, and — where storage
+    can presign — where to PUT the video directly."""
+
+    recording: Recording
+    upload_token: str
+    presigned: PresignedUpload | None
+    artifact_id: str
+    object_key: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredVideo:
+    """A video uploaded through the service."""
+
+    recording: Recording
+    artifact_id: str
+    video_url: str
 
 
 class RecordingService:
@@ -119,13 +131,13 @@ class RecordingService:
 
     # ---- create -------------------------------------------------------------------------
 
-    async def create(self, caller: Caller, prepared: PreparedCreate) -> dict[str, Any]:
+    async def create(self, caller: Caller, prepared: PreparedCreate) -> Created:
         owner = await repository.get_or_create_user(caller.subject) if caller.subject else None
         recording_id = uuid.uuid4()
         content_type = prepared.video_content_type
         presigned = None
         artifact_id = new_object_id()
-        key = object_key(recording_id, artifact_id, content_type)
+        key = video_key(recording_id, artifact_id, content_type)
         if self._storage.can_presign:
             try:
                 presigned = await self._storage.presign_upload(key, content_type)
@@ -157,23 +169,14 @@ class RecordingService:
                     state=ArtifactState.PRESIGNED,
                     expires_at=presigned.expires_at,
                 )
-        response: dict[str, Any] = {
-            "success": True,
-            "recordingId": str(recording.id),
-            "videoUploadStatus": recording.video_upload_status,
-            "status": recording.status,
-            "uploadToken": self._auth.issue_upload_token(recording.id),
-        }
-        if presigned is not None:
-            response |= {
-                "uploadUrl": presigned.url,
-                "presignedVideoObjectId": artifact_id,
-                "presignedVideoObjectKey": key,
-                "presignedVideoContentType": presigned.content_type,
-                "presignedTtlSeconds": presigned.ttl_seconds,
-            }
         log.info("recording.created", recording_id=str(recording.id), anonymous=owner is None)
-        return response
+        return Created(
+            recording=recording,
+            upload_token=self._auth.issue_upload_token(recording.id),
+            presigned=presigned,
+            artifact_id=artifact_id,
+            object_key=key,
+        )
 
     # ---- upload -------------------------------------------------------------------------
 
@@ -185,7 +188,7 @@ class RecordingService:
         content_type: str | None,
         content_length: str | None,
         body: AsyncIterator[bytes],
-    ) -> dict[str, Any]:
+    ) -> StoredVideo:
         """Stream a request body into storage (server-mediated upload)."""
         recording = await self._load(caller, recording_id, mode="upload")
         if content_length is None:
@@ -219,7 +222,7 @@ class RecordingService:
             recording.video_content_type if base_type == "application/octet-stream" else base_type
         )
         artifact_id = new_object_id()
-        key = object_key(recording.id, artifact_id, stored_type)
+        key = video_key(recording.id, artifact_id, stored_type)
         try:
             written = await self._storage.put_stream(key, stored_type, _exactly(body, size), size)
         except InvalidInput as exc:
@@ -249,20 +252,25 @@ class RecordingService:
         for old in replaced:
             await self._delete_object_quietly(old.object_key)
         log.info("recording.video_uploaded", recording_id=str(recording.id), bytes=written)
-        return {
-            "success": True,
-            "recordingId": str(recording.id),
-            "videoArtifactId": artifact_id,
-            "videoUrl": await self._storage.download_url(key),
-        }
+        recording.video_upload_status = UploadStatus.UPLOADED.value
+        recording.video_upload_error = None
+        return StoredVideo(recording=recording, artifact_id=artifact_id,
+                           video_url=await self._storage.download_url(key))
 
-    async def reconcile_direct_upload(self, recording: Recording) -> None:
-        """Learn whether a presigned upload happened, without trusting the client.
+    async def verify_direct_upload(self, recording: Recording) -> Recording:
+        """Learn whether a presigned upload happened, without trusting the client; the recording
+        as it stands after that.
 
         The object must exist, be non-empty and carry the signed Content-Type; then the
         recording is ``uploaded``. A wrong object makes it ``failed`` with the reason (and is
-        removed, so that a retry starts clean). No object yet changes nothing.
+        removed, so that a retry starts clean). No object yet changes nothing. It asks storage
+        and may write the recording: callers that show or act on the upload's state call it,
+        a plain :meth:`get` does not.
         """
+        await self._verify_direct_upload(recording)
+        return recording
+
+    async def _verify_direct_upload(self, recording: Recording) -> None:
         if (
             not self._storage.can_presign
             or recording.video_upload_status != UploadStatus.PENDING.value
@@ -314,20 +322,12 @@ class RecordingService:
 
     # ---- read ---------------------------------------------------------------------------
 
-    async def get_unchecked(self, recording_id: str) -> Recording:
-        """A recording by id without an access check (for a creator's own fresh recording)."""
-        recording = await repository.get_recording(parse_recording_id(recording_id))
-        if recording is None:
-            raise NotFound("recording not found")
-        return recording
-
     async def get(self, caller: Caller, recording_id: str) -> Recording:
-        recording = await self._load(caller, recording_id, mode="read")
-        await self.reconcile_direct_upload(recording)
-        return recording
+        """A recording the caller may read (404 otherwise); reads only."""
+        return await self._load(caller, recording_id, mode="read")
 
     async def video_url(self, caller: Caller, recording_id: str) -> str:
-        recording = await self.get(caller, recording_id)
+        recording = await self.verify_direct_upload(await self.get(caller, recording_id))
         artifact = await repository.stored_artifact(recording.id)
         if artifact is None:
             raise Conflict(
@@ -370,7 +370,8 @@ class RecordingService:
 
     # ---- claim and delete ---------------------------------------------------------------
 
-    async def claim(self, caller: Caller, recording_id: str) -> dict[str, Any]:
+    async def claim(self, caller: Caller, recording_id: str) -> Recording:
+        """Make the signed-in caller the owner of an unclaimed recording; the claimed recording."""
         if caller.subject is None:
             raise Unauthenticated("sign in to claim a recording")
         rid = parse_recording_id(recording_id)
@@ -388,7 +389,10 @@ class RecordingService:
                 # Another user's recording is not found, here as everywhere: the answer must not
                 # tell that it exists.
                 raise NotFound("recording not found")
-        return {"success": True, "id": str(rid), "userId": caller.subject}
+        claimed = await repository.get_recording(rid)
+        if claimed is None:
+            raise NotFound("recording not found")
+        return claimed
 
     async def delete(self, caller: Caller, recording_id: str) -> None:
         recording = await self._load(caller, recording_id, mode="own")

@@ -6,24 +6,15 @@ import asyncio
 import json
 import os
 import secrets
-import uuid
 
 import pytest
-import redis.asyncio as aioredis
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
-from tortoise import Tortoise
 
-from app import db as database
-from app.analysis import repository as analyses
-from app.analysis.queue import AnalysisQueue
-from app.config import Settings
-from app.storage import make_storage
 from tests.conftest import Api
 from tests.support import services
 from tests.support.factories import BASE, bearer, create, uploaded_recording
 from tests.support.graphql import PROGRESS, Subscription, collect, gql, wait_for_stage
-from workers import jobs
 
 RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploadStatus duration intent visitedUrls
   analysis { jobId status stage progress error
@@ -413,91 +404,3 @@ async def test_websocket_messages_are_not_compressed(local_api: Api, backends, d
     ) as ws:
         assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
         assert ws.subprotocol == "graphql-transport-ws"
-
-
-async def test_an_internal_error_ends_the_analysis_with_a_reason(
-    local_api: Api, backends, db, http
-):
-    """A bug in the engine must not leave a recording "analyzing" forever (the job runs in-process here)."""
-    alice = bearer(backends.jwt_secret, "alice")
-    rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
-    settings = Settings(
-        database_url=backends.database_url,
-        redis_url=backends.redis_url,
-        jwt_secret="x" * 32,
-        data_dir=local_api.data_dir,
-    )
-
-    class ExplodingEngine:
-        async def run(self, **kwargs: object) -> None:
-            raise ZeroDivisionError("engine bug")
-
-    await database.init_db(backends.database_url)
-    client = aioredis.from_url(backends.redis_url)
-    try:
-        analysis = (await analyses.start(uuid.UUID(rid))).analysis
-        ctx = {
-            "settings": settings,
-            "storage": make_storage(settings),
-            "redis": client,
-            "engine": ExplodingEngine(),
-            "job_try": 1,
-        }
-        assert await jobs.analyze_recording(ctx, analysis.id) == "failed"
-    finally:
-        await client.aclose()
-        await Tortoise.close_connections()
-    row = await db.fetchrow("SELECT status, error FROM analyses WHERE id = $1", analysis.id)
-    assert row["status"] == "failed" and "ZeroDivisionError" in row["error"]
-    detail = (await http.get(f"{local_api.url}{BASE}/{rid}", headers=alice)).json()
-    assert detail["status"] == "failed" and "internal error" in detail["statusReason"]
-
-
-async def test_an_analysis_no_worker_holds_is_queued_again_then_ended(
-    local_api: Api, backends, db, http
-):
-    """The database says "running", but arq has no job and no worker holds a lease on one (Redis
-    lost its data, or arq gave up while the worker kept dying): it runs again, and once it has been
-    started as often as it may, it ends with a reason instead of staying "analyzing"."""
-    alice = bearer(backends.jwt_secret, "alice")
-    rids = [
-        await uploaded_recording(http, local_api, alice, scenario="login-500") for _ in range(3)
-    ]
-    queue_name = f"recordings-reap:{secrets.token_hex(4)}"
-    settings = Settings(
-        database_url=backends.database_url,
-        redis_url=backends.redis_url,
-        jwt_secret="x" * 32,
-        queue_name=queue_name,
-        analysis_max_tries=2,
-    )
-    await database.init_db(backends.database_url)
-    client = aioredis.from_url(backends.redis_url)
-    arq = await create_pool(
-        RedisSettings.from_dsn(backends.redis_url), default_queue_name=queue_name
-    )
-    queue = AnalysisQueue(arq, queue_name=queue_name)
-    try:
-        lost, exhausted, held = [(await analyses.start(uuid.UUID(rid))).analysis for rid in rids]
-        await db.execute("UPDATE analyses SET created_at = now() - interval '1 hour'")
-        await db.execute(
-            "UPDATE analyses SET attempts = 2, status = 'running' WHERE id = $1", exhausted.id
-        )
-        await client.set(f"arq:in-progress:{held.id}", b"1", ex=60)  # a worker holds this one
-        ctx = {"settings": settings, "redis": client, "queue": queue}
-        assert await jobs.reap_abandoned(ctx) == 2
-        assert await queue.is_held(lost.id)  # queued again
-        assert await arq.zscore(queue_name, lost.id) is not None
-        assert await jobs.reap_abandoned(ctx) == 0  # nothing more to do while arq holds it
-    finally:
-        await client.delete(f"arq:in-progress:{held.id}", f"arq:job:{lost.id}")
-        await client.aclose()
-        await arq.aclose()
-        await Tortoise.close_connections()
-    rows = {r["id"]: r for r in await db.fetch("SELECT id, status, error FROM analyses")}
-    assert rows[lost.id]["status"] == "queued"
-    assert rows[exhausted.id]["status"] == "failed" and "interrupted" in rows[exhausted.id]["error"]
-    assert rows[held.id]["status"] == "queued"
-    assert (await http.get(f"{local_api.url}{BASE}/{rids[1]}", headers=alice)).json()[
-        "status"
-    ] == "failed"

@@ -1,4 +1,4 @@
-"""GraphQL in-process: DataLoaders keep the SQL bounded, depth limits hold, the sweep removes old unclaimed recordings."""
+"""GraphQL in-process: DataLoaders keep the SQL bounded, and depth limits hold."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tortoise import Tortoise
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from app.analysis.models import Analysis, AnalysisSection
-from app.auth import Authenticator, Caller
+from app.auth import Caller
 from app.config import Settings
-from app.http import Services
 from app.recordings.models import Recording, User
-from app.recordings.service import RecordingService
-from app.storage.local import LocalStorage
+from app.services import Services, open_services
 from schema import build_schema
 from schema.context import Context
 
@@ -26,28 +23,20 @@ LIST = """{ recordings(first: 50) { edges { node { id status
 
 
 @pytest.fixture
-async def orm(backends, db) -> AsyncIterator[Settings]:
+async def orm(backends, db, tmp_path) -> AsyncIterator[Services]:
     settings = Settings(
         database_url=backends.database_url,
         redis_url=backends.redis_url,
         jwt_secret="x" * 32,
         graphql_max_depth=8,
+        data_dir=tmp_path,
     )
-    from app import db as database
-
-    await database.init_db(settings.database_url)  # type: ignore[arg-type]
-    yield settings
-    await Tortoise.close_connections()
+    async with open_services(settings, api=False) as services:
+        yield services
 
 
-def make_context(settings: Settings, tmp_path, subject: str) -> Context:
-    auth = Authenticator(settings)
-    storage = LocalStorage(tmp_path, public_base_url="http://x", secret=b"s", ttl_seconds=60)
-    recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-    services = Services(
-        auth=auth, recordings=recordings, analysis=None, intake=None, max_json_bytes=1024
-    )  # type: ignore[arg-type]
-    return Context(services=services, broker=None, caller=Caller(subject=subject))
+def make_context(services: Services, subject: str) -> Context:
+    return Context(services=services, broker=None, caller=Caller(subject=subject))  # type: ignore[arg-type]
 
 
 async def seed(subject: str, count: int) -> None:
@@ -106,14 +95,14 @@ async def count_queries(monkeypatch, schema, query: str, context: Context) -> tu
 async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_queries(
     orm, monkeypatch, tmp_path
 ):
-    schema = build_schema(orm)
+    schema = build_schema(orm.settings)
     await seed("few", 3)
     await seed("many", 50)
     few, _data_few = await count_queries(
-        monkeypatch, schema, LIST, make_context(orm, tmp_path, "few")
+        monkeypatch, schema, LIST, make_context(orm, "few")
     )
     many, data_many = await count_queries(
-        monkeypatch, schema, LIST, make_context(orm, tmp_path, "many")
+        monkeypatch, schema, LIST, make_context(orm, "many")
     )
     assert len(data_many["recordings"]["edges"]) == 50
     assert all(
@@ -127,7 +116,7 @@ async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_querie
 
 
 async def test_query_depth_is_limited(orm, tmp_path):
-    schema = build_schema(orm)
+    schema = build_schema(orm.settings)
     deep = "{ recordings { edges { node { analysis { sections { citations { type } } } } } } }"
     deeper = (
         "{ recordings { pageInfo { hasNextPage } edges { node { analysis { sections { citations { "
@@ -137,37 +126,11 @@ async def test_query_depth_is_limited(orm, tmp_path):
         "query { recordings { edges { node { analysis { sections { citations { type } } } } } } "
         "x: recordings { edges { node { analysis { sections { title } } } } } }"
     )
-    ok = await schema.execute(deep, context_value=make_context(orm, tmp_path, "d"))
+    ok = await schema.execute(deep, context_value=make_context(orm, "d"))
     assert ok.errors is None
     assert (
-        await schema.execute(deeper, context_value=make_context(orm, tmp_path, "d"))
+        await schema.execute(deeper, context_value=make_context(orm, "d"))
     ).errors is None
-    limited = build_schema(orm.model_copy(update={"graphql_max_depth": 4}))
-    result = await limited.execute(too_deep, context_value=make_context(orm, tmp_path, "d"))
+    limited = build_schema(orm.settings.model_copy(update={"graphql_max_depth": 4}))
+    result = await limited.execute(too_deep, context_value=make_context(orm, "d"))
     assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
-
-
-async def test_sweep_removes_old_unclaimed_recordings_only(orm, tmp_path, db):
-    from workers.jobs import sweep_unclaimed
-
-    owner = await User.create(subject="keeper")
-    old_unclaimed = await Recording.create(
-        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
-    )
-    new_unclaimed = await Recording.create(
-        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
-    )
-    old_claimed = await Recording.create(
-        id=uuid.uuid4(), owner=owner, metadata={}, video_content_type="video/webm"
-    )
-    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
-    await db.execute(
-        "UPDATE recordings SET created_at = $1 WHERE id = ANY($2::uuid[])",
-        ten_days_ago,
-        [old_unclaimed.id, old_claimed.id],
-    )
-    context = make_context(orm, tmp_path, "sweeper")
-    swept = await sweep_unclaimed({"settings": orm, "recordings": context.services.recordings})
-    assert swept == 1
-    remaining = {r["id"] for r in await db.fetch("SELECT id FROM recordings")}
-    assert remaining == {new_unclaimed.id, old_claimed.id}

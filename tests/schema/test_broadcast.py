@@ -8,7 +8,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from app.analysis.progress import AnalysisProgress
+from app.analysis.events import AnalysisProgress
 from app.config import Settings
 from schema import GraphQLApp, broadcast, build_schema
 from schema.subscriptions import _decoded

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,6 +62,33 @@ class AnalysisProgress:
     @property
     def final(self) -> bool:
         return self.status in ("analyzed", "failed")
+
+    # The events of the lifecycle, each built here only.
+    @classmethod
+    def queued(cls, recording_id: str, job_id: str) -> AnalysisProgress:
+        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage="queued",
+                   progress=0.0, message="waiting for a worker")
+
+    @classmethod
+    def started(cls, recording_id: str, job_id: str) -> AnalysisProgress:
+        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage="probe",
+                   progress=0.0, message="started")
+
+    @classmethod
+    def running(cls, recording_id: str, job_id: str, *, stage: str, progress: float,
+                message: str | None) -> AnalysisProgress:
+        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage=stage,
+                   progress=round(progress, 4), message=message)
+
+    @classmethod
+    def analyzed(cls, recording_id: str, job_id: str) -> AnalysisProgress:
+        return cls(recording_id=recording_id, job_id=job_id, status="analyzed", stage="summarize",
+                   progress=1.0, message="analysis complete")
+
+    @classmethod
+    def failed(cls, recording_id: str, job_id: str, reason: str) -> AnalysisProgress:
+        return cls(recording_id=recording_id, job_id=job_id, status="failed", stage=None, progress=1.0,
+                   message=reason)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -125,6 +153,47 @@ async def publish_quietly(
                 return False
             await asyncio.sleep(delay)
     return False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProgressTarget:
+    """Where one analysis's progress goes: enough to publish it from the engine's process."""
+
+    redis_url: str
+    recording_id: str
+    job_id: str
+    owner: str | None
+
+
+class ProgressPublisher:
+    """The engine's progress callback in its process: per-stage fractions become overall
+    progress events, a few per second (but always a stage's first and last word), best effort."""
+
+    def __init__(self, target: ProgressTarget, *, interval_s: float = 0.25) -> None:
+        self._target = target
+        self._client = redis.Redis.from_url(target.redis_url)
+        self._overall = OverallProgress()
+        self._interval = interval_s
+        self._last_sent = 0.0
+        self._stages_seen: set[str] = set()
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        value = self._overall.update(stage, fraction)
+        now = time.monotonic()
+        milestone = stage not in self._stages_seen or fraction >= 1.0
+        self._stages_seen.add(stage)
+        if not milestone and now - self._last_sent < self._interval:
+            return
+        self._last_sent = now
+        event = AnalysisProgress.running(self._target.recording_id, self._target.job_id, stage=stage,
+                                         progress=value, message=message)
+        try:
+            publish_sync(self._client, event, owner=self._target.owner)
+        except redis.RedisError:
+            pass  # progress is best effort; the result is what matters
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def publish_sync(client: redis.Redis, event: AnalysisProgress, *, owner: str | None = None) -> None:

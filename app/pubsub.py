@@ -1,5 +1,8 @@
 """Fan-out of Redis pub/sub to local subscribers: one Redis connection per API process.
 
+Infrastructure, not analysis: what a channel means, and how to re-read its state, is the
+caller's (``resync``).
+
 A thousand GraphQL subscribers watching progress share one pub/sub connection; each gets its
 own bounded queue. Channels are subscribed in Redis while at least one local subscriber wants them.
 
@@ -64,6 +67,8 @@ class Broker:
                 await self._reader
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
 
     def _deliver(self, channel: str, data: bytes) -> None:
         self._last_message[channel] = time.monotonic()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from app.analysis.broker import Broker
+from app.pubsub import Broker
 from tests.conftest import Backends
 from tests.support import services
 
