@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,8 +48,10 @@ def dev(host: str | None, port: int | None) -> None:
     """Run the whole service on this machine with embedded PostgreSQL and Redis.
 
     Configured RECORDINGS_DATABASE_URL / RECORDINGS_REDIS_URL are used instead when set.
+    SIGTERM, SIGINT and SIGHUP stop everything it started (API, worker, engine, PostgreSQL,
+    Redis); a second signal while stopping kills what is left at once.
     """
-    from app.embedded import EmbeddedServices
+    from app.embedded import EmbeddedServices, EmbeddedServicesError
 
     base = _settings()
     data_dir = base.data_dir
@@ -56,34 +62,96 @@ def dev(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     if base.jwt_secret is None and base.jwt_algorithm == "HS256":
         overrides["jwt_secret"] = _dev_secret(data_dir)
-    with EmbeddedServices(
-        data_dir, database_url=base.database_url, redis_url=base.redis_url
-    ) as svc:
-        overrides["database_url"] = svc.database_url
-        overrides["redis_url"] = svc.redis_url
-        listen_port = port or base.port
-        if "RECORDINGS_PUBLIC_BASE_URL" not in os.environ:
-            overrides["public_base_url"] = f"http://{host or base.host}:{listen_port}"
-        settings = _settings(**{**base.model_dump(exclude_unset=True), **overrides})
-        from app import db
+    stopping = _Stopping()
+    stopping.install()
+    embedded = EmbeddedServices(
+        data_dir,
+        database_url=base.database_url,
+        redis_url=base.redis_url,
+        say=lambda message: click.echo(message, err=True),
+    )
+    stopping.kill_on_force(embedded.kill)
+    try:
+        with embedded as svc:
+            overrides["database_url"] = svc.database_url
+            overrides["redis_url"] = svc.redis_url
+            listen_port = port or base.port
+            if "RECORDINGS_PUBLIC_BASE_URL" not in os.environ:
+                overrides["public_base_url"] = f"http://{host or base.host}:{listen_port}"
+            settings = _settings(**{**base.model_dump(exclude_unset=True), **overrides})
+            from app import db
 
-        asyncio.run(db.migrate(svc.database_url))
-        click.echo(f"database: {svc.database_url}", err=True)
-        click.echo(f"redis:    {svc.redis_url}", err=True)
-        click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
-        click.echo(
-            f"a token:  recordings token alice   (listening on {settings.public_base_url})",
-            err=True,
-        )
-        worker = _spawn_worker(settings)
-        try:
-            _serve(settings)
-        finally:
-            worker.terminate()
+            asyncio.run(db.migrate(svc.database_url))
+            click.echo(f"database: {svc.database_url}", err=True)
+            click.echo(f"redis:    {svc.redis_url}", err=True)
+            click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
+            click.echo(
+                f"a token:  recordings token alice   (listening on {settings.public_base_url})",
+                err=True,
+            )
+            worker = _spawn_worker(settings)
+            stopping.kill_on_force(worker.kill)
             try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+                _serve(settings)
+            finally:
+                stopping.begin()
+                worker.terminate()
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+    except EmbeddedServicesError as exc:
+        raise click.ClickException(str(exc)) from None
+    except _Stop:
+        pass  # stopped by a signal: everything above has been stopped
+    finally:
+        click.echo(f"stopped in {stopping.elapsed():.1f} s", err=True)
+
+
+class _Stop(BaseException):
+    """A signal asked ``recordings dev`` to stop: unwinds through every cleanup on the way out."""
+
+
+class _Stopping:
+    """Signal handling of ``recordings dev``.
+
+    uvicorn handles SIGINT and SIGTERM itself while it serves, shuts down, then raises the
+    signal again for the handler that was there before it: ours, which unwinds the command
+    through its cleanup (the default SIGTERM handler would end the process on the spot,
+    leaving PostgreSQL and Redis running). A signal that arrives while stopping kills what is
+    left and exits.
+    """
+
+    def __init__(self) -> None:
+        self._force: list[Any] = []
+        self._since: float | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+        # uvicorn does not handle SIGHUP: it becomes a SIGTERM, stopped like one by whichever
+        # handler is in place (uvicorn's while it serves, ours before and after).
+        signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
+
+    def kill_on_force(self, kill: Any) -> None:
+        self._force.append(kill)
+
+    def begin(self) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
+
+    def elapsed(self) -> float:
+        return 0.0 if self._since is None else time.monotonic() - self._since
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._since is None:
+            self.begin()
+            raise _Stop
+        click.echo("stopping now: killing what is left", err=True)
+        for kill in reversed(self._force):
+            with contextlib.suppress(Exception):
+                kill()
+        os._exit(128 + signum)
 
 
 def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:

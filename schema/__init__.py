@@ -91,12 +91,13 @@ class _Schema(strawberry.Schema):
     """
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        # An outage is logged once while it lasts, not with a traceback per request.
+        # An outage is logged once while it lasts, not with a traceback per request; a client's
+        # own mistake or an expected refusal is an answer, not an error of the service.
         for error in errors:
             if _is_outage(error):
                 assert error.original_error is not None
                 outages.failed(error.original_error, transport="graphql")
-            else:
+            elif _should_mask(error):
                 super().process_errors([error], execution_context)
 
     async def _handle_execution_result(self, *args: Any, **kwargs: Any) -> Any:

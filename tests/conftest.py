@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,15 @@ from tests.support import services
 DATA = Path(__file__).parent / "data"
 
 ERROR_LEVELS = {"error", "critical", "exception"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A supervisor (a CI runner, `kill`) stops the suite with SIGTERM: unwind as Ctrl-C does, so
+    # that the fixtures stop every service process they started.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(autouse=True)

