@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from app.pipeline.options import TranscribeOptions
-from app.pipeline.text import word_error_rate
 from app.pipeline.transcribe import make_transcriber, vocabulary_prompt
+from tests.support.text import word_error_rate
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

@@ -12,9 +12,9 @@ import pytest
 from app.pipeline import ocr as ocr_module
 from app.pipeline.ocr import AUTO_ENGINE, make_ocr, ocr_keyframes
 from app.pipeline.options import OcrOptions
-from app.pipeline.text import fuzzy_contains
 from app.pipeline.types import Box, Keyframe, OcrLine
 from tests.pipeline.conftest import SCENARIOS, media_path
+from tests.support.text import fuzzy_contains
 
 # Spacing is ignored; 85/100 tolerates one wrong character in a ~7-character
 # string ("$59/mo") but not a different price or word.

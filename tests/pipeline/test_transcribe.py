@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from app.pipeline.options import TranscribeOptions
-from app.pipeline.text import speech_words, word_error_rate
 from app.pipeline.transcribe import (
     make_transcriber,
     split_into_segments,
@@ -18,6 +17,7 @@ from app.pipeline.transcribe import (
 )
 from app.pipeline.types import TranscriptSegment, TranscriptWord
 from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path, screen_vocabulary
+from tests.support.text import speech_words, word_error_rate
 
 CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 

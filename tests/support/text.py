@@ -1,4 +1,4 @@
-"""Text utilities shared by the media stages, their tests and benchmarks.
+"""Text measures for judging the pipeline's output, shared by its tests and benchmarks.
 
 Normalisation for comparing OCR output and transcripts with reference text,
 a fuzzy "does this text contain that string" test, and word error rate.
@@ -25,7 +25,28 @@ _PUNCT_TRANSLATION = str.maketrans(
         "\u00a0": " ",
     }
 )
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
