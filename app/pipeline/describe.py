@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.pipeline.capture import Capture, UserAction
 from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
-from app.pipeline.meta import Action, Recording
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 # Below this an OCR line is more likely noise than text.
@@ -207,9 +207,7 @@ def _quote(texts: Sequence[str], limit: int = 3) -> str:
     return ", ".join(f"'{tidy(t)}'" for t in texts[:limit])
 
 
-def describe_keyframes(
-    keyframes: Sequence[Keyframe], recording: Recording
-) -> list[FrameDescription]:
+def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[FrameDescription]:
     """One grounded description per keyframe, in keyframe order."""
     out: list[FrameDescription] = []
     previous: Keyframe | None = None
@@ -226,14 +224,14 @@ def describe_keyframes(
         regions = find_error_regions(keyframe.image, lines)
         # Red glyphs or a red box around the text; a red icon beside black text is not styling.
         error_styled = tuple(error_styled_lines(keyframe.image, lines, regions))
-        page = recording.page_at(keyframe.timestamp)
+        page = capture.page_at(keyframe.timestamp)
         since = previous.timestamp if previous is not None else -1.0
-        window = [a for a in recording.actions if since < a.time <= keyframe.timestamp + 0.05]
+        window = [a for a in capture.actions if since < a.time <= keyframe.timestamp + 0.05]
         navigations = [a for a in window if a.type == "navigate"]
         # Scroll events are stamped when scrolling ends, after the picture moved.
         scrolls = [
             a
-            for a in recording.actions
+            for a in capture.actions
             if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0
         ]
         clicks = [a for a in window if a.type == "click"]
@@ -259,9 +257,7 @@ def describe_keyframes(
             scrolled = True
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
-            fields = _fields_typed(
-                recording, since, keyframe.timestamp, recording.css_to_video(width)
-            )
+            fields = _fields_typed(capture, since, keyframe.timestamp, capture.css_to_video(width))
             field = next((label for label, box in fields if _intersects(box, region)), None)
             new_lines = [ln for ln in appeared if _intersects(ln.box, region, margin=8)]
             # Text inside a field being typed into is the typing; anything else is a message.
@@ -287,9 +283,9 @@ def describe_keyframes(
                 change = f"a change {where}"
         else:
             change = "no visible change"
-        name = recording.page_name(page)
+        name = capture.page_name(page)
         parts.append(f"{name[:1].upper()}{name[1:]}: {change}.")
-        clicked = _clicked_label(clicks[-1], recording) if clicks else None
+        clicked = _clicked_label(clicks[-1], capture) if clicks else None
         pointer = (
             (clicks[-1].x, clicks[-1].y)
             if clicks and clicks[-1].x is not None and clicks[-1].y is not None
@@ -394,17 +390,17 @@ def _turned_over(
 
 
 def _fields_typed(
-    recording: Recording, since: float, until: float, scale: float
+    capture: Capture, since: float, until: float, scale: float
 ) -> list[tuple[str, Box]]:
     """Form fields typed into around this frame, with their boxes in video pixels.
 
     Input events come at the end of typing, so the window reaches past the frame.
     """
     out: list[tuple[str, Box]] = []
-    for action in recording.actions:
+    for action in capture.actions:
         if action.type != "input" or not since < action.time <= until + 5.0:
             continue
-        element = recording.element(action.selector)
+        element = capture.element(action.selector)
         if element is not None and element.box is not None:
             b = element.box
             box = Box(
@@ -417,8 +413,8 @@ def _fields_typed(
     return out
 
 
-def _clicked_label(action: Action, recording: Recording) -> str | None:
-    element = recording.element(action.selector)
+def _clicked_label(action: UserAction, capture: Capture) -> str | None:
+    element = capture.element(action.selector)
     label = action.text or (element.text if element else None)
     tag = element.tag if element else None
     if label:

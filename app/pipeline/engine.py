@@ -25,12 +25,12 @@ import cv2
 
 from app.pipeline.adapters.llm import ChatClient, ChatConfig, write_report
 from app.pipeline.adapters.vlm import enrich_descriptions
+from app.pipeline.capture import Capture, parse_capture
 from app.pipeline.describe import FrameDescription, describe_keyframes
 from app.pipeline.errors import PipelineError, StageError
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
 from app.pipeline.media import probe
-from app.pipeline.meta import Recording, parse_recording
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.priority import lower_thread_priority
@@ -173,7 +173,7 @@ class Engine:
         options = self.options
         timer = _Timer()
         started = time.perf_counter()
-        recording = parse_recording(meta)
+        capture = parse_capture(meta)
         progress("probe", 0.0, "probing the video")
         info = timer.run("probe", lambda: probe(video_path, options.limits))
         progress.done(
@@ -181,11 +181,11 @@ class Engine:
         )
 
         hints = KeyframeHints(
-            click_times=[a.time for a in recording.actions if a.type == "click"],
+            click_times=[a.time for a in capture.actions if a.type == "click"],
             error_times=_spread(
                 sorted(
-                    {r.time + (r.duration or 0.0) for r in recording.network if r.failed}
-                    | {c.time for c in recording.console if c.is_error}
+                    {r.time + (r.duration or 0.0) for r in capture.network if r.failed}
+                    | {c.time for c in capture.console if c.is_error}
                 )
             ),
         )
@@ -195,7 +195,7 @@ class Engine:
         ):
             transcript_future: Future[list[TranscriptSegment]] | None = None
             if info.has_audio:
-                vocabulary = recording.vocabulary()
+                vocabulary = capture.vocabulary()
                 transcript_future = pool.submit(
                     timer.run,
                     "transcribe",
@@ -241,7 +241,7 @@ class Engine:
                 progress.done("ocr", "text read")
                 # Descriptions need the screen's text, not the speech: they are written while
                 # transcription may still run (its last stretch, on a recording full of speech).
-                descriptions = self._describe(keyframes, recording, timer, progress)
+                descriptions = self._describe(keyframes, capture, timer, progress)
             except BaseException as exc:
                 reader.close()  # whichever step failed, the OCR thread stops (a no-op once finished)
                 # Stop the transcription at its next progress report, then report the first failure.
@@ -257,9 +257,9 @@ class Engine:
         progress("fuse", 0.0, "fusing evidence")
 
         def fuse() -> tuple[EvidenceTable, list[Signal], list[Finding]]:
-            evidence = build_evidence(recording, keyframes, descriptions, transcript)
-            signals = detect_signals(recording, evidence, keyframes, duration, options.signals)
-            page_urls = [p.url for p in recording.pages] + list(recording.visited_urls)
+            evidence = build_evidence(capture, keyframes, descriptions, transcript)
+            signals = detect_signals(capture, evidence, keyframes, duration, options.signals)
+            page_urls = [p.url for p in capture.pages] + list(capture.visited_urls)
             return evidence, signals, build_findings(signals, evidence, page_urls)
 
         evidence, signals, findings = timer.run("fuse", fuse)
@@ -268,17 +268,17 @@ class Engine:
         progress("summarize", 0.0, "writing the summary")
 
         def write() -> tuple[Summary, list[Finding], list[Section]]:
-            summary = summarize(recording, findings, duration, evidence)
+            summary = summarize(capture, findings, duration, evidence)
             final = list(findings)
             if self._llm is not None:
                 summary, final = write_report(
                     self._llm,
-                    intent=recording.intent,
+                    intent=capture.intent,
                     evidence=evidence,
                     findings=final,
                     summary=summary,
                 )
-            sections = build_sections(recording, descriptions, evidence, signals, final, duration)
+            sections = build_sections(capture, descriptions, evidence, signals, final, duration)
             return summary, final, sections
 
         summary, findings, sections = timer.run("summarize", write)
@@ -292,7 +292,7 @@ class Engine:
         timer.timings["total"] = time.perf_counter() - started
         return AnalysisResult(
             probe=info,
-            recording=recording,
+            capture=capture,
             keyframes=keyframes,
             frames=descriptions,
             transcript=transcript,
@@ -305,10 +305,10 @@ class Engine:
         )
 
     def _describe(
-        self, keyframes: list[Keyframe], recording: Recording, timer: _Timer, progress: _Progress
+        self, keyframes: list[Keyframe], capture: Capture, timer: _Timer, progress: _Progress
     ) -> list[FrameDescription]:
         progress("describe", 0.0, "describing keyframes")
-        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
+        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, capture))
         vlm = self._vlm
         if vlm is not None:
             max_frames = self.options.vlm_max_frames

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.pipeline.capture import Capture, ConsoleEntry, NetworkEntry, UserAction
 from app.pipeline.describe import FrameDescription
 from app.pipeline.lexicon import ERROR_WORDS_RE, tidy
-from app.pipeline.meta import Action, ConsoleEntry, NetworkRequest, Recording
 from app.pipeline.types import Box, Keyframe, TranscriptSegment, TranscriptWord
 
 EVIDENCE_TYPES = ("action", "console", "network", "speech", "ocr", "visual")
@@ -128,7 +128,7 @@ def _box(box: Box | None) -> dict[str, int] | None:
     return None if box is None else {"x": box.x, "y": box.y, "w": box.w, "h": box.h}
 
 
-def action_id(action: Action) -> str:
+def action_id(action: UserAction) -> str:
     return f"ev-action-{action.index}"
 
 
@@ -136,12 +136,12 @@ def console_id(entry: ConsoleEntry) -> str:
     return f"ev-console-{entry.index}"
 
 
-def network_id(request: NetworkRequest) -> str:
+def network_id(request: NetworkEntry) -> str:
     return f"ev-net-{request.index}"
 
 
-def _action_detail(action: Action, recording: Recording) -> str:
-    element = recording.element(action.selector)
+def _action_detail(action: UserAction, capture: Capture) -> str:
+    element = capture.element(action.selector)
     label = action.text or (element.text if element else "") or action.selector or ""
     if action.type == "navigate":
         return f"navigate to {action.title or action.url}" + (
@@ -159,15 +159,15 @@ def _action_detail(action: Action, recording: Recording) -> str:
 
 
 def build_evidence(
-    recording: Recording,
+    capture: Capture,
     keyframes: Sequence[Keyframe],
     descriptions: Sequence[FrameDescription],
     transcript: Sequence[TranscriptSegment],
 ) -> EvidenceTable:
     """Normalise every captured and measured observation into evidence items."""
     items: list[Evidence] = []
-    for action in recording.actions:
-        element = recording.element(action.selector)
+    for action in capture.actions:
+        element = capture.element(action.selector)
         data: dict[str, Any] = {"action": action.type}
         for key in ("selector", "text", "url", "title", "key"):
             value = getattr(action, key)
@@ -185,11 +185,11 @@ def build_evidence(
                 type="action",
                 time=action.time,
                 end=None,
-                detail=_action_detail(action, recording),
+                detail=_action_detail(action, capture),
                 data=data,
             )
         )
-    for entry in recording.console:
+    for entry in capture.console:
         data = {"level": entry.level, "message": entry.message}
         if entry.url:
             data["url"] = entry.url
@@ -205,7 +205,7 @@ def build_evidence(
                 data=data,
             )
         )
-    for request in recording.network:
+    for request in capture.network:
         status = str(request.status) if request.status else "network error"
         data = {"method": request.method, "url": request.url, "status": request.status}
         if request.duration is not None:

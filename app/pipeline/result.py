@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.pipeline.capture import Capture
 from app.pipeline.describe import FrameDescription
 from app.pipeline.evidence import EvidenceTable
-from app.pipeline.meta import Recording
 from app.pipeline.sections import Section
 from app.pipeline.signals import Signal
 from app.pipeline.summary import Finding, Summary
@@ -27,7 +27,7 @@ class AnalysisResult:
     """
 
     probe: ProbeInfo
-    recording: Recording
+    capture: Capture
     keyframes: Sequence[Keyframe]
     frames: Sequence[FrameDescription]
     transcript: Sequence[TranscriptSegment]

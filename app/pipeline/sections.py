@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.pipeline.capture import Capture
 from app.pipeline.describe import FrameDescription
 from app.pipeline.evidence import Evidence, EvidenceTable
 from app.pipeline.lexicon import normalize, tidy
-from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 from app.pipeline.summary import Finding
 
@@ -74,12 +74,12 @@ def _capitalised(text: str) -> str:
 
 
 def boundaries(
-    recording: Recording, descriptions: Sequence[FrameDescription], duration: float
+    capture: Capture, descriptions: Sequence[FrameDescription], duration: float
 ) -> list[float]:
     """Section start times: page visits first, then major visual changes away from them."""
     # Events logged after the video ended cannot open a section of it.
     starts = sorted(
-        {round(max(p.start, 0.0), 3) for p in recording.pages if p.start < duration - 1.0} | {0.0}
+        {round(max(p.start, 0.0), 3) for p in capture.pages if p.start < duration - 1.0} | {0.0}
     )
     for description in descriptions:
         if not description.major_change or description.change.startswith("navigated"):
@@ -121,7 +121,7 @@ def _citation_type(item: Evidence, signal_kinds: dict[str, str]) -> str | None:
 
 
 def build_sections(
-    recording: Recording,
+    capture: Capture,
     descriptions: Sequence[FrameDescription],
     evidence: EvidenceTable,
     signals: Sequence[Signal],
@@ -141,18 +141,18 @@ def build_sections(
                 signal_kinds.update(dict.fromkeys(signal.evidence_ids, kind))
     finding_ids = {e for f in findings for e in f.evidence_ids}
     chrome = _chrome(descriptions)
-    starts = boundaries(recording, descriptions, duration)
+    starts = boundaries(capture, descriptions, duration)
     sections: list[Section] = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else max(duration, start)
         last = i + 1 == len(starts)
         items = [e for e in evidence if start <= e.time < end or (last and e.time >= end)]
-        page = recording.page_at(start + 0.01)
+        page = capture.page_at(start + 0.01)
         frames = [
             d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)
         ]
         citations = _citations(items, signal_kinds, finding_ids)
-        name = recording.page_name(page) if page else _screen_name(frames, chrome)
+        name = capture.page_name(page) if page else _screen_name(frames, chrome)
         title = _title(name, items, signal_kinds)
         description = _describe(
             name, page.url if page else None, start, end, items, frames, findings, chrome

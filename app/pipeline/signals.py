@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.pipeline.capture import Capture, UserAction
 from app.pipeline.describe import usable_lines
 from app.pipeline.evidence import Evidence, EvidenceTable, action_id, console_id, network_id
 from app.pipeline.lexicon import (
@@ -25,7 +26,6 @@ from app.pipeline.lexicon import (
     normalize,
     tidy,
 )
-from app.pipeline.meta import Action, Recording
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 SIGNAL_KINDS = (
@@ -103,10 +103,10 @@ def _is_echo(message: str, url: str | None, failed_urls: set[str]) -> bool:
     return bool(url and url in failed_urls and re.search(r"failed to load resource", message, re.I))
 
 
-def network_signals(recording: Recording, options: SignalOptions) -> list[Signal]:
+def network_signals(capture: Capture, options: SignalOptions) -> list[Signal]:
     """Failed (status >= 400 or no response) and slow requests."""
     out: list[Signal] = []
-    for request in recording.network:
+    for request in capture.network:
         ev = network_id(request)
         path = _short_url(request.url)
         if request.failed:
@@ -153,11 +153,11 @@ def network_signals(recording: Recording, options: SignalOptions) -> list[Signal
     return out
 
 
-def console_signals(recording: Recording) -> list[Signal]:
+def console_signals(capture: Capture) -> list[Signal]:
     """Console errors and uncaught exceptions (the browser's echo of a failed request is marked)."""
-    failed_urls = {r.url for r in recording.network if r.failed}
+    failed_urls = {r.url for r in capture.network if r.failed}
     out: list[Signal] = []
-    for entry in recording.console:
+    for entry in capture.console:
         if not entry.is_error:
             continue
         echo = _is_echo(entry.message, entry.url, failed_urls)
@@ -265,13 +265,13 @@ def speech_signals(evidence: EvidenceTable) -> list[Signal]:
     return out
 
 
-def _clicks(recording: Recording) -> list[Action]:
-    return [a for a in recording.actions if a.type == "click"]
+def _clicks(capture: Capture) -> list[UserAction]:
+    return [a for a in capture.actions if a.type == "click"]
 
 
-def rage_click_signals(recording: Recording, options: SignalOptions) -> list[Signal]:
+def rage_click_signals(capture: Capture, options: SignalOptions) -> list[Signal]:
     """Bursts of clicks on one element or one spot."""
-    clicks = _clicks(recording)
+    clicks = _clicks(capture)
     out: list[Signal] = []
     i = 0
     while i < len(clicks):
@@ -301,7 +301,7 @@ def rage_click_signals(recording: Recording, options: SignalOptions) -> list[Sig
     return out
 
 
-def _same_target(a: Action, b: Action, radius: float) -> bool:
+def _same_target(a: UserAction, b: UserAction, radius: float) -> bool:
     """One element, or one spot: a button and the label inside it have different selectors."""
     if a.selector and a.selector == b.selector:
         return True
@@ -319,7 +319,7 @@ def _any_between(
 
 
 def dead_click_signals(
-    recording: Recording, keyframes: Sequence[Keyframe], duration: float, options: SignalOptions
+    capture: Capture, keyframes: Sequence[Keyframe], duration: float, options: SignalOptions
 ) -> list[Signal]:
     """Clicks after which nothing measurable happened.
 
@@ -336,12 +336,12 @@ def dead_click_signals(
     frames = sorted(keyframes, key=lambda k: k.timestamp)
     window = options.dead_click_window_s
     # The recording's events are in time order: look windows up by bisection.
-    request_times = [r.time for r in recording.network]
-    console_times = [c.time for c in recording.console]
-    action_times = [a.time for a in recording.actions]
+    request_times = [r.time for r in capture.network]
+    console_times = [c.time for c in capture.console]
+    action_times = [a.time for a in capture.actions]
     frame_times = [k.timestamp for k in frames]
-    for click in _clicks(recording):
-        element = recording.element(click.selector)
+    for click in _clicks(capture):
+        element = capture.element(click.selector)
         if element is not None and element.tag in _FOCUS_TAGS:
             continue
         end = click.time + window
@@ -351,7 +351,7 @@ def dead_click_signals(
             continue
         if _any_between(console_times, click.time - 0.1, end):
             continue
-        following = recording.actions[
+        following = capture.actions[
             bisect_left(action_times, click.time) : bisect_right(action_times, end)
         ]
         if any(
@@ -385,14 +385,14 @@ def dead_click_signals(
 
 
 def error_click_signals(
-    signals: Sequence[Signal], recording: Recording, options: SignalOptions
+    signals: Sequence[Signal], capture: Capture, options: SignalOptions
 ) -> list[Signal]:
     """Clicks followed shortly by an error (request, console or on screen).
 
     Each error is attributed to the last click before it, so typing into a
     form and then pressing its button blames the button.
     """
-    clicks = _clicks(recording)
+    clicks = _clicks(capture)
     click_times = [c.time for c in clicks]
     caused: dict[int, list[Signal]] = {}
     for error in signals:
@@ -472,10 +472,10 @@ def _label_lines(value: OcrLine, lines: Sequence[OcrLine], width: int) -> list[O
     return out
 
 
-def _site_tokens(recording: Recording) -> set[str]:
+def _site_tokens(capture: Capture) -> set[str]:
     """Words of the site's own name and host: every product on the site carries them."""
-    words = label_tokens(recording.site_name() or "")
-    for url in (*recording.visited_urls, *(p.url for p in recording.pages)):
+    words = label_tokens(capture.site_name() or "")
+    for url in (*capture.visited_urls, *(p.url for p in capture.pages)):
         words |= label_tokens(urlsplit(url).netloc.replace(".", " "))
     return words
 
@@ -529,10 +529,10 @@ def _page_key(url: str | None) -> str:
     return f"{parts.netloc}{parts.path}"
 
 
-def _page_name(recording: Recording, sighting: _Sighting) -> str:
-    page = recording.page_at(sighting.evidence.time)
+def _page_name(capture: Capture, sighting: _Sighting) -> str:
+    page = capture.page_at(sighting.evidence.time)
     return (
-        recording.page_name(page)
+        capture.page_name(page)
         if page
         else (urlsplit(sighting.url).path if sighting.url else "screen")
     )
@@ -552,7 +552,7 @@ def _disjoint_pages(members: Sequence[_Sighting]) -> bool:
 
 
 def contradiction_signals(
-    evidence: EvidenceTable, keyframes: Sequence[Keyframe], recording: Recording
+    evidence: EvidenceTable, keyframes: Sequence[Keyframe], capture: Capture
 ) -> list[Signal]:
     """The same labelled quantity shown with different values on different pages.
 
@@ -560,7 +560,7 @@ def contradiction_signals(
     only sightings on different pages are compared. A spoken value that matches
     one side ("fifty nine dollars") is added as corroboration.
     """
-    site = _site_tokens(recording)
+    site = _site_tokens(capture)
     sightings = _screen_sightings(evidence, keyframes, site)
     parent = list(range(len(sightings)))
 
@@ -640,7 +640,7 @@ def contradiction_signals(
             if any(q.unit == unit and q.value in first_by_value for q in quantities)
         ]
         parts = [
-            f"{fullest[v].quantity.display} on {_page_name(recording, m)}"
+            f"{fullest[v].quantity.display} on {_page_name(capture, m)}"
             for v, m in first_by_value.items()
         ]
         # The contradiction becomes visible when the second value first shows up.
@@ -656,14 +656,14 @@ def contradiction_signals(
             )
         )
     used = {e for signal in out for e in signal.data["speech"]}
-    out += _speech_contradictions(speech, sightings, recording, used)
+    out += _speech_contradictions(speech, sightings, capture, used)
     return out
 
 
 def _speech_contradictions(
     speech: Sequence[tuple[Evidence, list[Quantity]]],
     sightings: Sequence[_Sighting],
-    recording: Recording,
+    capture: Capture,
     used: set[str],
 ) -> list[Signal]:
     """A value said aloud that the screen contradicts: the page on screen shows the same
@@ -674,7 +674,7 @@ def _speech_contradictions(
     for item, quantities in speech:
         if item.id in used:
             continue
-        page = recording.page_at(item.time)
+        page = capture.page_at(item.time)
         labels = label_tokens(str(item.data.get("text", "")))
         for quantity in quantities:
             if not quantity.explicit_unit or (quantity.unit, quantity.value) in shown_values:
@@ -722,7 +722,7 @@ def _speech_contradictions(
 
 
 def detect_signals(
-    recording: Recording,
+    capture: Capture,
     evidence: EvidenceTable,
     keyframes: Sequence[Keyframe],
     duration: float,
@@ -730,12 +730,12 @@ def detect_signals(
 ) -> list[Signal]:
     """Every signal in the recording, in time order; ``duration`` is the video's."""
     signals: list[Signal] = []
-    signals += network_signals(recording, options)
-    signals += console_signals(recording)
+    signals += network_signals(capture, options)
+    signals += console_signals(capture)
     signals += screen_error_signals(evidence, options)
     signals += speech_signals(evidence)
-    signals += rage_click_signals(recording, options)
-    signals += dead_click_signals(recording, keyframes, duration, options)
-    signals += error_click_signals(signals, recording, options)
-    signals += contradiction_signals(evidence, keyframes, recording)
+    signals += rage_click_signals(capture, options)
+    signals += dead_click_signals(capture, keyframes, duration, options)
+    signals += error_click_signals(signals, capture, options)
+    signals += contradiction_signals(evidence, keyframes, capture)
     return sorted(signals, key=lambda s: (s.time, s.kind))

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.pipeline.capture import Capture
 from app.pipeline.evidence import EvidenceTable
 from app.pipeline.lexicon import similar
-from app.pipeline.meta import Recording
 from app.pipeline.signals import Signal
 
 SEVERITIES = ("high", "medium", "low")
@@ -347,11 +347,11 @@ def _lower_first(text: str) -> str:
 
 
 def summarize(
-    recording: Recording, findings: Sequence[Finding], duration: float, evidence: EvidenceTable
+    capture: Capture, findings: Sequence[Finding], duration: float, evidence: EvidenceTable
 ) -> Summary:
     """Two to four sentences (intent, what happened, outcome) and the key findings."""
     sentences: list[str] = []
-    intent = (recording.intent or "").strip().rstrip(".")
+    intent = (capture.intent or "").strip().rstrip(".")
     stated = next(
         (
             str(e.data.get("text"))
@@ -367,9 +367,9 @@ def summarize(
         sentences.append(f'The user said: "{stated}"')
     else:
         sentences.append("The recording does not say what the user set out to do.")
-    names = list(dict.fromkeys(recording.page_name(p) for p in recording.pages))
-    clicks = sum(1 for a in recording.actions if a.type == "click")
-    inputs = len({a.selector for a in recording.actions if a.type == "input"})
+    names = list(dict.fromkeys(capture.page_name(p) for p in capture.pages))
+    clicks = sum(1 for a in capture.actions if a.type == "click")
+    inputs = len({a.selector for a in capture.actions if a.type == "input"})
     activity = []
     if clicks:
         activity.append(f"{clicks} click{'s' if clicks != 1 else ''}")
@@ -398,11 +398,11 @@ def summarize(
             ),
             default=max(f.time for f in serious),
         )
-        final_page = recording.pages[-1] if recording.pages else None
+        final_page = capture.pages[-1] if capture.pages else None
         if final_page and last >= final_page.start:
             # State only what was observed: where it ended and that no page followed.
             sentences.append(
-                f"The recording ends on {recording.page_name(final_page)} "
+                f"The recording ends on {capture.page_name(final_page)} "
                 f"{max(0.0, duration - last):.0f} s after the last sign of a problem, "
                 "without moving on to another page."
             )

@@ -15,10 +15,10 @@ import pytest
 
 from app.pipeline.adapters.llm import ChatClient, ChatConfig, ChatError, write_report
 from app.pipeline.adapters.vlm import enrich_descriptions
+from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.engine import Engine, EngineOptions
 from app.pipeline.evidence import EvidenceTable, build_evidence
-from app.pipeline.meta import parse_recording
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings, summarize
 from app.pipeline.types import Box, Keyframe, OcrLine
@@ -86,7 +86,7 @@ def service() -> Iterator[FakeService]:
 
 
 def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
-    rec = parse_recording(
+    rec = parse_capture(
         {
             "metadata": {
                 "url": "http://shop.test/cart",

@@ -435,7 +435,7 @@ def test_reasoning_is_deterministic(analyse) -> None:
     from app.pipeline.summary import build_findings, summarize
 
     result, _ = analyse("upgrade-checkout", "webm")
-    rec, duration = result.recording, result.probe.duration
+    rec, duration = result.capture, result.probe.duration
     frames = describe_keyframes(result.keyframes, rec)
     evidence = build_evidence(rec, result.keyframes, frames, result.transcript)
     signals = detect_signals(rec, evidence, result.keyframes, duration, SignalOptions())

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.meta import parse_recording
 from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment, TranscriptWord
 
 STARTED = 1_700_000_000_000
 
 
 def _recording():  # type: ignore[no-untyped-def]
-    return parse_recording(
+    return parse_capture(
         {
             "metadata": {"startedAt": STARTED, "url": "http://a.test/", "title": "A"},
             "actions": [
@@ -178,7 +178,7 @@ def _described(
     frames: list[tuple[float, float, Box | None, list[OcrLine]]],
     elements: list[dict] = (),
 ) -> list[str]:  # type: ignore[assignment]
-    rec = parse_recording(
+    rec = parse_capture(
         {
             "metadata": {"url": "http://a.test/", "title": "Home — A"},
             "actions": actions,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import build_evidence
-from app.pipeline.meta import parse_recording
 from app.pipeline.sections import CITATION_TYPES, build_sections
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings
@@ -26,7 +26,7 @@ def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Key
 
 
 def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0, console=()):  # type: ignore[no-untyped-def]
-    rec = parse_recording(
+    rec = parse_capture(
         {
             "metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
             "actions": list(actions),

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.pipeline.capture import Capture, parse_capture
 from app.pipeline.describe import describe_keyframes, find_error_regions
 from app.pipeline.evidence import build_evidence
-from app.pipeline.meta import Recording, parse_recording
 from app.pipeline.signals import Signal, SignalOptions, detect_signals
 from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
 
@@ -22,8 +22,8 @@ def recording(
     console: list[dict[str, Any]] = (),
     elements: list[dict[str, Any]] = (),
     url: str = "http://shop.test/",
-) -> Recording:
-    return parse_recording(
+) -> Capture:
+    return parse_capture(
         {
             "metadata": {"url": url, "title": "Shop", "duration": 30},
             "actions": list(actions),
@@ -57,7 +57,7 @@ def line(text: str, x: int, y: int, w: int = 200, h: int = 20) -> OcrLine:
 
 
 def signals_of(
-    rec: Recording,
+    rec: Capture,
     keyframes: list[Keyframe] = (),
     speech: list[TranscriptSegment] = (),
     options: SignalOptions | None = None,
@@ -283,7 +283,7 @@ def test_problems_said_aloud() -> None:
     assert [s.evidence_ids for s in found] == [("ev-speech-1",), ("ev-speech-3",)]
 
 
-def _priced_pages(second_price: str) -> tuple[Recording, list[Keyframe]]:
+def _priced_pages(second_price: str) -> tuple[Capture, list[Keyframe]]:
     rec = recording(
         actions=[
             {

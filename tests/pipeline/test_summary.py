@@ -6,16 +6,16 @@ import re
 
 import numpy as np
 
+from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import build_evidence
-from app.pipeline.meta import parse_recording
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings, summarize
 from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
 
 
 def _report(network=(), console=(), speech=(), screen=(), actions=(), intent="Buy a ticket."):  # type: ignore[no-untyped-def]
-    rec = parse_recording(
+    rec = parse_capture(
         {
             "metadata": {"url": "http://t.test/", "title": "Tickets — T", "intent": intent},
             "actions": list(actions),

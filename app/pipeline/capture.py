@@ -20,7 +20,7 @@ from app.pipeline.types import Box
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Action:
+class UserAction:
     """One user action: navigate, click, input, scroll, keypress (or another type)."""
 
     index: int  # position in the recorder's ``actions`` list (stable evidence id)
@@ -53,7 +53,7 @@ class ConsoleEntry:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NetworkRequest:
+class NetworkEntry:
     index: int
     method: str
     url: str
@@ -93,7 +93,7 @@ class PageVisit:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Recording:
+class Capture:
     """Everything the recorder captured, typed and on the video's time axis."""
 
     version: str
@@ -104,9 +104,9 @@ class Recording:
     features: tuple[str, ...]
     visited_urls: tuple[str, ...]
     started_at: float | None  # epoch ms
-    actions: tuple[Action, ...]
+    actions: tuple[UserAction, ...]
     console: tuple[ConsoleEntry, ...]
-    network: tuple[NetworkRequest, ...]
+    network: tuple[NetworkEntry, ...]
     elements: tuple[ElementSnapshot, ...]
     pages: tuple[PageVisit, ...]
     skipped: int  # malformed events dropped while parsing
@@ -293,11 +293,11 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
     return value
 
 
-def parse_recording(raw: Any) -> Recording:
-    """Parse the recorder JSON (already decoded) into a :class:`Recording`.
+def parse_capture(raw: Any) -> Capture:
+    """Parse the recorder JSON (already decoded) into a :class:`Capture`.
 
     Never raises for odd content: malformed events are skipped and counted in
-    ``Recording.skipped``. A non-object top level yields an empty recording.
+    ``Capture.skipped``. A non-object top level yields an empty capture.
     """
     data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     meta = data.get("metadata")
@@ -310,7 +310,7 @@ def parse_recording(raw: Any) -> Recording:
     duration = _number(meta.get("duration"))
     skipped = 0
 
-    actions: list[Action] = []
+    actions: list[UserAction] = []
     for index, item in enumerate(_items(data.get("actions"))):
         if not isinstance(item, Mapping):
             skipped += 1
@@ -321,7 +321,7 @@ def parse_recording(raw: Any) -> Recording:
             skipped += 1
             continue
         actions.append(
-            Action(
+            UserAction(
                 index=index,
                 type=kind.lower(),
                 time=time,
@@ -362,7 +362,7 @@ def parse_recording(raw: Any) -> Recording:
             )
         )
 
-    network: list[NetworkRequest] = []
+    network: list[NetworkEntry] = []
     for index, item in enumerate(_items(state.get("networkRequests"))):
         if not isinstance(item, Mapping):
             skipped += 1
@@ -375,7 +375,7 @@ def parse_recording(raw: Any) -> Recording:
         status = _number(item.get("status"))
         duration_ms = _number(item.get("durationMs", item.get("duration")))
         network.append(
-            NetworkRequest(
+            NetworkEntry(
                 index=index,
                 method=(_text(item.get("method")) or "GET").upper(),
                 url=url,
@@ -416,7 +416,7 @@ def parse_recording(raw: Any) -> Recording:
     network.sort(key=lambda n: (n.time, n.index))
     features = meta.get("features")
     visited = meta.get("visitedUrls")
-    return Recording(
+    return Capture(
         version=_text(meta.get("version")) or "",
         duration=duration if duration is not None and duration > 0 else None,
         url=_text(meta.get("url")),
@@ -451,8 +451,8 @@ def _box(value: Any) -> Box | None:
 
 
 def _pages(
-    actions: list[Action],
-    network: list[NetworkRequest],
+    actions: list[UserAction],
+    network: list[NetworkEntry],
     url: str | None,
     title: str | None,
     duration: float | None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.pipeline.meta import parse_recording, to_seconds
+from app.pipeline.capture import parse_capture, to_seconds
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STARTED = 1_795_931_395_629
@@ -44,7 +44,7 @@ def test_epoch_events_are_converted() -> None:
             ],
         },
     }
-    rec = parse_recording(raw)
+    rec = parse_capture(raw)
     assert rec.actions[0].time == pytest.approx(4.2)
     assert rec.console[0].time == pytest.approx(5.0) and rec.console[0].is_error
     request = rec.network[0]
@@ -81,7 +81,7 @@ def test_malformed_events_are_skipped_and_counted() -> None:
             {"selector": "#a", "boundingBox": {"x": 1, "y": 2, "width": 0}},
         ],
     }
-    rec = parse_recording(raw)
+    rec = parse_capture(raw)
     assert [a.time for a in rec.actions] == [0.2]
     assert rec.actions[0].x is None and rec.actions[0].selector == "7"
     assert rec.console == ()
@@ -95,14 +95,14 @@ def test_malformed_events_are_skipped_and_counted() -> None:
 
 @pytest.mark.parametrize("raw", [None, [], "text", 3, {"metadata": []}, {"browserState": "x"}])
 def test_nonsense_top_level_yields_an_empty_recording(raw: object) -> None:
-    rec = parse_recording(raw)
+    rec = parse_capture(raw)
     assert rec.actions == () and rec.network == () and rec.pages == ()
 
 
 def test_fixture_pages_match_the_truth() -> None:
     for scenario in ("upgrade-checkout", "login-500"):
         folder = DATA / scenario
-        rec = parse_recording(json.loads((folder / "create.json").read_text()))
+        rec = parse_capture(json.loads((folder / "create.json").read_text()))
         truth = json.loads((folder / "truth.json").read_text())
         assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
         for page, expected in zip(rec.pages, truth["pages"], strict=True):
@@ -115,7 +115,7 @@ def test_fixture_pages_match_the_truth() -> None:
 
 
 def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
-    rec = parse_recording(json.loads((DATA / "login-500" / "create.json").read_text()))
+    rec = parse_capture(json.loads((DATA / "login-500" / "create.json").read_text()))
     vocabulary = rec.vocabulary()
     assert "Sign in" in vocabulary and "Remember me" in vocabulary
     assert "login" in vocabulary
@@ -126,7 +126,7 @@ def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
 def test_pages_are_inferred_when_navigations_were_not_recorded() -> None:
     raw = json.loads((DATA / "upgrade-checkout" / "create.json").read_text())
     raw["actions"] = [a for a in raw["actions"] if a["type"] != "navigate"]
-    rec = parse_recording(raw)
+    rec = parse_capture(raw)
     truth = json.loads((DATA / "upgrade-checkout" / "truth.json").read_text())
     assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
     for page, expected in zip(rec.pages, truth["pages"], strict=True):
@@ -134,15 +134,15 @@ def test_pages_are_inferred_when_navigations_were_not_recorded() -> None:
 
 
 def test_page_names_drop_the_site_name() -> None:
-    rec = parse_recording(json.loads((DATA / "upgrade-checkout" / "create.json").read_text()))
+    rec = parse_capture(json.loads((DATA / "upgrade-checkout" / "create.json").read_text()))
     assert [rec.page_name(p) for p in rec.pages] == ["the home page", "Pricing", "Checkout"]
     assert rec.page_name(None) == "an unknown page"
-    untitled = parse_recording({"metadata": {"url": "http://x.test/docs/start"}})
+    untitled = parse_capture({"metadata": {"url": "http://x.test/docs/start"}})
     assert untitled.page_name(untitled.pages[0]) == "/docs/start"
 
 
 def test_epoch_timestamps_without_started_at_count_from_the_first_event() -> None:
-    rec = parse_recording(
+    rec = parse_capture(
         {
             "metadata": {},
             "actions": [
@@ -162,17 +162,15 @@ def test_epoch_timestamps_without_started_at_count_from_the_first_event() -> Non
 
 
 def test_css_pixels_scale_to_the_video() -> None:
-    plain = parse_recording({"metadata": {}})
+    plain = parse_capture({"metadata": {}})
     assert plain.css_to_video(1280) == 1.0
-    retina = parse_recording({"metadata": {"devicePixelRatio": 2}})
+    retina = parse_capture({"metadata": {"devicePixelRatio": 2}})
     assert retina.css_to_video(2560) == 2.0
-    sized = parse_recording(
+    sized = parse_capture(
         {"metadata": {"viewport": {"width": 1440, "height": 900}, "devicePixelRatio": 2}}
     )
     assert sized.css_to_video(1280) == pytest.approx(1280 / 1440)
     assert (
-        parse_recording({"metadata": {"viewport": "wide", "devicePixelRatio": -1}}).css_to_video(
-            800
-        )
+        parse_capture({"metadata": {"viewport": "wide", "devicePixelRatio": -1}}).css_to_video(800)
         == 1.0
     )
