@@ -34,12 +34,13 @@ from app.pipeline.media import probe
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.priority import lower_thread_priority
+from app.pipeline.progress import STAGES, ProgressCallback, no_progress
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
 from app.pipeline.signals import Signal, SignalOptions, detect_signals
 from app.pipeline.summary import Finding, Summary, build_findings, summarize
 from app.pipeline.transcribe import make_transcriber
-from app.pipeline.types import STAGES, Keyframe, ProgressCallback, TranscriptSegment, no_progress
+from app.pipeline.types import Keyframe, TranscriptSegment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -22,7 +22,8 @@ import numpy as np
 from .errors import MediaInputError
 from .media import iter_video_frames
 from .options import KeyframeOptions, MediaLimits
-from .types import Box, Keyframe, ProbeInfo, ProgressCallback, no_progress
+from .progress import ProgressCallback, no_progress
+from .types import Box, Keyframe, ProbeInfo
 
 # Pixel formats whose first plane is 8-bit luma that can be read without conversion.
 _Y8_FORMATS = frozenset(

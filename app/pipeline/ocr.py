@@ -36,7 +36,8 @@ import numpy as np
 from .errors import StageError
 from .options import OcrOptions
 from .priority import lower_thread_priority
-from .types import Box, Keyframe, OcrLine, OcrWord, ProgressCallback, no_progress
+from .progress import ProgressCallback, no_progress
+from .types import Box, Keyframe, OcrLine, OcrWord
 
 log = logging.getLogger(__name__)
 

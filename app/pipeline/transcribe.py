@@ -29,7 +29,8 @@ import numpy as np
 from .errors import StageError
 from .media import decode_audio
 from .options import MediaLimits, TranscribeOptions
-from .types import ProgressCallback, TranscriptSegment, TranscriptWord, no_progress
+from .progress import ProgressCallback, no_progress
+from .types import TranscriptSegment, TranscriptWord
 
 log = logging.getLogger(__name__)
 

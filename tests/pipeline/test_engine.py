@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.pipeline.errors import MediaInputError, PipelineError, StageError
+from app.pipeline.progress import STAGES
 from app.pipeline.sections import CITATION_TYPES
-from app.pipeline.types import STAGES
 
 from .conftest import CONTAINERS, FIXTURE_DATA, SCENARIOS
 
