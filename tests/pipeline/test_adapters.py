@@ -15,15 +15,13 @@ import pytest
 
 from app.pipeline.adapters.llm import ChatClient, ChatConfig, ChatError, write_report
 from app.pipeline.adapters.vlm import enrich_descriptions
-from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.engine import Engine, EngineOptions
 from app.pipeline.evidence import EvidenceTable, build_evidence
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings, summarize
-from app.pipeline.types import Box, Keyframe, OcrLine
-
-from .conftest import FIXTURE_DATA
+from tests.pipeline.factories import capture, keyframe, line, media_path
+from tests.support.factories import create_body
 
 
 @dataclass
@@ -86,43 +84,34 @@ def service() -> Iterator[FakeService]:
 
 
 def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
-    rec = parse_capture(
-        {
-            "metadata": {
-                "url": "http://shop.test/cart",
-                "title": "Cart — Shop",
-                "intent": "Buy the shoes.",
-            },
-            "actions": [{"type": "click", "timestamp": 1000, "selector": "#buy", "text": "Buy"}],
-            "browserState": {
-                "networkRequests": [
-                    {
-                        "method": "POST",
-                        "url": "http://shop.test/api/order",
-                        "status": 500,
-                        "timestamp": 1100,
-                    }
-                ],
-                "consoleLogs": [
-                    {
-                        "level": "error",
-                        "message": "OrderError: stock service down",
-                        "timestamp": 1200,
-                    },
-                    {"level": "warn", "message": "slow font", "timestamp": 2000},
-                ],
-            },
-        }
+    rec = capture(
+        url="http://shop.test/cart",
+        title="Cart — Shop",
+        intent="Buy the shoes.",
+        actions=[{"type": "click", "timestamp": 1000, "selector": "#buy", "text": "Buy"}],
+        network=[
+            {
+                "method": "POST",
+                "url": "http://shop.test/api/order",
+                "status": 500,
+                "timestamp": 1100,
+            }
+        ],
+        console=[
+            {"level": "error", "message": "OrderError: stock service down", "timestamp": 1200},
+            {"level": "warn", "message": "slow font", "timestamp": 2000},
+        ],
     )
     keyframes = [
-        Keyframe(
-            index=0,
-            timestamp=0.0,
+        keyframe(
+            0,
+            0.0,
+            [line("Your cart", 5, 5, 60, 12)],
             reasons=("first",),
-            changed_region=None,
-            change_ratio=1.0,
-            image=np.full((90, 160, 3), 255, np.uint8),
-            lines=[OcrLine(text="Your cart", box=Box(x=5, y=5, w=60, h=12), confidence=0.9)],
+            region=None,
+            ratio=1.0,
+            width=160,
+            height=90,
         )
     ]
     descriptions = describe_keyframes(keyframes, rec)
@@ -207,12 +196,12 @@ def test_unreachable_service_is_a_chat_error() -> None:
 def test_vision_model_enriches_descriptions_with_the_image(service: FakeService) -> None:
     rec, _, _, _ = _report_inputs()
     keyframes = [
-        Keyframe(
-            index=0,
-            timestamp=0.0,
+        keyframe(
+            0,
+            0.0,
             reasons=("first",),
-            changed_region=None,
-            change_ratio=1.0,
+            region=None,
+            ratio=1.0,
             image=np.full((90, 160, 3), 200, np.uint8),
         )
     ]
@@ -249,8 +238,7 @@ def test_engine_with_both_models_keeps_only_grounded_findings(service: FakeServi
         vlm_max_frames=2,
     )
     engine = Engine(options)
-    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
-    result = engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
+    result = engine.analyze(media_path("login-500", "mp4"), create_body("login-500"))
     engine.close()
     out = result.to_dict()
     assert out["summary"]["summary"] == "Login failed twice with a server error."

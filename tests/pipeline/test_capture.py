@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from app.pipeline.capture import parse_capture, to_seconds
+from tests.pipeline.factories import truth
+from tests.support.factories import create_body
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 STARTED = 1_795_931_395_629
 
 
@@ -101,21 +99,20 @@ def test_nonsense_top_level_yields_an_empty_recording(raw: object) -> None:
 
 def test_fixture_pages_match_the_truth() -> None:
     for scenario in ("upgrade-checkout", "login-500"):
-        folder = DATA / scenario
-        rec = parse_capture(json.loads((folder / "create.json").read_text()))
-        truth = json.loads((folder / "truth.json").read_text())
-        assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
-        for page, expected in zip(rec.pages, truth["pages"], strict=True):
+        rec = parse_capture(create_body(scenario))
+        facts = truth(scenario)
+        assert [p.url for p in rec.pages] == [p["url"] for p in facts["pages"]]
+        for page, expected in zip(rec.pages, facts["pages"], strict=True):
             assert page.start == pytest.approx(expected["start"], abs=0.05)
             assert page.end == pytest.approx(expected["end"], abs=0.05)
             assert page.title == expected["title"]
         assert rec.skipped == 0
-        assert len(rec.actions) == truth["counts"]["actions"]
-        assert len(rec.network) == truth["counts"]["networkRequests"]
+        assert len(rec.actions) == facts["counts"]["actions"]
+        assert len(rec.network) == facts["counts"]["networkRequests"]
 
 
 def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
-    rec = parse_capture(json.loads((DATA / "login-500" / "create.json").read_text()))
+    rec = parse_capture(create_body("login-500"))
     vocabulary = rec.vocabulary()
     assert "Sign in" in vocabulary and "Remember me" in vocabulary
     assert "login" in vocabulary
@@ -124,17 +121,17 @@ def test_vocabulary_comes_from_titles_labels_and_paths() -> None:
 
 
 def test_pages_are_inferred_when_navigations_were_not_recorded() -> None:
-    raw = json.loads((DATA / "upgrade-checkout" / "create.json").read_text())
+    raw = create_body("upgrade-checkout")
     raw["actions"] = [a for a in raw["actions"] if a["type"] != "navigate"]
     rec = parse_capture(raw)
-    truth = json.loads((DATA / "upgrade-checkout" / "truth.json").read_text())
-    assert [p.url for p in rec.pages] == [p["url"] for p in truth["pages"]]
-    for page, expected in zip(rec.pages, truth["pages"], strict=True):
+    facts = truth("upgrade-checkout")
+    assert [p.url for p in rec.pages] == [p["url"] for p in facts["pages"]]
+    for page, expected in zip(rec.pages, facts["pages"], strict=True):
         assert page.start == pytest.approx(expected["start"], abs=0.2)  # from the document requests
 
 
 def test_page_names_drop_the_site_name() -> None:
-    rec = parse_capture(json.loads((DATA / "upgrade-checkout" / "create.json").read_text()))
+    rec = parse_capture(create_body("upgrade-checkout"))
     assert [rec.page_name(p) for p in rec.pages] == ["the home page", "Pricing", "Checkout"]
     assert rec.page_name(None) == "an unknown page"
     untitled = parse_capture({"metadata": {"url": "http://x.test/docs/start"}})

@@ -5,80 +5,70 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment, TranscriptWord
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+from tests.pipeline.factories import capture, keyframe, line, word
 
 STARTED = 1_700_000_000_000
 
 
 def _recording():  # type: ignore[no-untyped-def]
-    return parse_capture(
-        {
-            "metadata": {"startedAt": STARTED, "url": "http://a.test/", "title": "A"},
-            "actions": [
-                {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "A"},
-                "junk",
-                {
-                    "type": "click",
-                    "timestamp": STARTED + 2000,
-                    "selector": "#go",
-                    "text": "Go",
-                    "x": 5,
-                    "y": 6,
-                },
-                {"type": "input", "timestamp": 3000, "selector": "#pw", "value": "hunter2"},
-            ],
-            "browserState": {
-                "consoleLogs": [
-                    {"level": "error", "message": "Boom", "timestamp": 2500, "line": 3}
-                ],
-                "networkRequests": [
-                    {
-                        "method": "GET",
-                        "url": "http://a.test/x",
-                        "status": 404,
-                        "durationMs": 30,
-                        "timestamp": 2100,
-                    }
-                ],
+    return capture(
+        startedAt=STARTED,
+        url="http://a.test/",
+        title="A",
+        actions=[
+            {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "A"},
+            "junk",
+            {
+                "type": "click",
+                "timestamp": STARTED + 2000,
+                "selector": "#go",
+                "text": "Go",
+                "x": 5,
+                "y": 6,
             },
-            "elements": [
-                {
-                    "selector": "#go",
-                    "tagName": "BUTTON",
-                    "text": "Go",
-                    "boundingBox": {"x": 1, "y": 2, "width": 30, "height": 10},
-                }
-            ],
-        }
+            {"type": "input", "timestamp": 3000, "selector": "#pw", "value": "hunter2"},
+        ],
+        console=[{"level": "error", "message": "Boom", "timestamp": 2500, "line": 3}],
+        network=[
+            {
+                "method": "GET",
+                "url": "http://a.test/x",
+                "status": 404,
+                "durationMs": 30,
+                "timestamp": 2100,
+            }
+        ],
+        elements=[
+            {
+                "selector": "#go",
+                "tagName": "BUTTON",
+                "text": "Go",
+                "boundingBox": {"x": 1, "y": 2, "width": 30, "height": 10},
+            }
+        ],
     )
 
 
 def _keyframes() -> list[Keyframe]:
     image = np.full((100, 200, 3), 255, np.uint8)
-    first = Keyframe(
-        index=0,
-        timestamp=0.0,
+    first = keyframe(
+        0,
+        0.0,
+        [line("Welcome", 10, 10, 80, 14)],
         reasons=("first",),
-        changed_region=None,
-        change_ratio=1.0,
+        region=None,
+        ratio=1.0,
         image=image,
-        lines=[OcrLine(text="Welcome", box=Box(x=10, y=10, w=80, h=14), confidence=0.9)],
     )
-    second = Keyframe(
-        index=1,
-        timestamp=2.6,
-        reasons=("change",),
-        changed_region=Box(x=0, y=40, w=200, h=30),
-        change_ratio=0.1,
+    second = keyframe(
+        1,
+        2.6,
+        [*first.lines, line("Not found", 10, 45, 80, 14), line("~", 10, 80, 5, 5)],
+        region=Box(x=0, y=40, w=200, h=30),
         image=image,
-        lines=[
-            *first.lines,
-            OcrLine(text="Not found", box=Box(x=10, y=45, w=80, h=14), confidence=0.9),
-            OcrLine(text="~", box=Box(x=10, y=80, w=5, h=5), confidence=0.9),
-        ],
     )
     return [first, second]
 
@@ -142,25 +132,21 @@ def test_duplicate_ids_are_refused() -> None:
         EvidenceTable([item, item])
 
 
-def _words(*spec: tuple[float, float, str]) -> tuple[TranscriptWord, ...]:
-    return tuple(TranscriptWord(start=s, end=e, text=t, probability=0.9) for s, e, t in spec)
-
-
 def test_long_segments_split_into_sentences_at_their_times() -> None:
     segment = TranscriptSegment(
         start=1.0,
         end=30.0,
         text="...",
-        words=_words(
-            (1.0, 1.3, "It"),
-            (1.3, 1.6, "costs"),
-            (1.6, 2.0, "$49"),
-            (25.0, 25.1, ".00."),
-            (26.0, 26.4, "Now"),
-            (26.4, 26.8, "it"),
-            (26.8, 27.2, "fails"),
-            (29.0, 29.5, "again"),
-            (29.5, 30.0, "today!"),
+        words=(
+            word("It", 1.0, 1.3),
+            word("costs", 1.3, 1.6),
+            word("$49", 1.6, 2.0),
+            word(".00.", 25.0, 25.1),
+            word("Now", 26.0, 26.4),
+            word("it", 26.4, 26.8),
+            word("fails", 26.8, 27.2),
+            word("again", 29.0, 29.5),
+            word("today!", 29.5, 30.0),
         ),
     )
     plain = TranscriptSegment(start=40.0, end=41.0, text="no words")
@@ -178,37 +164,19 @@ def _described(
     frames: list[tuple[float, float, Box | None, list[OcrLine]]],
     elements: list[dict] = (),
 ) -> list[str]:  # type: ignore[assignment]
-    rec = parse_capture(
-        {
-            "metadata": {"url": "http://a.test/", "title": "Home — A"},
-            "actions": actions,
-            "elements": list(elements),
-        }
-    )
+    rec = capture(url="http://a.test/", title="Home — A", actions=actions, elements=elements)
     keyframes = [
-        Keyframe(
-            index=i,
-            timestamp=t,
-            reasons=("change",),
-            changed_region=region,
-            change_ratio=ratio,
-            image=np.full((360, 640, 3), 255, np.uint8),
-            lines=lines,
-        )
+        keyframe(i, t, lines, region=region, ratio=ratio)
         for i, (t, ratio, region, lines) in enumerate(frames)
     ]
     return [d.text for d in describe_keyframes(keyframes, rec)]
 
 
-def _line(text: str, x: int, y: int) -> OcrLine:
-    return OcrLine(text=text, box=Box(x=x, y=y, w=150, h=16), confidence=0.9)
-
-
 def test_frame_descriptions_say_what_changed_and_why() -> None:
     home = [
-        _line("Welcome to A", 20, 20),
-        _line("Our products", 20, 60),
-        _line("Contact us", 20, 100),
+        line("Welcome to A", 20, 20, 150, 16),
+        line("Our products", 20, 60, 150, 16),
+        line("Contact us", 20, 100, 150, 16),
     ]
     field = {
         "selector": "#q",
@@ -245,14 +213,14 @@ def test_frame_descriptions_say_what_changed_and_why() -> None:
         [
             (0.0, 1.0, None, home),
             (2.0, 0.3, Box(x=0, y=0, w=640, h=360), home),
-            (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, _line("shoes", 305, 205)]),
+            (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, line("shoes", 305, 205, 150, 16)]),
             (
                 6.0,
                 0.02,
                 Box(x=0, y=250, w=640, h=40),
-                [*home, _line("Please enter a valid query", 20, 260)],
+                [*home, line("Please enter a valid query", 20, 260, 150, 16)],
             ),
-            (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [_line("3 results", 20, 20)]),
+            (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [line("3 results", 20, 20, 150, 16)]),
         ],
         elements=[field],
     )

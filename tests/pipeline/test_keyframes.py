@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 
 import pytest
@@ -11,25 +10,13 @@ import pytest
 from app.pipeline.keyframes import KeyframeHints, extract_keyframes
 from app.pipeline.options import KeyframeOptions, MediaLimits
 from app.pipeline.types import Keyframe, ProbeInfo
-from tests.pipeline.conftest import CONTAINERS, SCENARIOS, hints_for, media_path
-
-CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
-
-
-def truth_of(scenario: str) -> dict:
-    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())
-
-
-def shown_during(keyframes: list[Keyframe], start: float, end: float) -> list[Keyframe]:
-    """The keyframes whose picture is on screen at some moment of [start, end]."""
-    before = [k for k in keyframes if k.timestamp <= start]
-    return before[-1:] + [k for k in keyframes if start < k.timestamp <= end]
+from tests.pipeline.factories import CASES, SCENARIOS, hints_for, media_path, shown_during, truth
 
 
 @pytest.mark.parametrize(("scenario", "container"), CASES)
 def test_every_page_interval_has_a_keyframe(scenario: str, container: str, keyframes_of) -> None:
     keyframes = keyframes_of(scenario, container)
-    for page in truth_of(scenario)["pages"]:
+    for page in truth(scenario)["pages"]:
         inside = [k for k in keyframes if page["start"] <= k.timestamp < page["end"]]
         assert inside, f"no keyframe while {page['url']} was shown"
 
@@ -45,8 +32,8 @@ def test_each_on_screen_text_moment_is_covered_by_a_keyframe_of_its_page(
     next 1.5 s) must belong to the same page visit.
     """
     keyframes = keyframes_of(scenario, container)
-    pages = truth_of(scenario)["pages"]
-    for item in truth_of(scenario)["onScreenText"]:
+    pages = truth(scenario)["pages"]
+    for item in truth(scenario)["onScreenText"]:
         page = next(p for p in pages if p["start"] <= item["t"] < p["end"])
         window = shown_during(keyframes, item["t"], item["t"] + 1.5)
         assert any(k.timestamp >= page["start"] for k in window), item
@@ -57,7 +44,7 @@ def test_error_messages_appearing_get_a_keyframe_within_1_5_s(
     scenario: str, container: str, keyframes_of
 ) -> None:
     keyframes = keyframes_of(scenario, container)
-    for request in truth_of(scenario)["failedRequests"]:
+    for request in truth(scenario)["failedRequests"]:
         answered = request["t"] + request["durationMs"] / 1000
         assert any(answered - 0.1 <= k.timestamp <= answered + 1.5 for k in keyframes), request
 
@@ -69,10 +56,10 @@ def test_detector_alone_finds_pages_and_the_first_error(scenario: str, probed) -
     keyframes = extract_keyframes(
         media_path(scenario, "webm"), info, KeyframeOptions(), MediaLimits(), KeyframeHints()
     )
-    truth = truth_of(scenario)
-    for page in truth["pages"]:
+    facts = truth(scenario)
+    for page in facts["pages"]:
         assert any(page["start"] <= k.timestamp < page["end"] for k in keyframes)
-    first = truth["failedRequests"][0]
+    first = facts["failedRequests"][0]
     answered = first["t"] + first["durationMs"] / 1000
     assert any(answered - 0.1 <= k.timestamp <= answered + 1.5 for k in keyframes)
     assert all(k.reasons[0] in {"first", "change", "moving", "last"} for k in keyframes)
@@ -105,7 +92,7 @@ def test_cap_keeps_the_first_keyframe_and_the_strongest_changes(probed) -> None:
     assert len(capped) == 8
     assert capped[0].reasons == ("first",) and capped[0].timestamp == 0.0
     # Every page is still represented: page changes are the largest changes.
-    for page in truth_of("upgrade-checkout")["pages"]:
+    for page in truth("upgrade-checkout")["pages"]:
         assert any(page["start"] <= k.timestamp < page["end"] for k in capped)
     assert any("error" in k.reasons for k in capped)
     # Regions are re-measured against the keyframe that now precedes them.

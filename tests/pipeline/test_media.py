@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import time
@@ -26,15 +25,14 @@ from app.pipeline.media import (
 )
 from app.pipeline.options import KeyframeOptions, MediaLimits
 from app.pipeline.types import ProbeInfo
-from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path
+from tests.pipeline import factories
+from tests.pipeline.factories import CASES, CONTAINERS, media_path
 
-CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 MATROSKA_CUES_ID = bytes.fromhex("1C53BB6B")
 
 
 def truth_media(scenario: str, container: str) -> dict:
-    doc = json.loads((media_path(scenario, container).parent / "truth.json").read_text())
-    return doc["media"][container]
+    return factories.truth(scenario)["media"][container]
 
 
 class _Pipe(io.RawIOBase):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import cv2
 import numpy as np
@@ -13,21 +12,12 @@ from app.pipeline import ocr as ocr_module
 from app.pipeline.ocr import AUTO_ENGINE, make_ocr, ocr_keyframes
 from app.pipeline.options import OcrOptions
 from app.pipeline.types import Box, Keyframe, OcrLine
-from tests.pipeline.conftest import SCENARIOS, media_path
+from tests.pipeline.factories import SCENARIOS, keyframe, media_path, shown_during, truth
 from tests.support.text import fuzzy_contains
 
 # Spacing is ignored; 85/100 tolerates one wrong character in a ~7-character
 # string ("$59/mo") but not a different price or word.
 MATCH = 85.0
-
-
-def truth_of(scenario: str) -> dict:
-    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())
-
-
-def shown_during(keyframes: list[Keyframe], start: float, end: float) -> list[Keyframe]:
-    before = [k for k in keyframes if k.timestamp <= start]
-    return before[-1:] + [k for k in keyframes if start < k.timestamp <= end]
 
 
 def texts(keyframes: list[Keyframe]) -> list[str]:
@@ -44,7 +34,7 @@ def test_fuzzy_match_threshold_is_meaningful() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_key_text_of_every_page_is_read(scenario: str, read_keyframes) -> None:
     keyframes = read_keyframes(scenario)
-    for page in truth_of(scenario)["pages"]:
+    for page in truth(scenario)["pages"]:
         seen = texts(shown_during(keyframes, page["start"], page["end"] - 0.05))
         for key in page["keyText"]:
             assert fuzzy_contains(seen, key) >= MATCH, (page["url"], key)
@@ -53,7 +43,7 @@ def test_key_text_of_every_page_is_read(scenario: str, read_keyframes) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_on_screen_text_is_read_when_it_is_shown(scenario: str, read_keyframes) -> None:
     keyframes = read_keyframes(scenario)
-    for item in truth_of(scenario)["onScreenText"]:
+    for item in truth(scenario)["onScreenText"]:
         seen = texts(shown_during(keyframes, item["t"], item["t"] + 1.5))
         assert fuzzy_contains(seen, item["text"]) >= MATCH, item
 
@@ -144,17 +134,6 @@ def _page(
     return img
 
 
-def _frame(index: int, t: float, image: np.ndarray, region: Box | None, ratio: float) -> Keyframe:
-    return Keyframe(
-        index=index,
-        timestamp=t,
-        reasons=("change",),
-        changed_region=region,
-        change_ratio=ratio,
-        image=image,
-    )
-
-
 def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine) -> None:
     words = [
         "ALPHA ORDERS 2041",
@@ -173,8 +152,8 @@ def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine)
     scrolled = _page(words[1:11])  # scrolled by one line (60 px): KILO appears at the bottom
     spy = _Spy(ocr_engine)
     keyframes = [
-        _frame(0, 0.0, first, None, 1.0),
-        _frame(1, 1.0, scrolled, Box(x=0, y=0, w=900, h=640), 0.2),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=first),
+        keyframe(1, 1.0, region=Box(x=0, y=0, w=900, h=640), ratio=0.2, image=scrolled),
     ]
     ocr_keyframes(keyframes, spy)
     assert fuzzy_contains(texts(keyframes[:1]), "ALPHA ORDERS 2041") >= MATCH
@@ -199,8 +178,8 @@ def test_lines_are_carried_whatever_the_scroll_length(ocr_engine, scroll: int) -
     first, second = document[:640], document[scroll : scroll + 640]
     spy = _Spy(ocr_engine)
     keyframes = [
-        _frame(0, 0.0, first.copy(), None, 1.0),
-        _frame(1, 1.0, second.copy(), Box(x=0, y=0, w=900, h=640), 0.5),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=first.copy()),
+        keyframe(1, 1.0, region=Box(x=0, y=0, w=900, h=640), ratio=0.5, image=second.copy()),
     ]
     ocr_keyframes(keyframes, spy)
     kept = [p for p in keyframes[0].lines if p.box.y - scroll >= 0]
@@ -225,9 +204,9 @@ def test_a_screen_shown_again_takes_the_lines_read_before(ocr_engine) -> None:
     again = np.clip(home.astype(int) + noise, 0, 255).astype(np.uint8)  # re-encoded
     full = Box(x=0, y=0, w=900, h=640)
     keyframes = [
-        _frame(0, 0.0, home, None, 1.0),
-        _frame(1, 2.0, other, full, 0.5),
-        _frame(2, 4.0, again, full, 0.5),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=home),
+        keyframe(1, 2.0, region=full, ratio=0.5, image=other),
+        keyframe(2, 4.0, region=full, ratio=0.5, image=again),
     ]
     spy = _Spy(ocr_engine)
     ocr_keyframes(keyframes, spy)
@@ -242,8 +221,8 @@ def test_a_line_that_scrolled_and_changed_in_part_is_read_whole(ocr_engine) -> N
     changed = [*words[1:11]]
     changed[2] = "DELTA MONTHLY BILLING 9999"  # was 1111: the rest matches the moved old line
     keyframes = [
-        _frame(0, 0.0, _page(words[:10]), None, 1.0),
-        _frame(1, 1.0, _page(changed), Box(x=0, y=0, w=900, h=640), 0.2),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=_page(words[:10])),
+        keyframe(1, 1.0, region=Box(x=0, y=0, w=900, h=640), ratio=0.2, image=_page(changed)),
     ]
     ocr_keyframes(keyframes, ocr_engine)
     second = [ln.text for ln in keyframes[1].lines]
@@ -289,7 +268,26 @@ _ROWS = [
     ("JULIET", "BALANCE"),
     ("KILO", "STATEMENT"),
 ]
-_NAMES = ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL", "INDIA", "JULIET", "KILO", "LIMA", "MIKE", "NOVEMBER", "OSCAR", "PAPA", "QUEBEC", "ROMEO"]
+_NAMES = [
+    "ALPHA",
+    "BRAVO",
+    "CHARLIE",
+    "DELTA",
+    "ECHO",
+    "FOXTROT",
+    "GOLF",
+    "HOTEL",
+    "INDIA",
+    "JULIET",
+    "KILO",
+    "LIMA",
+    "MIKE",
+    "NOVEMBER",
+    "OSCAR",
+    "PAPA",
+    "QUEBEC",
+    "ROMEO",
+]
 
 
 def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
@@ -364,9 +362,9 @@ def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one
     )
     toast_box = Box(x=410, y=510, w=480, h=100)
     keyframes = [
-        _frame(0, 0.0, plain, None, 1.0),
-        _frame(1, 1.0, toast, toast_box, 0.08),
-        _frame(2, 2.0, plain.copy(), toast_box, 0.08),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=plain),
+        keyframe(1, 1.0, region=toast_box, ratio=0.08, image=toast),
+        keyframe(2, 2.0, region=toast_box, ratio=0.08, image=plain.copy()),
     ]
     reader = ocr_module.KeyframeReader(ocr_engine)
     for kf in keyframes:
@@ -394,12 +392,12 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
         try:  # the error surfaces at a later submit, at the latest at finish
             for i in range(200):
                 reader.submit(
-                    _frame(
+                    keyframe(
                         i,
                         float(i),
-                        _page(["A"]),
-                        None if i == 0 else Box(x=0, y=0, w=10, h=10),
-                        0.1,
+                        region=None if i == 0 else Box(x=0, y=0, w=10, h=10),
+                        ratio=0.1,
+                        image=_page(["A"]),
                     )
                 )
         except BaseException:
@@ -415,7 +413,7 @@ def test_an_engine_that_cannot_load_fails_the_reader() -> None:
     reader = ocr_module.KeyframeReader(load)
     with pytest.raises(ocr_module.StageError, match="no Tesseract data"):
         try:  # the error surfaces at a submit once the load has failed, at the latest at finish
-            reader.submit(_frame(0, 0.0, _page(["A"]), None, 1.0))
+            reader.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["A"])))
         except BaseException:
             reader.close()
             raise
@@ -462,14 +460,14 @@ def test_closing_a_reader_stops_its_thread_and_is_harmless_once_finished(ocr_eng
         return sum(t.name == "ocr-reader" for t in threading.enumerate())
 
     before = readers()
-    frame = _frame(0, 0.0, _page(["ORDER HISTORY"]), None, 1.0)
+    frame = keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["ORDER HISTORY"]))
     finished = ocr_module.KeyframeReader(ocr_engine)
     finished.submit(frame)
     finished.finish([frame])
     finished.close()  # after finish: nothing to stop, returns at once
     assert fuzzy_contains([ln.text for ln in frame.lines], "ORDER HISTORY") >= MATCH
     stopped = ocr_module.KeyframeReader(ocr_engine)
-    stopped.submit(_frame(0, 0.0, _page(["A"]), None, 1.0))
+    stopped.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["A"])))
     stopped.close()
     assert readers() == before
 

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import build_evidence
 from app.pipeline.sections import CITATION_TYPES, build_sections
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+from app.pipeline.types import Keyframe, OcrLine, TranscriptSegment
+from tests.pipeline.factories import capture, keyframe, line
 
 
 def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Keyframe:
-    return Keyframe(
-        index=index,
-        timestamp=t,
-        reasons=("change",) if index else ("first",),
-        changed_region=Box(x=0, y=0, w=320, h=180),
-        change_ratio=ratio,
-        image=np.full((180, 320, 3), 255, np.uint8),
-        lines=list(lines),
-    )
+    reasons = ("change",) if index else ("first",)
+    return keyframe(index, t, lines, reasons=reasons, ratio=ratio, width=320, height=180)
 
 
 def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0, console=()):  # type: ignore[no-untyped-def]
-    rec = parse_capture(
-        {
-            "metadata": {"url": "http://s.test/", "title": "Start — S", "duration": duration},
-            "actions": list(actions),
-            "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
-        }
+    rec = capture(
+        url="http://s.test/",
+        title="Start — S",
+        duration=duration,
+        actions=actions,
+        network=network,
+        console=console,
     )
     keyframes = keyframes or [_frame(0, 0.0, 1.0)]
     descriptions = describe_keyframes(keyframes, rec)
@@ -149,14 +141,7 @@ def test_reasoning_on_a_long_busy_recording_stays_cheap() -> None:
             i,
             i * 9.0,
             0.2,
-            [
-                OcrLine(
-                    text=f"Line {i} {j} costs ${j}",
-                    box=Box(x=10, y=6 * j, w=200, h=5),
-                    confidence=0.9,
-                )
-                for j in range(25)
-            ],
+            [line(f"Line {i} {j} costs ${j}", 10, 6 * j, 200, 5) for j in range(25)],
         )
         for i in range(48)
     ]

@@ -7,53 +7,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.pipeline.capture import Capture, parse_capture
+from app.pipeline.capture import Capture
 from app.pipeline.describe import describe_keyframes, find_error_regions
 from app.pipeline.evidence import build_evidence
 from app.pipeline.signals import Signal, SignalOptions, detect_signals
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+from app.pipeline.types import Keyframe, TranscriptSegment
+from tests.pipeline.factories import capture, keyframe, line
 
 W, H = 640, 360
 
 
-def recording(
-    actions: list[dict[str, Any]] = (),
-    network: list[dict[str, Any]] = (),
-    console: list[dict[str, Any]] = (),
-    elements: list[dict[str, Any]] = (),
-    url: str = "http://shop.test/",
-) -> Capture:
-    return parse_capture(
-        {
-            "metadata": {"url": url, "title": "Shop", "duration": 30},
-            "actions": list(actions),
-            "browserState": {"consoleLogs": list(console), "networkRequests": list(network)},
-            "elements": list(elements),
-        }
-    )
-
-
-def frame(
-    index: int,
-    t: float,
-    lines: list[OcrLine] = (),
-    reasons: tuple[str, ...] = ("change",),
-    ratio: float = 0.1,
-    image: np.ndarray | None = None,
-) -> Keyframe:
-    return Keyframe(
-        index=index,
-        timestamp=t,
-        reasons=reasons,
-        changed_region=None if ratio == 0 else Box(x=0, y=0, w=W, h=H),
-        change_ratio=ratio,
-        image=np.full((H, W, 3), 255, np.uint8) if image is None else image,
-        lines=list(lines),
-    )
-
-
-def line(text: str, x: int, y: int, w: int = 200, h: int = 20) -> OcrLine:
-    return OcrLine(text=text, box=Box(x=x, y=y, w=w, h=h), confidence=0.95)
+def shop(url: str = "http://shop.test/", **events: list[dict[str, Any]]) -> Capture:
+    """The test shop's capture, 30 s long, with ``events`` (actions, network, console, elements)."""
+    return capture(url=url, title="Shop", duration=30, **events)
 
 
 def signals_of(
@@ -63,7 +29,7 @@ def signals_of(
     options: SignalOptions | None = None,
     duration: float = 30.0,
 ) -> list[Signal]:
-    keyframes = list(keyframes) or [frame(0, 0.0, reasons=("first",), ratio=1.0)]
+    keyframes = list(keyframes) or [keyframe(0, 0.0, reasons=("first",), ratio=1.0)]
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
     found = detect_signals(rec, evidence, keyframes, duration, options or SignalOptions())
@@ -91,60 +57,58 @@ BUTTON = {
 
 
 def test_rage_click_needs_several_quick_clicks_on_one_element() -> None:
-    rec = recording(actions=[click(1000), click(1400), click(1700), click(2100)], elements=[BUTTON])
+    rec = shop(actions=[click(1000), click(1400), click(1700), click(2100)], elements=[BUTTON])
     rage = [s for s in signals_of(rec) if s.kind == "rage_click"]
     assert len(rage) == 1
     assert rage[0].evidence_ids == ("ev-action-0", "ev-action-1", "ev-action-2", "ev-action-3")
     assert rage[0].time == pytest.approx(1.0)
 
-    slow = recording(actions=[click(1000), click(4000), click(7000)], elements=[BUTTON])
+    slow = shop(actions=[click(1000), click(4000), click(7000)], elements=[BUTTON])
     assert "rage_click" not in kinds(signals_of(slow))
-    two = recording(actions=[click(1000), click(1300)], elements=[BUTTON])
+    two = shop(actions=[click(1000), click(1300)], elements=[BUTTON])
     assert "rage_click" not in kinds(signals_of(two))
-    spread = recording(
+    spread = shop(
         actions=[click(1000, "#a", x=10), click(1200, "#b", x=200), click(1400, "#c", x=400)]
     )
     assert "rage_click" not in kinds(signals_of(spread))
     # Without selectors, clicks on one spot count; a custom count applies.
-    spot = recording(
-        actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)]
-    )
+    spot = shop(actions=[{"type": "click", "timestamp": t, "x": 50, "y": 50} for t in (100, 300)])
     assert "rage_click" in kinds(signals_of(spot, options=SignalOptions(rage_click_count=2)))
 
 
 def _dead_click_frames() -> list[Keyframe]:
     # The detector looked after the click at 5 s and saw no change: it noted "click" on kf 1.
     return [
-        frame(0, 0.0, reasons=("first",), ratio=1.0),
-        frame(1, 3.0, reasons=("change", "click")),
+        keyframe(0, 0.0, reasons=("first",), ratio=1.0),
+        keyframe(1, 3.0, reasons=("change", "click")),
     ]
 
 
 def test_dead_click_is_measured_on_the_keyframes() -> None:
-    rec = recording(actions=[click(5000)], elements=[BUTTON])
+    rec = shop(actions=[click(5000)], elements=[BUTTON])
     dead = [s for s in signals_of(rec, _dead_click_frames()) if s.kind == "dead_click"]
     assert [s.evidence_ids for s in dead] == [("ev-action-0",)]
 
     # A keyframe shortly after the click means the screen changed.
-    changed = [*_dead_click_frames(), frame(2, 5.6, reasons=("click",))]
+    changed = [*_dead_click_frames(), keyframe(2, 5.6, reasons=("click",))]
     assert "dead_click" not in kinds(signals_of(rec, changed))
     # Without the detector's "click" mark nothing was measured: no claim.
-    unmeasured = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0)]
+    unmeasured = [keyframe(0, 0.0, reasons=("first",), ratio=1.0), keyframe(1, 3.0)]
     assert "dead_click" not in kinds(signals_of(rec, unmeasured))
     # A request, a navigation or typing after the click: the click did something.
-    with_request = recording(
+    with_request = shop(
         actions=[click(5000)],
         elements=[BUTTON],
         network=[{"url": "http://shop.test/api", "status": 200, "timestamp": 5200}],
     )
     assert "dead_click" not in kinds(signals_of(with_request, _dead_click_frames()))
-    navigated = recording(
+    navigated = shop(
         actions=[click(5000), {"type": "navigate", "timestamp": 5300, "url": "http://shop.test/b"}],
         elements=[BUTTON],
     )
     assert "dead_click" not in kinds(signals_of(navigated, _dead_click_frames()))
     # Focusing a form field shows only a caret; the end of the video cannot be measured past.
-    field = recording(
+    field = shop(
         actions=[click(5000, "input#q")],
         elements=[{"selector": "input#q", "tagName": "INPUT", "text": "Search"}],
     )
@@ -153,7 +117,7 @@ def test_dead_click_is_measured_on_the_keyframes() -> None:
 
 
 def test_slow_and_failed_requests() -> None:
-    rec = recording(
+    rec = shop(
         network=[
             {
                 "method": "GET",
@@ -202,7 +166,7 @@ def test_slow_and_failed_requests() -> None:
 
 
 def test_console_errors_and_the_browsers_echo_of_a_failed_request() -> None:
-    rec = recording(
+    rec = shop(
         network=[
             {"method": "POST", "url": "http://shop.test/api/pay", "status": 500, "timestamp": 1000}
         ],
@@ -241,27 +205,27 @@ def test_red_regions_are_found_with_their_text() -> None:
 
 
 def test_screen_errors_need_red_styling_or_a_logged_error() -> None:
-    before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
+    before = keyframe(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
     red_line = line("Card number is invalid", 100, 200, 180, 20)
-    red = frame(1, 4.0, [before.lines[0], red_line], image=_red_text_image(100, 200, 180, 20))
-    found = [s for s in signals_of(recording(), [before, red]) if s.kind == "screen_error"]
+    red = keyframe(1, 4.0, [before.lines[0], red_line], image=_red_text_image(100, 200, 180, 20))
+    found = [s for s in signals_of(shop(), [before, red]) if s.kind == "screen_error"]
     assert len(found) == 1 and found[0].data["errorStyled"] and found[0].time == 4.0
 
-    plain = frame(1, 4.0, [before.lines[0], red_line])
-    assert "screen_error" not in kinds(signals_of(recording(), [before, plain]))
-    after_error = recording(
+    plain = keyframe(1, 4.0, [before.lines[0], red_line])
+    assert "screen_error" not in kinds(signals_of(shop(), [before, plain]))
+    after_error = shop(
         network=[
             {"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}
         ]
     )
     assert "screen_error" in kinds(signals_of(after_error, [before, plain]))
     # Text that was already there when the page loaded did not "appear".
-    static = frame(0, 0.0, [red_line], reasons=("first",), ratio=1.0)
-    assert "screen_error" not in kinds(signals_of(recording(), [static]))
+    static = keyframe(0, 0.0, [red_line], reasons=("first",), ratio=1.0)
+    assert "screen_error" not in kinds(signals_of(shop(), [static]))
 
 
 def test_error_is_attributed_to_the_last_click_before_it() -> None:
-    rec = recording(
+    rec = shop(
         actions=[click(1000, "input#card", "Card"), click(2000, "button#pay", "Pay")],
         network=[
             {"method": "POST", "url": "http://shop.test/api/pay", "status": 422, "timestamp": 1990}
@@ -279,12 +243,12 @@ def test_problems_said_aloud() -> None:
         TranscriptSegment(start=8.0, end=9.0, text="Let me try that one more time."),
         TranscriptSegment(start=10.0, end=12.0, text="Nothing happens when I click it."),
     ]
-    found = [s for s in signals_of(recording(), speech=speech) if s.kind == "user_problem"]
+    found = [s for s in signals_of(shop(), speech=speech) if s.kind == "user_problem"]
     assert [s.evidence_ids for s in found] == [("ev-speech-1",), ("ev-speech-3",)]
 
 
 def _priced_pages(second_price: str) -> tuple[Capture, list[Keyframe]]:
-    rec = recording(
+    rec = shop(
         actions=[
             {
                 "type": "navigate",
@@ -300,10 +264,10 @@ def _priced_pages(second_price: str) -> tuple[Capture, list[Keyframe]]:
             },
         ]
     )
-    home = frame(
+    home = keyframe(
         0, 0.5, [line("Team plan from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0
     )
-    plans = frame(
+    plans = keyframe(
         1,
         11.0,
         [
@@ -341,8 +305,8 @@ def test_contradicting_values_across_pages() -> None:
 
 
 def test_different_values_on_one_page_are_not_a_contradiction() -> None:
-    rec = recording()
-    monthly_yearly = frame(
+    rec = shop()
+    monthly_yearly = keyframe(
         0,
         0.5,
         [
@@ -363,9 +327,9 @@ def test_a_sale_price_beside_the_list_price_is_not_a_contradiction() -> None:
 
 
 def test_a_spoken_value_the_screen_contradicts() -> None:
-    rec = recording(url="http://shop.test/plans")
+    rec = shop(url="http://shop.test/plans")
     plans = [
-        frame(
+        keyframe(
             0,
             1.0,
             [line("Team", 300, 100, 80), line("$39/mo", 300, 140, 90, 30)],
@@ -391,8 +355,8 @@ def test_a_spoken_value_the_screen_contradicts() -> None:
 
 
 def test_a_keyframe_taken_for_an_earlier_click_does_not_vouch_for_a_later_one() -> None:
-    rec = recording(actions=[click(5000)], elements=[BUTTON])
-    frames = [frame(0, 0.0, reasons=("first",), ratio=1.0), frame(1, 3.0, reasons=("click",))]
+    rec = shop(actions=[click(5000)], elements=[BUTTON])
+    frames = [keyframe(0, 0.0, reasons=("first",), ratio=1.0), keyframe(1, 3.0, reasons=("click",))]
     assert "dead_click" not in kinds(signals_of(rec, frames))
 
 
@@ -414,7 +378,7 @@ def test_a_red_icon_beside_black_text_is_not_error_styling() -> None:
 
 
 def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
-    rec = recording(
+    rec = shop(
         actions=[
             {
                 "type": "navigate",
@@ -430,27 +394,29 @@ def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:
             },
         ]
     )
-    home = frame(
+    home = keyframe(
         0, 0.5, [line("Shop Basic from $29/mo", 50, 100, 300)], reasons=("first",), ratio=1.0
     )
-    plans = frame(1, 11.0, [line("Shop Premium", 300, 100, 120), line("$99/mo", 300, 140, 90, 30)])
+    plans = keyframe(
+        1, 11.0, [line("Shop Premium", 300, 100, 120), line("$99/mo", 300, 140, 90, 30)]
+    )
     assert "contradiction" not in kinds(signals_of(rec, [home, plans]))
 
 
 def test_error_words_scrolled_into_view_after_an_error_are_not_an_error_message() -> None:
-    rec = recording(
+    rec = shop(
         actions=[{"type": "scroll", "timestamp": 4200, "y": 600}],
         network=[
             {"method": "POST", "url": "http://shop.test/api", "status": 422, "timestamp": 3000}
         ],
     )
-    before = frame(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
-    faq = frame(1, 4.0, [line("What if my payment fails?", 20, 200)], ratio=0.3)
+    before = keyframe(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
+    faq = keyframe(1, 4.0, [line("What if my payment fails?", 20, 200)], ratio=0.3)
     assert "screen_error" not in kinds(signals_of(rec, [before, faq]))
 
 
 def test_rage_clicks_on_a_button_and_its_label_are_one_target() -> None:
-    rec = recording(
+    rec = shop(
         actions=[
             click(1000, "button#go", x=100, y=100),
             click(1300, "button#go > span", x=104, y=98),
@@ -459,7 +425,7 @@ def test_rage_clicks_on_a_button_and_its_label_are_one_target() -> None:
         elements=[BUTTON],
     )
     assert "rage_click" in kinds(signals_of(rec))
-    apart = recording(
+    apart = shop(
         actions=[
             click(1000, "#a", x=10, y=10),
             click(1300, "#b", x=300, y=10),
@@ -473,7 +439,7 @@ def test_a_wrapped_red_message_is_quoted_whole() -> None:
     image = np.full((H, W, 3), 255, np.uint8)
     image[204:216:3, 100:400] = (30, 30, 220)
     image[226:236:3, 100:200] = (30, 30, 220)
-    before = frame(0, 0.0, [line("Sign in", 20, 20)], reasons=("first",), ratio=1.0)
+    before = keyframe(0, 0.0, [line("Sign in", 20, 20)], reasons=("first",), ratio=1.0)
     lines = [
         line("Sign in", 20, 20),
         line("Something went wrong. Please try", 100, 200, 300, 20),
@@ -482,7 +448,7 @@ def test_a_wrapped_red_message_is_quoted_whole() -> None:
     ]
     found = [
         s
-        for s in signals_of(recording(), [before, frame(1, 3.0, lines, image=image)])
+        for s in signals_of(shop(), [before, keyframe(1, 3.0, lines, image=image)])
         if s.kind == "screen_error"
     ]
     assert len(found) == 1

@@ -4,49 +4,28 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
-from app.pipeline.capture import parse_capture
 from app.pipeline.describe import describe_keyframes
 from app.pipeline.evidence import build_evidence
 from app.pipeline.signals import SignalOptions, detect_signals
 from app.pipeline.summary import build_findings, summarize
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+from app.pipeline.types import TranscriptSegment
+from tests.pipeline.factories import capture, keyframe, line
 
 
 def _report(network=(), console=(), speech=(), screen=(), actions=(), intent="Buy a ticket."):  # type: ignore[no-untyped-def]
-    rec = parse_capture(
-        {
-            "metadata": {"url": "http://t.test/", "title": "Tickets — T", "intent": intent},
-            "actions": list(actions),
-            "browserState": {"networkRequests": list(network), "consoleLogs": list(console)},
-        }
+    rec = capture(
+        url="http://t.test/",
+        title="Tickets — T",
+        intent=intent,
+        actions=actions,
+        network=network,
+        console=console,
     )
-    image = np.full((120, 320, 3), 255, np.uint8)
     keyframes = [
-        Keyframe(
-            index=0,
-            timestamp=0.0,
-            reasons=("first",),
-            changed_region=None,
-            change_ratio=1.0,
-            image=image,
-        )
+        keyframe(0, 0.0, reasons=("first",), region=None, ratio=1.0, width=320, height=120)
     ]
     for i, (t, text) in enumerate(screen, start=1):
-        keyframes.append(
-            Keyframe(
-                index=i,
-                timestamp=t,
-                reasons=("change",),
-                changed_region=Box(x=0, y=0, w=320, h=120),
-                change_ratio=0.1,
-                image=image,
-                lines=[
-                    OcrLine(text=text, box=Box(x=10, y=10 + 20 * i, w=200, h=16), confidence=0.9)
-                ],
-            )
-        )
+        keyframes.append(keyframe(i, t, [line(text, 10, 10 + 20 * i, h=16)], width=320, height=120))
     descriptions = describe_keyframes(keyframes, rec)
     evidence = build_evidence(rec, keyframes, descriptions, list(speech))
     findings = build_findings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +15,12 @@ from app.pipeline.transcribe import (
     vocabulary_terms,
 )
 from app.pipeline.types import TranscriptSegment, TranscriptWord
-from tests.pipeline.conftest import CONTAINERS, SCENARIOS, media_path, screen_vocabulary
+from tests.pipeline.factories import CASES, CONTAINERS, media_path, screen_vocabulary, truth, word
 from tests.support.text import speech_words, word_error_rate
-
-CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 
 
 def speech_of(scenario: str) -> list[dict]:
-    return json.loads((media_path(scenario, "webm").parent / "truth.json").read_text())["speech"]
+    return truth(scenario)["speech"]
 
 
 def text_of(segments: list[TranscriptSegment]) -> str:
@@ -176,7 +173,7 @@ def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
 
 def test_segments_split_at_pauses() -> None:
     words = [
-        TranscriptWord(start=t, end=t + 0.3, text=w, probability=0.9)
+        word(w, t, t + 0.3)
         for t, w in [(1.0, "one"), (1.4, "two."), (3.0, "three"), (3.4, "four.")]
     ]
     segments = split_into_segments(words, 0.8)
@@ -238,7 +235,7 @@ def test_unsure_fragment_after_the_last_sentence_is_dropped() -> None:
     from app.pipeline.transcribe import _drop_trailing_fragment
 
     def w(text: str, p: float) -> TranscriptWord:
-        return TranscriptWord(start=0.0, end=0.1, text=text, probability=p)
+        return word(text, probability=p)
 
     sentence = [w("it", 0.99), w("is", 0.98), w("invalid.", 0.99)]
     assert _drop_trailing_fragment([*sentence, w("it.", 0.07)]) == sentence

@@ -1,0 +1,135 @@
+"""Builders for the pipeline's tests: the fixture recordings, and hand-made stage inputs.
+
+The fixture helpers find the recordings in tests/data and what their truth.json says. The
+builders make keyframes, OCR lines, transcript words and recorder captures with the defaults
+the tests share, so that a test spells out only what it is about.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from app.pipeline.capture import Capture, parse_capture
+from app.pipeline.keyframes import KeyframeHints
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptWord
+from tests.support.factories import DATA as FIXTURE_DATA
+from tests.support.factories import create_body
+
+SCENARIOS = ("upgrade-checkout", "login-500")
+CONTAINERS = ("webm", "mp4")
+CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
+"""Every fixture file: each scenario in each container."""
+
+# --------------------------------------------------------------------------- fixture files
+
+
+def media_path(scenario: str, container: str) -> Path:
+    """The fixture recording of ``scenario`` in ``container`` (webm or mp4)."""
+    return FIXTURE_DATA / scenario / f"recording.{container}"
+
+
+def truth(scenario: str) -> dict[str, Any]:
+    """What the fixture of ``scenario`` holds (its truth.json)."""
+    return json.loads((FIXTURE_DATA / scenario / "truth.json").read_text())  # type: ignore[no-any-return]
+
+
+def hints_for(scenario: str) -> KeyframeHints:
+    """Click and error times (console errors, failed requests) from create.json, in seconds."""
+    body = create_body(scenario)
+    state = body.get("browserState", {})
+    clicks = [a["timestamp"] / 1000 for a in body.get("actions", []) if a.get("type") == "click"]
+    errors = [
+        c["timestamp"] / 1000 for c in state.get("consoleLogs", []) if c.get("level") == "error"
+    ]
+    errors += [
+        r["timestamp"] / 1000
+        for r in state.get("networkRequests", [])
+        if int(r.get("status") or 0) >= 400
+    ]
+    return KeyframeHints(click_times=clicks, error_times=sorted(errors))
+
+
+def screen_vocabulary(scenario: str) -> list[str]:
+    """What the screen and the event log know, as the orchestrator passes it to transcription."""
+    facts = truth(scenario)
+    body = create_body(scenario)
+    words = [p["title"] for p in facts["pages"]]
+    words += [k for p in facts["pages"] for k in p["keyText"]]
+    words += [a["text"] for a in body.get("actions", []) if a.get("text")]
+    return words
+
+
+def shown_during(keyframes: Sequence[Keyframe], start: float, end: float) -> list[Keyframe]:
+    """The keyframes whose picture is on screen at some moment of [start, end]."""
+    before = [k for k in keyframes if k.timestamp <= start]
+    return before[-1:] + [k for k in keyframes if start < k.timestamp <= end]
+
+
+# --------------------------------------------------------------------------- stage inputs
+
+
+def line(text: str, x: int, y: int, w: int = 200, h: int = 20, confidence: float = 0.9) -> OcrLine:
+    """An OCR line at (x, y), w x h pixels."""
+    return OcrLine(text=text, box=Box(x=x, y=y, w=w, h=h), confidence=confidence)
+
+
+def keyframe(
+    index: int,
+    timestamp: float,
+    lines: Sequence[OcrLine] = (),
+    *,
+    reasons: tuple[str, ...] = ("change",),
+    region: Box | Literal["whole"] | None = "whole",
+    ratio: float = 0.1,
+    image: np.ndarray | None = None,
+    width: int = 640,
+    height: int = 360,
+) -> Keyframe:
+    """A keyframe showing ``lines``; by default a white ``width`` x ``height`` screen that
+    changed as a whole (``region``) by ``ratio``."""
+    if image is None:
+        image = np.full((height, width, 3), 255, np.uint8)
+    if region == "whole":
+        region = Box(x=0, y=0, w=image.shape[1], h=image.shape[0])
+    return Keyframe(
+        index=index,
+        timestamp=timestamp,
+        reasons=reasons,
+        changed_region=region,
+        change_ratio=ratio,
+        image=image,
+        lines=list(lines),
+    )
+
+
+def word(
+    text: str, start: float = 0.0, end: float | None = None, probability: float = 0.9
+) -> TranscriptWord:
+    """A transcript word from ``start`` to ``end`` (0.1 s later by default)."""
+    return TranscriptWord(
+        start=start, end=start + 0.1 if end is None else end, text=text, probability=probability
+    )
+
+
+def capture(
+    *,
+    actions: Sequence[Any] = (),
+    network: Sequence[Any] = (),
+    console: Sequence[Any] = (),
+    elements: Sequence[Any] = (),
+    **metadata: Any,
+) -> Capture:
+    """The parsed recorder JSON of ``metadata`` (url, title, startedAt, ...) and these events."""
+    return parse_capture(
+        {
+            "metadata": metadata,
+            "actions": list(actions),
+            "browserState": {"consoleLogs": list(console), "networkRequests": list(network)},
+            "elements": list(elements),
+        }
+    )
