@@ -7,7 +7,7 @@ selection, and OCR reads each keyframe on another thread as soon as it is kept
 (the native libraries behind them release the GIL); everything after that
 (descriptions, evidence, signals, sections, summary) is cheap Python. The keyframe pass and OCR
 run at a lower priority than transcription, whose serial decoding would otherwise finish last
-(:mod:`app.pipeline.priority`).
+(:mod:`app.pipeline.media.priority`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from app.pipeline.capture import Capture, parse_capture
 from app.pipeline.describe import FrameDescription, describe_keyframes
 from app.pipeline.errors import PipelineError, StageError
 from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
-from app.pipeline.media import probe
+from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
+from app.pipeline.media.priority import lower_thread_priority
+from app.pipeline.media.probe import probe
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
-from app.pipeline.priority import lower_thread_priority
 from app.pipeline.progress import STAGES, ProgressCallback, no_progress
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
@@ -62,7 +62,7 @@ class EngineOptions:
     vlm_max_frames: int = 8
     keyframe_niceness: int = 10
     """Nice levels the keyframe pass (decoding) runs below transcription, the one serial path
-    (:mod:`app.pipeline.priority`); 0 shares the CPUs evenly."""
+    (:mod:`app.pipeline.media.priority`); 0 shares the CPUs evenly."""
     ocr_niceness: int = 5
     """Nice levels OCR runs below transcription: above the keyframe pass it feeds on, so that
     it does not fall behind and finish alone."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import StageError
 from .options import OcrOptions
-from .priority import lower_thread_priority
+from app.pipeline.media.priority import lower_thread_priority
 from .progress import ProgressCallback, no_progress
 from .types import Box, Keyframe, OcrLine, OcrWord
 
@@ -917,7 +917,7 @@ class KeyframeReader:
     per state it ever showed.
 
     ``finish`` waits for the queue to drain and raises what a read raised. ``niceness`` lowers
-    the priority of the reading threads (see :mod:`app.pipeline.priority`).
+    the priority of the reading threads (see :mod:`app.pipeline.media.priority`).
     """
 
     def __init__(

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import StageError
-from .media import decode_audio
+from app.pipeline.media.decode import decode_audio
 from .options import MediaLimits, TranscribeOptions
 from .progress import ProgressCallback, no_progress
 from .types import TranscriptSegment, TranscriptWord

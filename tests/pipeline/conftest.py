@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.pipeline.keyframes import extract_keyframes
-from app.pipeline.media import probe
+from app.pipeline.media.keyframes import extract_keyframes
+from app.pipeline.media.probe import probe
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.types import Keyframe, ProbeInfo, TranscriptSegment
 from tests.pipeline import factories

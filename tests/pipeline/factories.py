@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app.pipeline.capture import Capture, parse_capture
-from app.pipeline.keyframes import KeyframeHints
+from app.pipeline.media.keyframes import KeyframeHints
 from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptWord
 from tests.support.factories import DATA as FIXTURE_DATA
 from tests.support.factories import create_body
@@ -36,6 +36,11 @@ def media_path(scenario: str, container: str) -> Path:
 def truth(scenario: str) -> dict[str, Any]:
     """What the fixture of ``scenario`` holds (its truth.json)."""
     return json.loads((FIXTURE_DATA / scenario / "truth.json").read_text())  # type: ignore[no-any-return]
+
+
+def media_truth(scenario: str, container: str) -> dict[str, Any]:
+    """What truth.json says of the fixture file of ``scenario`` in ``container``."""
+    return truth(scenario)["media"][container]  # type: ignore[no-any-return]
 
 
 def hints_for(scenario: str) -> KeyframeHints:

@@ -424,8 +424,8 @@ def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_
     """A long recording must not cost one OCR read per screen state it ever showed."""
     import dataclasses
 
-    from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
-    from app.pipeline.media import probe
+    from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
+    from app.pipeline.media.probe import probe
     from app.pipeline.options import KeyframeOptions, MediaLimits
 
     video = media_path("upgrade-checkout", "webm")

@@ -19,11 +19,11 @@ import av
 import cv2
 import numpy as np
 
-from .errors import MediaInputError
-from .media import iter_video_frames
-from .options import KeyframeOptions, MediaLimits
-from .progress import ProgressCallback, no_progress
-from .types import Box, Keyframe, ProbeInfo
+from app.pipeline.errors import MediaInputError
+from app.pipeline.media.decode import iter_video_frames
+from app.pipeline.options import KeyframeOptions, MediaLimits
+from app.pipeline.progress import ProgressCallback, no_progress
+from app.pipeline.types import Box, Keyframe, ProbeInfo
 
 # Pixel formats whose first plane is 8-bit luma that can be read without conversion.
 _Y8_FORMATS = frozenset(

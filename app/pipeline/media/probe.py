@@ -1,19 +1,18 @@
-"""Media input: probing, video decoding and audio extraction with PyAV.
+"""Probing: what a recording is, measured from its packets, and whether it can be analysed.
 
 Browser recordings are awkward inputs: MediaRecorder writes WebM without a
 duration or cues and with variable frame timing, so nothing here trusts the
-container header. Durations and frame counts come from the packets, frame
-times from ``frame.time``. Every failure that is the input's fault becomes a
-:class:`MediaInputError` with a plain reason.
+container header. Durations and frame counts come from the packets, and a WebM
+cut short is found by walking its elements' sizes. Every failure that is the
+input's fault becomes a :class:`MediaInputError` with a plain reason; decoding
+(:mod:`app.pipeline.media.decode`) opens files through the same checks.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -21,11 +20,9 @@ import av
 import av.error
 import numpy as np
 
-from .errors import MediaInputError
-from .options import MediaLimits
-from .types import ProbeInfo
-
-log = logging.getLogger(__name__)
+from app.pipeline.errors import MediaInputError
+from app.pipeline.options import MediaLimits
+from app.pipeline.types import ProbeInfo
 
 # A header that claims more than this much extra time over what the packets
 # cover means the file was cut short.
@@ -33,7 +30,8 @@ _TRUNCATION_TOLERANCE_S = 1.0
 _TRUNCATION_TOLERANCE_RATIO = 0.02
 
 
-def _fmt_s(seconds: float) -> str:
+def fmt_s(seconds: float) -> str:
+    """A duration as a reason states it: "30 s", "0.25 s"."""
     return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2f} s"
 
 
@@ -65,7 +63,7 @@ def open_container(
         container = av.open(p, mode="r")
     except av.error.FFmpegError as exc:
         raise MediaInputError(
-            f"the file is not a recognised video ({_ffmpeg_reason(exc)})"
+            f"the file is not a recognised video ({ffmpeg_reason(exc)})"
         ) from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise MediaInputError(f"the file is not a recognised video ({exc})") from None
@@ -79,11 +77,13 @@ def open_container(
     return container
 
 
-def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:
+def ffmpeg_reason(exc: av.error.FFmpegError) -> str:
+    """What FFmpeg said went wrong, in lower case, to go inside a reason."""
     return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower()
 
 
-def _check_dimensions(width: int, height: int, limits: MediaLimits) -> None:
+def check_dimensions(width: int, height: int, limits: MediaLimits) -> None:
+    """Refuse a picture without a size, or larger than ``limits.max_pixels``."""
     if width <= 0 or height <= 0:
         raise MediaInputError("the video stream has no picture size")
     if width * height > limits.max_pixels:
@@ -120,7 +120,7 @@ def _probe_open(
     vctx = vstream.codec_context
     if vctx is None or not vctx.name:
         raise MediaInputError("the video stream uses an unknown codec")
-    _check_dimensions(vctx.width, vctx.height, limits)
+    check_dimensions(vctx.width, vctx.height, limits)
 
     streams = [vstream] + ([astream] if astream is not None else [])
     vpts: list[int] = []
@@ -145,12 +145,12 @@ def _probe_open(
                 a_end = max(a_end, end_s)
             if end_s > limits.max_duration_s:
                 raise MediaInputError(
-                    f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
+                    f"the recording is longer than the {fmt_s(limits.max_duration_s)} limit"
                 )
             if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
                 raise MediaInputError("reading the file took longer than the time budget")
     except av.error.FFmpegError as exc:
-        raise MediaInputError(f"the file is corrupt or truncated ({_ffmpeg_reason(exc)})") from None
+        raise MediaInputError(f"the file is corrupt or truncated ({ffmpeg_reason(exc)})") from None
     if not vpts:
         raise MediaInputError("the video stream holds no frames (the file is truncated or empty)")
 
@@ -163,7 +163,7 @@ def _probe_open(
     duration = max(v_end, a_end)
     if duration > limits.max_duration_s:
         raise MediaInputError(
-            f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
+            f"the recording is longer than the {fmt_s(limits.max_duration_s)} limit"
         )
     _check_truncation(container, vstream, duration)
     if "matroska" in container.format.name.split(","):
@@ -307,155 +307,8 @@ def _check_first_frame(
         return
     try:
         for frame in container.decode(vstream):
-            _check_dimensions(frame.width, frame.height, limits)
+            check_dimensions(frame.width, frame.height, limits)
             return
     except av.error.FFmpegError as exc:
-        raise MediaInputError(f"the video cannot be decoded ({_ffmpeg_reason(exc)})") from None
+        raise MediaInputError(f"the video cannot be decoded ({ffmpeg_reason(exc)})") from None
     raise MediaInputError("no video frame could be decoded (the data is corrupt or truncated)")
-
-
-def iter_video_frames(
-    path: str | os.PathLike[str], limits: MediaLimits, threads: int = 0
-) -> Iterator[av.VideoFrame]:
-    """Decode every video frame once, in presentation order, on ``threads`` decoder threads
-    (0: as many as FFmpeg finds useful).
-
-    Enforces the pixel, duration and wall-time bounds while decoding and turns
-    decoder failures into :class:`MediaInputError`.
-    """
-    started = time.monotonic()
-    container = open_container(path, limits)
-    try:
-        if not container.streams.video:
-            raise MediaInputError("the file has no video stream")
-        vstream = container.streams.video[0]
-        if threads == 1:
-            vstream.thread_type = "NONE"
-        else:
-            vstream.thread_type = "AUTO"
-            vstream.codec_context.thread_count = max(0, threads)
-        decoded = 0
-        try:
-            for frame in container.decode(vstream):
-                if frame.time is None:
-                    continue
-                if frame.width * frame.height > limits.max_pixels:
-                    _check_dimensions(frame.width, frame.height, limits)
-                if frame.time > limits.max_duration_s:
-                    raise MediaInputError(
-                        f"the recording is longer than the {_fmt_s(limits.max_duration_s)} limit"
-                    )
-                decoded += 1
-                if decoded % 64 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
-                    raise MediaInputError(
-                        f"decoding took longer than the {_fmt_s(limits.wall_time_budget_s)} budget"
-                    )
-                yield frame
-        except av.error.FFmpegError as exc:
-            raise MediaInputError(
-                f"the video data is corrupt or truncated ({_ffmpeg_reason(exc)})"
-            ) from None
-        if decoded == 0:
-            raise MediaInputError(
-                "no video frame could be decoded (the data is corrupt or truncated)"
-            )
-    finally:
-        container.close()
-
-
-def _audio_kind(frame: av.AudioFrame) -> tuple[str, str, int]:
-    return frame.format.name, frame.layout.name, frame.sample_rate
-
-
-def _joined(frames: list[av.AudioFrame]) -> av.AudioFrame:
-    """Consecutive decoded frames of one format, layout and rate as one frame."""
-    if len(frames) == 1:
-        return frames[0]
-    first = frames[0]
-    # Planar samples are (channels, n), packed ones (1, n * channels): joined along n either way.
-    samples = np.concatenate([f.to_ndarray() for f in frames], axis=1)
-    joined = av.AudioFrame.from_ndarray(samples, format=first.format.name, layout=first.layout.name)
-    joined.sample_rate = first.sample_rate
-    if first.time_base is not None:
-        joined.pts = first.pts
-        joined.time_base = first.time_base
-    return joined
-
-
-def resampled(frames: Iterable[av.AudioFrame], sample_rate: int) -> Iterator[np.ndarray]:
-    """Decoded audio frames as mono float32 samples at ``sample_rate``, in order.
-
-    Frames are resampled a second at a time: each call costs more than the samples of one
-    20 ms Opus frame do (42 s WebM: 0.27 -> 0.15 s decoded and resampled, the same samples).
-    A stream whose format, channel layout or rate changes part-way gets a new resampler from
-    there (one is set up for a single input kind, and refuses any other).
-    """
-    resampler: av.AudioResampler | None = None
-    kind: tuple[str, str, int] | None = None
-    batch: list[av.AudioFrame] = []
-    batched = 0
-    for frame in frames:
-        if _audio_kind(frame) != kind:
-            if resampler is not None:
-                yield from _drained(resampler, batch)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            kind, batch, batched = _audio_kind(frame), [], 0
-        batch.append(frame)
-        batched += frame.samples
-        if batched >= frame.sample_rate:
-            yield from _resample(resampler, _joined(batch))
-            batch, batched = [], 0
-    if resampler is not None:
-        yield from _drained(resampler, batch)
-
-
-def _drained(resampler: av.AudioResampler, batch: list[av.AudioFrame]) -> Iterator[np.ndarray]:
-    """What ``batch`` and the samples ``resampler`` still holds become."""
-    if batch:
-        yield from _resample(resampler, _joined(batch))
-    yield from _resample(resampler, None)
-
-
-def _resample(resampler: av.AudioResampler, frame: av.AudioFrame | None) -> Iterator[np.ndarray]:
-    for out in resampler.resample(frame):
-        yield out.to_ndarray().reshape(-1)
-
-
-def decode_audio(
-    path: str | os.PathLike[str], limits: MediaLimits, *, sample_rate: int = 16000
-) -> np.ndarray:
-    """The first audio stream as mono float32 at ``sample_rate``; empty when there is none."""
-    container = open_container(path, limits)
-    started = time.monotonic()
-    try:
-        if not container.streams.audio:
-            return np.zeros(0, dtype=np.float32)
-        astream = container.streams.audio[0]
-        astream.thread_type = "AUTO"
-        chunks: list[np.ndarray] = []
-        total = 0
-        max_samples = int(limits.max_duration_s * sample_rate) + sample_rate
-
-        def frames() -> Iterator[av.AudioFrame]:
-            for i, frame in enumerate(container.decode(astream)):
-                if i % 256 == 0 and time.monotonic() - started > limits.wall_time_budget_s:
-                    raise MediaInputError("decoding the audio took longer than the time budget")
-                yield frame
-
-        try:
-            for chunk in resampled(frames(), sample_rate):
-                chunks.append(chunk)
-                total += chunk.size
-                if total > max_samples:
-                    raise MediaInputError(
-                        f"the audio is longer than the {_fmt_s(limits.max_duration_s)} limit"
-                    )
-        except av.error.FFmpegError as exc:
-            raise MediaInputError(
-                f"the audio data is corrupt or truncated ({_ffmpeg_reason(exc)})"
-            ) from None
-        if not chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
-    finally:
-        container.close()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes
 from app.pipeline.options import KeyframeOptions, MediaLimits
 from app.pipeline.types import Keyframe, ProbeInfo
 from tests.pipeline.factories import CASES, SCENARIOS, hints_for, media_path, shown_during, truth
@@ -178,7 +178,7 @@ def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path)
     import cv2
     import numpy as np
 
-    from app.pipeline.media import probe
+    from app.pipeline.media.probe import probe
 
     def draw(t: float) -> np.ndarray:
         img = np.full((1080, 1920, 3), 255, np.uint8)
@@ -211,7 +211,7 @@ def test_1080p_thin_line_and_text_are_caught_at_the_moment_they_appear(tmp_path)
 def test_continuous_motion_is_sampled_not_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from app.pipeline.media import probe
+    from app.pipeline.media.probe import probe
 
     def draw(t: float) -> np.ndarray:
         img = np.full((360, 640, 3), 255, np.uint8)
@@ -253,7 +253,7 @@ def test_a_keyframe_shows_the_state_as_it_last_looked_before_it_changed(tmp_path
     import cv2
     import numpy as np
 
-    from app.pipeline.media import probe
+    from app.pipeline.media.probe import probe
 
     def draw(t: float, ink: int | None = None) -> np.ndarray:
         img = np.full((360, 640, 3), 255, np.uint8)
@@ -278,7 +278,7 @@ def test_a_short_word_on_the_rows_of_a_change_is_part_of_its_region(tmp_path) ->
     import cv2
     import numpy as np
 
-    from app.pipeline.media import probe
+    from app.pipeline.media.probe import probe
 
     def draw(t: float) -> np.ndarray:
         img = np.full((800, 360, 3), 255, np.uint8)
