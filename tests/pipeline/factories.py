@@ -1,9 +1,8 @@
 """Builders for the pipeline's tests: the fixture recordings, and hand-made stage inputs.
 
 The fixture helpers find the recordings in tests/data and what their truth.json says. The
-builders make keyframes, OCR lines, transcript words and recorder captures with the defaults
-the tests share, so that a test spells out only what it is about.
-"""
+builders make keyframes, OCR lines, made pages, transcript words and recorder captures with
+the defaults the tests share, so that a test spells out only what it is about."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from app.pipeline.capture import Capture, parse_capture
@@ -24,6 +24,33 @@ SCENARIOS = ("upgrade-checkout", "login-500")
 CONTAINERS = ("webm", "mp4")
 CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 """Every fixture file: each scenario in each container."""
+
+# Spacing is ignored; 85/100 tolerates one wrong character in a ~7-character
+# string ("$59/mo") but not a different price or word.
+MATCH = 85.0
+"""The score of :func:`tests.support.text.fuzzy_contains` at which OCR read a string."""
+
+NAMES = [
+    "ALPHA",
+    "BRAVO",
+    "CHARLIE",
+    "DELTA",
+    "ECHO",
+    "FOXTROT",
+    "GOLF",
+    "HOTEL",
+    "INDIA",
+    "JULIET",
+    "KILO",
+    "LIMA",
+    "MIKE",
+    "NOVEMBER",
+    "OSCAR",
+    "PAPA",
+    "QUEBEC",
+    "ROMEO",
+]
+"""Words that make distinct lines of a made page (:func:`page_image`)."""
 
 # --------------------------------------------------------------------------- fixture files
 
@@ -81,6 +108,25 @@ def shown_during(keyframes: Sequence[Keyframe], start: float, end: float) -> lis
 def line(text: str, x: int, y: int, w: int = 200, h: int = 20, confidence: float = 0.9) -> OcrLine:
     """An OCR line at (x, y), w x h pixels."""
     return OcrLine(text=text, box=Box(x=x, y=y, w=w, h=h), confidence=confidence)
+
+
+def page_image(
+    lines: list[str], top: int = 40, gap: int = 60, size: tuple[int, int] = (900, 640)
+) -> np.ndarray:
+    """A white page (``size`` is width, height) with ``lines`` in dark print, ``gap`` px apart."""
+    img = np.full((size[1], size[0], 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(
+            img,
+            text,
+            (40, top + i * gap),
+            cv2.FONT_HERSHEY_DUPLEX,
+            1.0,
+            (30, 30, 30),
+            2,
+            cv2.LINE_AA,
+        )
+    return img
 
 
 def keyframe(

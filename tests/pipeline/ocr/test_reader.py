@@ -1,4 +1,5 @@
-"""OCR of keyframes: the truth's key strings are read, only changed regions are OCR'd."""
+"""The keyframe reader on the fixtures and on made pages: truth's strings read, changed regions
+only, lines carried forward (in place and through scrolls), failures reported."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import cv2
 import numpy as np
 import pytest
 
-from app.pipeline import ocr as ocr_module
-from app.pipeline.ocr import AUTO_ENGINE, make_ocr, ocr_keyframes
-from app.pipeline.options import OcrOptions
+from app.pipeline.errors import StageError
+from app.pipeline.ocr import KeyframeReader, OcrEngine, ocr_keyframes
+from app.pipeline.ocr.base import overlap
 from app.pipeline.types import Box, Keyframe, OcrLine
-from tests.pipeline.factories import SCENARIOS, keyframe, media_path, shown_during, truth
+from tests.pipeline.factories import (
+    MATCH,
+    NAMES,
+    SCENARIOS,
+    keyframe,
+    media_path,
+    page_image,
+    shown_during,
+    truth,
+)
 from tests.support.text import fuzzy_contains
-
-# Spacing is ignored; 85/100 tolerates one wrong character in a ~7-character
-# string ("$59/mo") but not a different price or word.
-MATCH = 85.0
 
 
 def texts(keyframes: list[Keyframe]) -> list[str]:
@@ -116,24 +122,6 @@ def test_only_changed_regions_are_read(keyframes_of, ocr_engine) -> None:
     assert [f for s, f, _ in events if s == "ocr"][-1] == 1.0
 
 
-def _page(
-    lines: list[str], top: int = 40, gap: int = 60, size: tuple[int, int] = (900, 640)
-) -> np.ndarray:
-    img = np.full((size[1], size[0], 3), 255, np.uint8)
-    for i, text in enumerate(lines):
-        cv2.putText(
-            img,
-            text,
-            (40, top + i * gap),
-            cv2.FONT_HERSHEY_DUPLEX,
-            1.0,
-            (30, 30, 30),
-            2,
-            cv2.LINE_AA,
-        )
-    return img
-
-
 def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine) -> None:
     words = [
         "ALPHA ORDERS 2041",
@@ -148,8 +136,8 @@ def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine)
         "JULIET BALANCE 8807",
         "KILO STATEMENT 9931",
     ]
-    first = _page(words[:10])
-    scrolled = _page(words[1:11])  # scrolled by one line (60 px): KILO appears at the bottom
+    first = page_image(words[:10])
+    scrolled = page_image(words[1:11])  # scrolled by one line (60 px): KILO appears at the bottom
     spy = _Spy(ocr_engine)
     keyframes = [
         keyframe(0, 0.0, region=None, ratio=1.0, image=first),
@@ -173,8 +161,8 @@ def test_scrolled_lines_move_with_the_page_and_only_new_text_is_read(ocr_engine)
 def test_lines_are_carried_whatever_the_scroll_length(ocr_engine, scroll: int) -> None:
     """An odd number of pixels (between two half-resolution shifts) and a scroll longer than
     half the screen (the phase correlation wraps it around) still carry what stayed."""
-    words = [f"{name} ITEM {1000 + 37 * i}" for i, name in enumerate(_NAMES)]
-    document = _page(words, top=40, gap=60, size=(900, 40 + 60 * len(words)))
+    words = [f"{name} ITEM {1000 + 37 * i}" for i, name in enumerate(NAMES)]
+    document = page_image(words, top=40, gap=60, size=(900, 40 + 60 * len(words)))
     first, second = document[:640], document[scroll : scroll + 640]
     spy = _Spy(ocr_engine)
     keyframes = [
@@ -198,8 +186,8 @@ def test_lines_are_carried_whatever_the_scroll_length(ocr_engine, scroll: int) -
 
 def test_a_screen_shown_again_takes_the_lines_read_before(ocr_engine) -> None:
     """Back to the top of a page, or back from another page: nothing is read again."""
-    home = _page([f"{name} HOME {i}" for i, name in enumerate(_NAMES[:9])])
-    other = _page([f"{name} PRICING {i}" for i, name in enumerate(_NAMES[5:14])], top=70)
+    home = page_image([f"{name} HOME {i}" for i, name in enumerate(NAMES[:9])])
+    other = page_image([f"{name} PRICING {i}" for i, name in enumerate(NAMES[5:14])], top=70)
     noise = np.random.default_rng(5).integers(-6, 7, home.shape)
     again = np.clip(home.astype(int) + noise, 0, 255).astype(np.uint8)  # re-encoded
     full = Box(x=0, y=0, w=900, h=640)
@@ -221,38 +209,13 @@ def test_a_line_that_scrolled_and_changed_in_part_is_read_whole(ocr_engine) -> N
     changed = [*words[1:11]]
     changed[2] = "DELTA MONTHLY BILLING 9999"  # was 1111: the rest matches the moved old line
     keyframes = [
-        keyframe(0, 0.0, region=None, ratio=1.0, image=_page(words[:10])),
-        keyframe(1, 1.0, region=Box(x=0, y=0, w=900, h=640), ratio=0.2, image=_page(changed)),
+        keyframe(0, 0.0, region=None, ratio=1.0, image=page_image(words[:10])),
+        keyframe(1, 1.0, region=Box(x=0, y=0, w=900, h=640), ratio=0.2, image=page_image(changed)),
     ]
     ocr_keyframes(keyframes, ocr_engine)
     second = [ln.text for ln in keyframes[1].lines]
     assert fuzzy_contains(second, "DELTA MONTHLY BILLING 9999") >= MATCH, second
     assert fuzzy_contains(second, "KILO STATEMENT 1370") >= MATCH, second
-
-
-def test_a_change_in_light_grey_small_print_is_read_again() -> None:
-    def page(text: str) -> np.ndarray:
-        img = np.full((300, 700, 3), 255, np.uint8)
-        cv2.putText(img, "Account settings", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30,) * 3, 2)
-        cv2.putText(img, text, (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (170,) * 3, 1)
-        return img
-
-    before, after = page("Saved 2 minutes ago"), page("Saved 3 minutes ago")
-    plan = ocr_module._plan(before, after, Box(x=0, y=0, w=700, h=300), [])
-    assert any(b.y <= 112 <= b.y + b.h and b.x <= 70 <= b.x + b.w for b in plan.read), plan.read
-
-
-def test_lone_pixels_of_encoder_noise_are_not_read(ocr_engine) -> None:
-    """Ringing that flips isolated pixels of an unchanged screen makes nothing to read."""
-    before = _page([f"{name} ORDERS {1000 + 37 * i}" for i, name in enumerate(_NAMES[:9])])
-    lines = ocr_engine.read(before)
-    after = before.copy()
-    rng = np.random.default_rng(11)
-    for y, x in zip(rng.integers(0, 320, 60) * 2, rng.integers(0, 450, 60) * 2, strict=True):
-        after[y : y + 2, x : x + 2] = 255 - after[y : y + 2, x : x + 2] // 3  # a 2x2 speck
-    plan = ocr_module._plan(before, after, Box(x=0, y=0, w=900, h=640), lines)
-    assert plan.read == []
-    assert len(plan.carried) == len(lines)
 
 
 _ROWS = [
@@ -268,65 +231,6 @@ _ROWS = [
     ("JULIET", "BALANCE"),
     ("KILO", "STATEMENT"),
 ]
-_NAMES = [
-    "ALPHA",
-    "BRAVO",
-    "CHARLIE",
-    "DELTA",
-    "ECHO",
-    "FOXTROT",
-    "GOLF",
-    "HOTEL",
-    "INDIA",
-    "JULIET",
-    "KILO",
-    "LIMA",
-    "MIKE",
-    "NOVEMBER",
-    "OSCAR",
-    "PAPA",
-    "QUEBEC",
-    "ROMEO",
-]
-
-
-def test_hybrid_reads_light_text_on_a_coloured_button() -> None:
-    img = np.full((200, 700, 3), 255, np.uint8)
-    cv2.putText(
-        img, "Order summary", (30, 60), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2, cv2.LINE_AA
-    )
-    cv2.rectangle(img, (30, 100), (330, 160), (229, 70, 79), -1)  # a blue-violet button (BGR)
-    cv2.putText(
-        img,
-        "Save settings",
-        (50, 142),
-        cv2.FONT_HERSHEY_DUPLEX,
-        0.9,
-        (255, 255, 255),
-        2,
-        cv2.LINE_AA,
-    )
-    lines = make_ocr(OcrOptions(engine="hybrid")).read(img)
-    seen = [ln.text for ln in lines]
-    assert fuzzy_contains(seen, "Order summary") >= MATCH
-    assert fuzzy_contains(seen, "Save settings") >= MATCH, seen
-
-
-def test_tesseract_engine_reads_plain_text_with_word_boxes() -> None:
-    img = _page(["Invoice total 42"], top=60, size=(500, 100))
-    lines = make_ocr(OcrOptions(engine="tesseract")).read(img)
-    assert fuzzy_contains([ln.text for ln in lines], "Invoice total 42") >= MATCH
-    words = [w for ln in lines for w in ln.words]
-    assert len(words) == 3 and words[0].box.x < words[1].box.x < words[2].box.x
-    # A region limits the reading, and boxes stay in full-image coordinates.
-    right = make_ocr(OcrOptions(engine="tesseract")).read(img, Box(x=150, y=0, w=350, h=100))
-    assert all(w.box.x >= 150 for ln in right for w in ln.words)
-
-
-def test_engine_choice() -> None:
-    assert AUTO_ENGINE in {"tesseract", "rapidocr", "hybrid"}
-    with pytest.raises(ValueError):
-        make_ocr(OcrOptions(engine="nonsense"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -335,17 +239,7 @@ def test_no_place_on_screen_keeps_two_reads(scenario: str, read_keyframes) -> No
     for kf in read_keyframes(scenario):
         for i, a in enumerate(kf.lines):
             for b in kf.lines[i + 1 :]:
-                assert ocr_module._overlap(a.box, b.box) <= 0.5, (kf.timestamp, a.text, b.text)
-
-
-def test_reconcile_keeps_the_wider_read_of_one_place() -> None:
-    whole = OcrLine(text="Acme Cloud", box=Box(x=10, y=10, w=100, h=20), confidence=0.9)
-    tail = OcrLine(text="ie Cloud", box=Box(x=40, y=10, w=70, h=20), confidence=0.8)
-    reread = OcrLine(text="Acme Cloud Pro", box=Box(x=10, y=10, w=140, h=20), confidence=0.9)
-    elsewhere = OcrLine(text="Pricing", box=Box(x=300, y=10, w=60, h=20), confidence=0.9)
-    kept = ocr_module._reconcile([whole, elsewhere], [tail])
-    assert sorted(line.text for line in kept) == ["Acme Cloud", "Pricing"]
-    assert [line.text for line in ocr_module._reconcile([whole], [reread])] == ["Acme Cloud Pro"]
+                assert overlap(a.box, b.box) <= 0.5, (kf.timestamp, a.text, b.text)
 
 
 def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one_is_dropped(
@@ -354,7 +248,7 @@ def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one
     """The keyframe pass may drop a keyframe after OCR saw it and re-measure its follower against
     an older one; the reader keeps the region it was given, so no line leaks across the drop."""
     words = ["ORDER HISTORY", "INVOICE 7730", "REFUND 118"]
-    plain = _page(words)
+    plain = page_image(words)
     toast = plain.copy()
     cv2.rectangle(toast, (420, 520), (880, 600), (60, 60, 200), -1)
     cv2.putText(
@@ -366,7 +260,7 @@ def test_a_keyframe_is_read_against_the_one_submitted_before_it_even_if_that_one
         keyframe(1, 1.0, region=toast_box, ratio=0.08, image=toast),
         keyframe(2, 2.0, region=toast_box, ratio=0.08, image=plain.copy()),
     ]
-    reader = ocr_module.KeyframeReader(ocr_engine)
+    reader = KeyframeReader(ocr_engine)
     for kf in keyframes:
         reader.submit(kf)
     # What the pass does when it drops keyframe 1: keyframe 2 equals keyframe 0, nothing changed.
@@ -387,8 +281,9 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
         def forget(self) -> None:
             pass
 
-    reader = ocr_module.KeyframeReader(Broken())
-    with pytest.raises(RuntimeError, match="engine crashed"):
+    reader = KeyframeReader(Broken())
+
+    def feed() -> None:
         try:  # the error surfaces at a later submit, at the latest at finish
             for i in range(200):
                 reader.submit(
@@ -397,7 +292,7 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
                         float(i),
                         region=None if i == 0 else Box(x=0, y=0, w=10, h=10),
                         ratio=0.1,
-                        image=_page(["A"]),
+                        image=page_image(["A"]),
                     )
                 )
         except BaseException:
@@ -405,19 +300,26 @@ def test_the_reader_reports_a_failed_read_and_stops_taking_keyframes() -> None:
             raise
         reader.finish()
 
+    with pytest.raises(RuntimeError, match="engine crashed"):
+        feed()
+
 
 def test_an_engine_that_cannot_load_fails_the_reader() -> None:
-    def load() -> ocr_module.OcrEngine:
-        raise ocr_module.StageError("no Tesseract data for language 'xx'")
+    def load() -> OcrEngine:
+        raise StageError("no Tesseract data for language 'xx'")
 
-    reader = ocr_module.KeyframeReader(load)
-    with pytest.raises(ocr_module.StageError, match="no Tesseract data"):
+    reader = KeyframeReader(load)
+
+    def feed() -> None:
         try:  # the error surfaces at a submit once the load has failed, at the latest at finish
-            reader.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["A"])))
+            reader.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=page_image(["A"])))
         except BaseException:
             reader.close()
             raise
         reader.finish()
+
+    with pytest.raises(StageError, match="no Tesseract data"):
+        feed()
 
 
 def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_engine) -> None:
@@ -432,7 +334,7 @@ def test_once_the_keyframe_pass_drops_keyframes_only_the_survivors_are_read(ocr_
     info = probe(video, MediaLimits())
     options = KeyframeOptions(max_keyframes=5)
     cap = keyframe_cap(options, info.width, info.height)
-    reader = ocr_module.KeyframeReader(ocr_engine, stream_limit=cap)
+    reader = KeyframeReader(ocr_engine, stream_limit=cap)
     submitted: list[Keyframe] = []
 
     def submit(kf: Keyframe) -> None:
@@ -460,85 +362,13 @@ def test_closing_a_reader_stops_its_thread_and_is_harmless_once_finished(ocr_eng
         return sum(t.name == "ocr-reader" for t in threading.enumerate())
 
     before = readers()
-    frame = keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["ORDER HISTORY"]))
-    finished = ocr_module.KeyframeReader(ocr_engine)
+    frame = keyframe(0, 0.0, region=None, ratio=1.0, image=page_image(["ORDER HISTORY"]))
+    finished = KeyframeReader(ocr_engine)
     finished.submit(frame)
     finished.finish([frame])
     finished.close()  # after finish: nothing to stop, returns at once
     assert fuzzy_contains([ln.text for ln in frame.lines], "ORDER HISTORY") >= MATCH
-    stopped = ocr_module.KeyframeReader(ocr_engine)
-    stopped.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=_page(["A"])))
+    stopped = KeyframeReader(ocr_engine)
+    stopped.submit(keyframe(0, 0.0, region=None, ratio=1.0, image=page_image(["A"])))
     stopped.close()
     assert readers() == before
-
-
-def test_line_recogniser_reads_like_rapidocr() -> None:
-    """The lean recogniser gives rapidocr's own readings and scores for the same line images.
-
-    Lines narrower than 320 px at 48 px high are padded less than rapidocr pads them: the same
-    text, a score a little off."""
-    from rapidocr.ch_ppocr_rec import TextRecInput
-
-    image = _page(["Upgrade to Pro", "Card number is invalid", "$59/mo", "OK"], top=60, gap=70)
-    boxes = [Box(x=30, y=30 + i * 70, w=w, h=44) for i, w in enumerate((300, 420, 160, 80))]
-    lean = ocr_module.LineRecogniser(OcrOptions()).recognise(image, boxes)
-    reference = ocr_module.RapidOcr(OcrOptions())._engine._load_rec_model()(
-        TextRecInput(img=[image[b.y : b.y + b.h, b.x : b.x + b.w].copy() for b in boxes])
-    )
-    assert [t for t, _ in lean] == [t.strip() for t in reference.txts]
-    assert [t for t, _ in lean][:3] == ["Upgrade to Pro", "Card number is invalid", "$59/mo"]
-    assert np.allclose([s for _, s in lean][:2], reference.scores[:2], atol=1e-3)
-    assert np.allclose([s for _, s in lean][2:], reference.scores[2:], atol=0.05)
-
-
-def test_a_block_of_several_lines_is_cut_into_its_lines() -> None:
-    image = _page(["FIRST LINE", "SECOND LINE", "THIRD"], top=60, gap=40)
-    strips = ocr_module._line_strips(image, Box(x=20, y=20, w=500, h=140))
-    assert len(strips) == 3
-    assert all(s.h < 40 for s in strips)
-    assert [s.y < t.y for s, t in itertools.pairwise(strips)] == [True, True]
-    assert strips[2].w < strips[1].w  # tight around the ink: "THIRD" is shorter
-
-
-def test_a_line_seen_again_is_recognised_once_per_recording() -> None:
-    calls: list[int] = []
-
-    def recognise(image: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
-        calls.append(len(boxes))
-        return [(f"line {len(calls)}.{i}", 0.9) for i in range(len(boxes))]
-
-    page = _page(["SAML single sign-on", "Pay $59.00"], top=60, gap=60)
-    boxes = [Box(x=30, y=30, w=360, h=44), Box(x=30, y=90, w=220, h=44)]
-    memory = ocr_module._LineMemory()
-    first = memory.recognise(page, boxes, recognise)
-    # The same lines scrolled up by 17 px and re-encoded (noise) come back with the first
-    # readings, without a call; a changed digit does not.
-    noise = np.random.default_rng(3).integers(-12, 13, page.shape)
-    moved = np.clip(np.roll(page, -17, axis=0).astype(int) + noise, 0, 255).astype(np.uint8)
-    shifted = [Box(x=b.x, y=b.y - 17, w=b.w, h=b.h) for b in boxes]
-    assert memory.recognise(moved, shifted, recognise) == first
-    assert calls == [2]
-    changed = _page(["SAML single sign-on", "Pay $58.00"], top=60, gap=60)
-    again = memory.recognise(changed, boxes, recognise)
-    assert again[0] == first[0] and again[1] != first[1]
-    assert calls == [2, 1]
-
-
-def test_the_hybrid_engine_forgets_its_lines_between_recordings(ocr_engine) -> None:
-    if not isinstance(ocr_engine, ocr_module.HybridOcr):
-        pytest.skip("the default engine is not the hybrid one")
-    page = _page(["Start free trial", "$59/mo"], top=60, gap=60)
-    boxes = [Box(x=30, y=30, w=300, h=44)]
-    seen: list[int] = []
-
-    def recognise(image: np.ndarray, wanted: list[Box]) -> list[tuple[str, float]]:
-        seen.append(len(wanted))
-        return [("x", 0.9)] * len(wanted)
-
-    ocr_engine.forget()
-    ocr_engine._seen.recognise(page, boxes, recognise)
-    ocr_engine._seen.recognise(page, boxes, recognise)
-    ocr_engine.forget()
-    ocr_engine._seen.recognise(page, boxes, recognise)
-    assert seen == [1, 1]
-    ocr_engine.forget()
