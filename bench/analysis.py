@@ -52,7 +52,7 @@ def _decode(video: Path) -> None:
 
 def _transcriber() -> Any:
     from app.pipeline.options import TranscribeOptions, _default_threads
-    from app.pipeline.transcribe import make_transcriber
+    from app.pipeline.speech import make_transcriber
 
     # Alone, transcription is fastest on every CPU (the engine gives Whisper half of them).
     return make_transcriber(TranscribeOptions(cpu_threads=_default_threads()))

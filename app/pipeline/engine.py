@@ -38,8 +38,8 @@ from app.pipeline.progress import STAGES, ProgressCallback, no_progress
 from app.pipeline.result import AnalysisResult
 from app.pipeline.sections import Citation, Section, build_sections
 from app.pipeline.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.speech import make_transcriber
 from app.pipeline.summary import Finding, Summary, build_findings, summarize
-from app.pipeline.transcribe import make_transcriber
 from app.pipeline.types import Keyframe, TranscriptSegment
 
 log = logging.getLogger(__name__)

@@ -118,7 +118,7 @@ def read_keyframes(keyframes_of: Any, ocr_engine: Any) -> Callable[[str], list[K
 @pytest.fixture(scope="session")
 def transcriber() -> Any:
     """The default transcriber (faster-whisper, bundled tiny.en), loaded once."""
-    from app.pipeline.transcribe import make_transcriber
+    from app.pipeline.speech import make_transcriber
 
     return make_transcriber(TranscribeOptions())
 

