@@ -23,23 +23,24 @@ from typing import Any, TypeVar
 
 import cv2
 
-from app.pipeline.adapters.llm import ChatClient, ChatConfig, write_report
-from app.pipeline.adapters.vlm import enrich_descriptions
 from app.pipeline.capture import Capture, parse_capture
-from app.pipeline.describe import FrameDescription, describe_keyframes
 from app.pipeline.errors import PipelineError, StageError
-from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
 from app.pipeline.media.priority import lower_thread_priority
 from app.pipeline.media.probe import probe
+from app.pipeline.models.llm import ChatClient, ChatConfig, write_report
+from app.pipeline.models.vlm import enrich_descriptions
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.progress import STAGES, ProgressCallback, no_progress
+from app.pipeline.reasoning.describe import FrameDescription, describe_keyframes
+from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence, split_sentences
+from app.pipeline.reasoning.findings import Finding, build_findings
+from app.pipeline.reasoning.sections import Citation, Section, build_sections
+from app.pipeline.reasoning.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.reasoning.summary import Summary, summarize
 from app.pipeline.result import AnalysisResult
-from app.pipeline.sections import Citation, Section, build_sections
-from app.pipeline.signals import Signal, SignalOptions, detect_signals
 from app.pipeline.speech import make_transcriber
-from app.pipeline.summary import Finding, Summary, build_findings, summarize
 from app.pipeline.types import Keyframe, TranscriptSegment
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,8 @@ class Engine:
                 # transcription may still run (its last stretch, on a recording full of speech).
                 descriptions = self._describe(keyframes, capture, timer, progress)
             except BaseException as exc:
-                reader.close()  # whichever step failed, the OCR thread stops (a no-op once finished)
+                # Whichever step failed, the OCR thread stops (a no-op once it has finished).
+                reader.close()
                 # Stop the transcription at its next progress report, then report the first failure.
                 progress.cancelled.set()
                 failed = transcript_future is not None and transcript_future.exception() is not None

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.pipeline.capture import Capture
-from app.pipeline.describe import FrameDescription
-from app.pipeline.evidence import EvidenceTable
-from app.pipeline.sections import Section
-from app.pipeline.signals import Signal
-from app.pipeline.summary import Finding, Summary
+from app.pipeline.reasoning.describe import FrameDescription
+from app.pipeline.reasoning.evidence import EvidenceTable
+from app.pipeline.reasoning.findings import Finding
+from app.pipeline.reasoning.sections import Section
+from app.pipeline.reasoning.signals import Signal
+from app.pipeline.reasoning.summary import Summary
 from app.pipeline.types import Keyframe, ProbeInfo, TranscriptSegment
 
 

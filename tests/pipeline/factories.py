@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +17,11 @@ import numpy as np
 
 from app.pipeline.capture import Capture, parse_capture
 from app.pipeline.media.keyframes import KeyframeHints
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptWord
+from app.pipeline.reasoning.describe import FrameDescription, describe_keyframes
+from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence
+from app.pipeline.reasoning.findings import Finding, build_findings
+from app.pipeline.reasoning.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment, TranscriptWord
 from tests.support.factories import DATA as FIXTURE_DATA
 from tests.support.factories import create_body
 
@@ -184,3 +189,79 @@ def capture(
             "elements": list(elements),
         }
     )
+
+
+def red_text_image(x: int, y: int, w: int, h: int) -> np.ndarray:
+    """A white 640 x 360 screen with red strokes, like glyphs, in the box (x, y, w, h)."""
+    image = np.full((360, 640, 3), 255, np.uint8)
+    image[y + 4 : y + h - 4 : 3, x : x + w] = (30, 30, 220)  # BGR red
+    return image
+
+
+# --------------------------------------------------------------------------- reasoning
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reasoned:
+    """What the reasoning stages made of hand-made inputs, up to the findings."""
+
+    descriptions: list[FrameDescription]
+    evidence: EvidenceTable
+    signals: list[Signal]
+    findings: list[Finding]
+
+
+def reason(
+    capture: Capture,
+    keyframes: Sequence[Keyframe],
+    speech: Sequence[TranscriptSegment] = (),
+    *,
+    duration: float = 30.0,
+    options: SignalOptions | None = None,
+) -> Reasoned:
+    """Describe, gather the evidence, detect signals and group them into findings."""
+    descriptions = describe_keyframes(keyframes, capture)
+    evidence = build_evidence(capture, keyframes, descriptions, list(speech))
+    signals = detect_signals(capture, evidence, keyframes, duration, options or SignalOptions())
+    return Reasoned(
+        descriptions=descriptions,
+        evidence=evidence,
+        signals=signals,
+        findings=build_findings(signals, evidence),
+    )
+
+
+FAILED_PURCHASE = {
+    "method": "POST",
+    "url": "http://t.test/api/buy",
+    "status": 503,
+    "timestamp": 5000,
+}
+"""The ticket shop's purchase request failing with HTTP 503 at 5 s (:func:`ticket_report`)."""
+
+
+def ticket_report(
+    network: Sequence[Any] = (),
+    console: Sequence[Any] = (),
+    speech: Sequence[TranscriptSegment] = (),
+    screen: Sequence[tuple[float, str]] = (),
+    actions: Sequence[Any] = (),
+    intent: str = "Buy a ticket.",
+) -> tuple[Capture, EvidenceTable, list[Finding]]:
+    """A 40 s visit to a ticket shop with these events and ``screen`` lines ``(time, text)``,
+    each shown on a keyframe of its own: the capture, its evidence and findings."""
+    shop = capture(
+        url="http://t.test/",
+        title="Tickets — T",
+        intent=intent,
+        actions=actions,
+        network=network,
+        console=console,
+    )
+    keyframes = [
+        keyframe(0, 0.0, reasons=("first",), region=None, ratio=1.0, width=320, height=120)
+    ]
+    for i, (t, text) in enumerate(screen, start=1):
+        keyframes.append(keyframe(i, t, [line(text, 10, 10 + 20 * i, h=16)], width=320, height=120))
+    reasoned = reason(shop, keyframes, speech, duration=40.0)
+    return shop, reasoned.evidence, reasoned.findings

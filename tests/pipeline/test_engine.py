@@ -18,7 +18,7 @@ import pytest
 
 from app.pipeline.errors import MediaInputError, PipelineError, StageError
 from app.pipeline.progress import STAGES
-from app.pipeline.sections import CITATION_TYPES
+from app.pipeline.reasoning.sections import CITATION_TYPES
 from tests.pipeline.factories import CASES, CONTAINERS, SCENARIOS, media_path
 from tests.support.factories import create_body
 
@@ -427,11 +427,12 @@ def test_silent_video_and_empty_metadata_still_give_a_grounded_result(
 
 
 def test_reasoning_is_deterministic(analyse) -> None:
-    from app.pipeline.describe import describe_keyframes
-    from app.pipeline.evidence import build_evidence
-    from app.pipeline.sections import build_sections
-    from app.pipeline.signals import SignalOptions, detect_signals
-    from app.pipeline.summary import build_findings, summarize
+    from app.pipeline.reasoning.describe import describe_keyframes
+    from app.pipeline.reasoning.evidence import build_evidence
+    from app.pipeline.reasoning.findings import build_findings
+    from app.pipeline.reasoning.sections import build_sections
+    from app.pipeline.reasoning.signals import SignalOptions, detect_signals
+    from app.pipeline.reasoning.summary import summarize
 
     result, _ = analyse("upgrade-checkout", "webm")
     rec, duration = result.capture, result.probe.duration

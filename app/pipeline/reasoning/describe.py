@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.capture import Capture, UserAction
-from app.pipeline.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
+from app.pipeline.reasoning.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 # Below this an OCR line is more likely noise than text.

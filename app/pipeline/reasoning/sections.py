@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.pipeline.capture import Capture
-from app.pipeline.describe import FrameDescription
-from app.pipeline.evidence import Evidence, EvidenceTable
-from app.pipeline.lexicon import normalize, tidy
-from app.pipeline.signals import Signal
-from app.pipeline.summary import Finding
+from app.pipeline.reasoning.describe import FrameDescription
+from app.pipeline.reasoning.evidence import Evidence, EvidenceTable
+from app.pipeline.reasoning.findings import Finding
+from app.pipeline.reasoning.lexicon import normalize, tidy
+from app.pipeline.reasoning.signals import Signal
 
 CITATION_TYPES = (
     "console_error",

@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.pipeline.adapters.llm import ChatClient, ChatConfig, ChatError, write_report
-from app.pipeline.adapters.vlm import enrich_descriptions
-from app.pipeline.describe import describe_keyframes
 from app.pipeline.engine import Engine, EngineOptions
-from app.pipeline.evidence import EvidenceTable, build_evidence
-from app.pipeline.signals import SignalOptions, detect_signals
-from app.pipeline.summary import build_findings, summarize
-from tests.pipeline.factories import capture, keyframe, line, media_path
+from app.pipeline.models.llm import ChatClient, ChatConfig, ChatError, write_report
+from app.pipeline.models.vlm import enrich_descriptions
+from app.pipeline.reasoning.describe import describe_keyframes
+from app.pipeline.reasoning.evidence import EvidenceTable
+from app.pipeline.reasoning.summary import summarize
+from tests.pipeline.factories import capture, keyframe, line, media_path, reason
 from tests.support.factories import create_body
 
 
@@ -114,10 +113,8 @@ def _report_inputs() -> tuple[Any, EvidenceTable, list[Any], Any]:
             height=90,
         )
     ]
-    descriptions = describe_keyframes(keyframes, rec)
-    evidence = build_evidence(rec, keyframes, descriptions, [])
-    signals = detect_signals(rec, evidence, keyframes, 10.0, SignalOptions())
-    findings = build_findings(signals, evidence)
+    reasoned = reason(rec, keyframes, duration=10.0)
+    evidence, findings = reasoned.evidence, reasoned.findings
     return rec, evidence, findings, summarize(rec, findings, 10.0, evidence)
 
 

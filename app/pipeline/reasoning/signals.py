@@ -16,9 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.pipeline.capture import Capture, UserAction
-from app.pipeline.describe import usable_lines
-from app.pipeline.evidence import Evidence, EvidenceTable, action_id, console_id, network_id
-from app.pipeline.lexicon import (
+from app.pipeline.reasoning.describe import usable_lines
+from app.pipeline.reasoning.evidence import (
+    Evidence,
+    EvidenceTable,
+    action_id,
+    console_id,
+    network_id,
+)
+from app.pipeline.reasoning.lexicon import (
     Quantity,
     extract_quantities,
     is_problem_speech,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.pipeline.describe import describe_keyframes
-from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment
+from app.pipeline.capture import Capture
+from app.pipeline.reasoning.describe import describe_keyframes
+from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence, split_sentences
+from app.pipeline.types import Box, Keyframe, TranscriptSegment
 from tests.pipeline.factories import capture, keyframe, line, word
 
 STARTED = 1_700_000_000_000
 
 
-def _recording():  # type: ignore[no-untyped-def]
+def _capture() -> Capture:
     return capture(
         startedAt=STARTED,
         url="http://a.test/",
@@ -74,7 +75,7 @@ def _keyframes() -> list[Keyframe]:
 
 
 def _table() -> EvidenceTable:
-    rec = _recording()
+    rec = _capture()
     keyframes = _keyframes()
     speech = [
         TranscriptSegment(start=2.7, end=3.5, text="  That page is missing.  "),
@@ -157,76 +158,3 @@ def test_long_segments_split_into_sentences_at_their_times() -> None:
         (29.0, 30.0, "again today!"),
         (40.0, 41.0, "no words"),
     ]
-
-
-def _described(
-    actions: list[dict],
-    frames: list[tuple[float, float, Box | None, list[OcrLine]]],
-    elements: list[dict] = (),
-) -> list[str]:  # type: ignore[assignment]
-    rec = capture(url="http://a.test/", title="Home — A", actions=actions, elements=elements)
-    keyframes = [
-        keyframe(i, t, lines, region=region, ratio=ratio)
-        for i, (t, ratio, region, lines) in enumerate(frames)
-    ]
-    return [d.text for d in describe_keyframes(keyframes, rec)]
-
-
-def test_frame_descriptions_say_what_changed_and_why() -> None:
-    home = [
-        line("Welcome to A", 20, 20, 150, 16),
-        line("Our products", 20, 60, 150, 16),
-        line("Contact us", 20, 100, 150, 16),
-    ]
-    field = {
-        "selector": "#q",
-        "tagName": "INPUT",
-        "text": "Search",
-        "boundingBox": {"x": 300, "y": 200, "width": 200, "height": 30},
-    }
-    texts = _described(
-        [
-            {"type": "navigate", "timestamp": 0, "url": "http://a.test/", "title": "Home — A"},
-            {"type": "scroll", "timestamp": 2300, "y": 300},
-            {
-                "type": "click",
-                "timestamp": 3900,
-                "selector": "#q",
-                "text": "Search",
-                "x": 310,
-                "y": 210,
-            },
-            {
-                "type": "input",
-                "timestamp": 5500,
-                "selector": "#q",
-                "text": "Search",
-                "value": "shoes",
-            },
-            {
-                "type": "navigate",
-                "timestamp": 9000,
-                "url": "http://a.test/results",
-                "title": "Results — A",
-            },
-        ],
-        [
-            (0.0, 1.0, None, home),
-            (2.0, 0.3, Box(x=0, y=0, w=640, h=360), home),
-            (4.0, 0.01, Box(x=300, y=200, w=200, h=30), [*home, line("shoes", 305, 205, 150, 16)]),
-            (
-                6.0,
-                0.02,
-                Box(x=0, y=250, w=640, h=40),
-                [*home, line("Please enter a valid query", 20, 260, 150, 16)],
-            ),
-            (9.5, 0.2, Box(x=0, y=0, w=640, h=360), [line("3 results", 20, 20, 150, 16)]),
-        ],
-        elements=[field],
-    )
-    assert texts[0].startswith("Home: first frame of the recording.")
-    assert texts[1].startswith("Home: the page scrolled.")
-    assert texts[2].startswith("Home: text typed into 'Search'.")
-    assert "After clicking 'Search' (input) at (310, 210)" in texts[2]
-    assert "showing 'Please enter a valid query'" in texts[3]
-    assert texts[4].startswith("Results: navigated to Results — A.")

@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 
 from app.pipeline.capture import Capture
-from app.pipeline.describe import describe_keyframes, find_error_regions
-from app.pipeline.evidence import build_evidence
-from app.pipeline.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.reasoning.signals import Signal, SignalOptions
 from app.pipeline.types import Keyframe, TranscriptSegment
-from tests.pipeline.factories import capture, keyframe, line
+from tests.pipeline.factories import capture, keyframe, line, reason, red_text_image
 
 W, H = 640, 360
 
@@ -30,12 +28,10 @@ def signals_of(
     duration: float = 30.0,
 ) -> list[Signal]:
     keyframes = list(keyframes) or [keyframe(0, 0.0, reasons=("first",), ratio=1.0)]
-    descriptions = describe_keyframes(keyframes, rec)
-    evidence = build_evidence(rec, keyframes, descriptions, list(speech))
-    found = detect_signals(rec, evidence, keyframes, duration, options or SignalOptions())
-    for signal in found:
-        assert all(e in evidence for e in signal.evidence_ids), signal
-    return found
+    reasoned = reason(rec, keyframes, speech, duration=duration, options=options)
+    for signal in reasoned.signals:
+        assert all(e in reasoned.evidence for e in signal.evidence_ids), signal
+    return reasoned.signals
 
 
 def kinds(found: list[Signal]) -> list[str]:
@@ -188,26 +184,10 @@ def test_console_errors_and_the_browsers_echo_of_a_failed_request() -> None:
     ]
 
 
-def _red_text_image(x: int, y: int, w: int, h: int) -> np.ndarray:
-    image = np.full((H, W, 3), 255, np.uint8)
-    image[y + 4 : y + h - 4 : 3, x : x + w] = (30, 30, 220)  # BGR red strokes, like glyphs
-    return image
-
-
-def test_red_regions_are_found_with_their_text() -> None:
-    image = _red_text_image(100, 200, 180, 20)
-    lines = [line("Card number is invalid", 100, 200, 180, 20), line("Pay", 100, 50, 60, 20)]
-    regions = find_error_regions(image, lines)
-    assert len(regions) == 1 and regions[0].text == "Card number is invalid"
-    box = regions[0].box
-    assert box.x <= 100 and box.x + box.w >= 280 and box.y <= 204
-    assert find_error_regions(np.full((H, W, 3), 255, np.uint8), lines) == []
-
-
 def test_screen_errors_need_red_styling_or_a_logged_error() -> None:
     before = keyframe(0, 0.0, [line("Checkout", 20, 20)], reasons=("first",), ratio=1.0)
     red_line = line("Card number is invalid", 100, 200, 180, 20)
-    red = keyframe(1, 4.0, [before.lines[0], red_line], image=_red_text_image(100, 200, 180, 20))
+    red = keyframe(1, 4.0, [before.lines[0], red_line], image=red_text_image(100, 200, 180, 20))
     found = [s for s in signals_of(shop(), [before, red]) if s.kind == "screen_error"]
     assert len(found) == 1 and found[0].data["errorStyled"] and found[0].time == 4.0
 
@@ -358,23 +338,6 @@ def test_a_keyframe_taken_for_an_earlier_click_does_not_vouch_for_a_later_one() 
     rec = shop(actions=[click(5000)], elements=[BUTTON])
     frames = [keyframe(0, 0.0, reasons=("first",), ratio=1.0), keyframe(1, 3.0, reasons=("click",))]
     assert "dead_click" not in kinds(signals_of(rec, frames))
-
-
-def test_a_red_icon_beside_black_text_is_not_error_styling() -> None:
-    from app.pipeline.describe import error_styled_lines
-
-    image = np.full((H, W, 3), 255, np.uint8)
-    image[100:114, 100:114] = (30, 30, 220)  # a red checkbox
-    image[104:110:2, 120:260] = (20, 20, 20)  # black label text
-    label = line("Remember me", 98, 98, 170, 20)
-    regions = find_error_regions(image, [label])
-    assert regions and error_styled_lines(image, [label], regions) == []
-    # A red border enclosing a message makes the message error-styled.
-    boxed = np.full((H, W, 3), 255, np.uint8)
-    boxed[200:240, 50:400][[0, -1], :] = (30, 30, 220)
-    boxed[200:240, 50:400][:, [0, -1]] = (30, 30, 220)
-    message = line("Payment declined", 60, 210, 200, 18)
-    assert error_styled_lines(boxed, [message], find_error_regions(boxed, [message])) == [message]
 
 
 def test_the_site_name_alone_does_not_make_two_prices_the_same_thing() -> None:

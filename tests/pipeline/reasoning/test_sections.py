@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from app.pipeline.describe import describe_keyframes
-from app.pipeline.evidence import build_evidence
-from app.pipeline.sections import CITATION_TYPES, build_sections
-from app.pipeline.signals import SignalOptions, detect_signals
-from app.pipeline.summary import build_findings
+from app.pipeline.reasoning.sections import CITATION_TYPES, build_sections
 from app.pipeline.types import Keyframe, OcrLine, TranscriptSegment
-from tests.pipeline.factories import capture, keyframe, line
+from tests.pipeline.factories import capture, keyframe, line, reason
 
 
 def _frame(index: int, t: float, ratio: float, lines: list[OcrLine] = ()) -> Keyframe:
@@ -26,11 +22,9 @@ def _sections(actions, network=(), keyframes=None, speech=(), duration=60.0, con
         console=console,
     )
     keyframes = keyframes or [_frame(0, 0.0, 1.0)]
-    descriptions = describe_keyframes(keyframes, rec)
-    evidence = build_evidence(rec, keyframes, descriptions, list(speech))
-    signals = detect_signals(rec, evidence, keyframes, duration, SignalOptions())
-    findings = build_findings(signals, evidence)
-    return build_sections(rec, descriptions, evidence, signals, findings, duration), evidence
+    r = reason(rec, keyframes, speech, duration=duration)
+    sections = build_sections(rec, r.descriptions, r.evidence, r.signals, r.findings, duration)
+    return sections, r.evidence
 
 
 NAVIGATIONS = [

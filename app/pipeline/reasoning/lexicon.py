@@ -287,9 +287,22 @@ def extract_quantities(text: str, *, spoken: bool = False) -> list[Quantity]:
     return sorted(found, key=lambda q: q.start)
 
 
-_STOPWORDS = frozenset(
-    ["a", "an", "the", "and", "or", "but", "of", "to", "for", "from", "in", "on", "at", "by", "with", "per", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "here", "there", "now", "only", "just", "from", "starting", "starts", "start", "as", "low", "high", "get", "your", "our", "my", "you", "we", "they", "i", "me", "he", "she", "his", "her", "their", "them", "what", "which", "who", "how", "when", "where", "why", "all", "any", "some", "no", "not", "so", "if", "then", "than", "too", "very", "can", "will", "would", "should", "could", "do", "does", "did", "has", "have", "had", "say", "says", "said", "month", "monthly", "mo", "year", "yearly", "annually", "yr", "week", "day", "per", "price", "prices", "pricing", "cost", "costs", "plan", "plans", "total", "subtotal", "amount", "pay", "paid", "billed", "bill", "billing", "each", "user", "users", "seat", "seats", "off", "save", "only", "usd", "eur", "gbp", "dollars", "dollar", "euro", "euros", "pound", "pounds", "hmm", "um", "uh", "oh", "well", "like", "okay", "ok", "homepage", "page", "site", "cancel", "anytime"]
-)
+# fmt: off
+_STOPWORDS = frozenset([
+    "a", "an", "the", "and", "or", "but", "of", "to", "for", "from", "in", "on", "at", "by",
+    "with", "per", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these",
+    "those", "here", "there", "now", "only", "just", "from", "starting", "starts", "start", "as",
+    "low", "high", "get", "your", "our", "my", "you", "we", "they", "i", "me", "he", "she", "his",
+    "her", "their", "them", "what", "which", "who", "how", "when", "where", "why", "all", "any",
+    "some", "no", "not", "so", "if", "then", "than", "too", "very", "can", "will", "would",
+    "should", "could", "do", "does", "did", "has", "have", "had", "say", "says", "said", "month",
+    "monthly", "mo", "year", "yearly", "annually", "yr", "week", "day", "per", "price", "prices",
+    "pricing", "cost", "costs", "plan", "plans", "total", "subtotal", "amount", "pay", "paid",
+    "billed", "bill", "billing", "each", "user", "users", "seat", "seats", "off", "save", "only",
+    "usd", "eur", "gbp", "dollars", "dollar", "euro", "euros", "pound", "pounds", "hmm", "um",
+    "uh", "oh", "well", "like", "okay", "ok", "homepage", "page", "site", "cancel", "anytime"
+])
+# fmt: on
 """Words too generic to tell one priced thing from another."""
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.pipeline.capture import Capture, ConsoleEntry, NetworkEntry, UserAction
-from app.pipeline.describe import FrameDescription
-from app.pipeline.lexicon import ERROR_WORDS_RE, tidy
+from app.pipeline.reasoning.describe import FrameDescription
+from app.pipeline.reasoning.lexicon import ERROR_WORDS_RE, tidy
 from app.pipeline.types import Box, Keyframe, TranscriptSegment, TranscriptWord
 
 EVIDENCE_TYPES = ("action", "console", "network", "speech", "ocr", "visual")

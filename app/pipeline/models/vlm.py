@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from app.pipeline.adapters.llm import ChatClient, ChatError
-from app.pipeline.describe import FrameDescription
+from app.pipeline.models.llm import ChatClient, ChatError
+from app.pipeline.reasoning.describe import FrameDescription
 from app.pipeline.types import Keyframe
 
 log = logging.getLogger(__name__)

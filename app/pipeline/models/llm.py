@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.pipeline.evidence import EvidenceTable
-from app.pipeline.summary import SEVERITIES, Finding, Summary, finding_confidence
+from app.pipeline.reasoning.evidence import EvidenceTable
+from app.pipeline.reasoning.findings import SEVERITIES, Finding, finding_confidence
+from app.pipeline.reasoning.summary import Summary
 
 log = logging.getLogger(__name__)
 
