@@ -36,8 +36,14 @@ from app.pipeline.progress import STAGES, ProgressCallback, no_progress
 from app.pipeline.reasoning.describe import FrameDescription, describe_keyframes
 from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.reasoning.findings import Finding, build_findings
+from app.pipeline.reasoning.options import (
+    DescribeOptions,
+    FindingOptions,
+    SectionOptions,
+    SignalOptions,
+)
 from app.pipeline.reasoning.sections import Citation, Section, build_sections
-from app.pipeline.reasoning.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.reasoning.signals import Signal, detect_signals
 from app.pipeline.reasoning.summary import Summary, summarize
 from app.pipeline.result import AnalysisResult
 from app.pipeline.speech import make_transcriber
@@ -55,7 +61,10 @@ class EngineOptions:
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
     ocr: OcrOptions = field(default_factory=OcrOptions)
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    describe: DescribeOptions = field(default_factory=DescribeOptions)
     signals: SignalOptions = field(default_factory=SignalOptions)
+    findings: FindingOptions = field(default_factory=FindingOptions)
+    sections: SectionOptions = field(default_factory=SectionOptions)
     llm: ChatConfig | None = None
     """Optional language model that rewrites the summary prose."""
     vlm: ChatConfig | None = None
@@ -263,7 +272,7 @@ class Engine:
             evidence = build_evidence(capture, keyframes, descriptions, transcript)
             signals = detect_signals(capture, evidence, keyframes, duration, options.signals)
             page_urls = [p.url for p in capture.pages] + list(capture.visited_urls)
-            return evidence, signals, build_findings(signals, evidence, page_urls)
+            return evidence, signals, build_findings(signals, evidence, page_urls, options.findings)
 
         evidence, signals, findings = timer.run("fuse", fuse)
         progress.done("fuse", f"{len(evidence)} evidence items, {len(findings)} findings")
@@ -281,7 +290,9 @@ class Engine:
                     findings=final,
                     summary=summary,
                 )
-            sections = build_sections(capture, descriptions, evidence, signals, final, duration)
+            sections = build_sections(
+                capture, descriptions, evidence, signals, final, duration, options.sections
+            )
             return summary, final, sections
 
         summary, findings, sections = timer.run("summarize", write)
@@ -311,7 +322,10 @@ class Engine:
         self, keyframes: list[Keyframe], capture: Capture, timer: _Timer, progress: _Progress
     ) -> list[FrameDescription]:
         progress("describe", 0.0, "describing keyframes")
-        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, capture))
+        options = self.options.describe
+        descriptions = timer.run(
+            "describe", lambda: describe_keyframes(keyframes, capture, options)
+        )
         vlm = self._vlm
         if vlm is not None:
             max_frames = self.options.vlm_max_frames

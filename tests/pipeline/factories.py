@@ -20,7 +20,8 @@ from app.pipeline.media.keyframes import KeyframeHints
 from app.pipeline.reasoning.describe import FrameDescription, describe_keyframes
 from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence
 from app.pipeline.reasoning.findings import Finding, build_findings
-from app.pipeline.reasoning.signals import Signal, SignalOptions, detect_signals
+from app.pipeline.reasoning.options import SignalOptions
+from app.pipeline.reasoning.signals import Signal, detect_signals
 from app.pipeline.types import Box, Keyframe, OcrLine, TranscriptSegment, TranscriptWord
 from tests.support.factories import DATA as FIXTURE_DATA
 from tests.support.factories import create_body

@@ -430,8 +430,9 @@ def test_reasoning_is_deterministic(analyse) -> None:
     from app.pipeline.reasoning.describe import describe_keyframes
     from app.pipeline.reasoning.evidence import build_evidence
     from app.pipeline.reasoning.findings import build_findings
+    from app.pipeline.reasoning.options import SignalOptions
     from app.pipeline.reasoning.sections import build_sections
-    from app.pipeline.reasoning.signals import SignalOptions, detect_signals
+    from app.pipeline.reasoning.signals import detect_signals
     from app.pipeline.reasoning.summary import summarize
 
     result, _ = analyse("upgrade-checkout", "webm")

@@ -17,6 +17,7 @@ import numpy as np
 
 from app.pipeline.capture import Capture, UserAction
 from app.pipeline.reasoning.lexicon import ERROR_WORDS_RE, MONEY_RE, normalize, similar, tidy
+from app.pipeline.reasoning.options import DescribeOptions
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 # Below this an OCR line is more likely noise than text.
@@ -76,7 +77,9 @@ def _red_mask(image: np.ndarray) -> np.ndarray:
     return (((h <= 8) | (h >= 172)) & (s >= 90) & (v >= 80)).astype(np.uint8)
 
 
-def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[ErrorRegion]:
+def find_error_regions(
+    image: np.ndarray, lines: Sequence[OcrLine], options: DescribeOptions | None = None
+) -> list[ErrorRegion]:
     """Red-dominant regions of a BGR frame, each with the OCR text on or inside it.
 
     Works at half resolution: error styling is never thinner than two pixels
@@ -84,6 +87,7 @@ def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[Erro
     """
     if image.size == 0:
         return []
+    margin = (options or DescribeOptions()).region_text_margin_px
     small = cv2.resize(
         image,
         (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2)),
@@ -102,7 +106,7 @@ def find_error_regions(image: np.ndarray, lines: Sequence[OcrLine]) -> list[Erro
         if red < 20:
             continue
         box = Box(x=x * 2, y=y * 2, w=w * 2, h=h * 2)
-        inside = [line for line in lines if _intersects(line.box, box, margin=4)]
+        inside = [line for line in lines if _intersects(line.box, box, margin=margin)]
         text = " ".join(line.text for line in sorted(inside, key=lambda ln: (ln.box.y, ln.box.x)))
         regions.append(ErrorRegion(box=box, text=text, red_fraction=red / float(max(1, w * h))))
     return regions
@@ -113,67 +117,68 @@ def _seen(text: str, previous: set[str]) -> bool:
     return text in previous or any(similar(text, seen, normalized=True) for seen in previous)
 
 
-# Glyphs cover a tenth to a fifth of a line's box; red text reaches this share of red pixels,
-# while a red icon or checkbox beside black text stays below it.
-RED_TEXT_SHARE = 0.06
-
-
 def error_styled_lines(
-    image: np.ndarray, lines: Sequence[OcrLine], regions: Sequence[ErrorRegion]
+    image: np.ndarray,
+    lines: Sequence[OcrLine],
+    regions: Sequence[ErrorRegion],
+    options: DescribeOptions | None = None,
 ) -> list[OcrLine]:
     """Lines drawn in red, or enclosed by a red region (a bordered error box)."""
     if image.size == 0 or not lines:
         return []
+    options = options or DescribeOptions()
     out: list[OcrLine] = []
     for line in lines:
         b = line.box
         # Only the line's own pixels are converted: lines cover a fraction of the frame.
         patch = image[max(0, b.y) : b.y + b.h, max(0, b.x) : b.x + b.w]
-        red_text = bool(patch.size) and float(_red_mask(patch).mean()) >= RED_TEXT_SHARE
-        if red_text or any(_enclosed(b, r.box) for r in regions):
+        red_text = bool(patch.size) and float(_red_mask(patch).mean()) >= options.red_text_share
+        if red_text or any(_enclosed(b, r.box, options.enclosed_share) for r in regions):
             out.append(line)
     return out
 
 
-def _enclosed(inner: Box, outer: Box) -> bool:
-    """Whether most of ``inner`` lies inside ``outer``."""
+def _enclosed(inner: Box, outer: Box, share: float) -> bool:
+    """Whether at least ``share`` of ``inner`` lies inside ``outer``."""
     w = min(inner.x + inner.w, outer.x + outer.w) - max(inner.x, outer.x)
     h = min(inner.y + inner.h, outer.y + outer.h) - max(inner.y, outer.y)
-    return w > 0 and h > 0 and w * h >= 0.8 * inner.w * inner.h
+    return w > 0 and h > 0 and w * h >= share * inner.w * inner.h
 
 
-def _rank_notable(lines: Sequence[OcrLine], height: int, limit: int = 5) -> list[str]:
+def _rank_notable(lines: Sequence[OcrLine], height: int, options: DescribeOptions) -> list[str]:
     """Headings, prices, error messages and button labels first; body text last."""
 
     def score(line: OcrLine) -> float:
         value = float(line.box.h)
         if ERROR_WORDS_RE.search(line.text):
-            value *= 2.0
+            value *= options.error_wording_weight
         if MONEY_RE.search(line.text):
-            value *= 1.6
-        if height and line.box.y < height * 0.2:
-            value *= 1.2
-        if len(line.text.split()) <= 3:
-            value *= 1.1
+            value *= options.money_weight
+        if height and line.box.y < height * options.top_band:
+            value *= options.top_band_weight
+        if len(line.text.split()) <= options.short_label_words:
+            value *= options.short_label_weight
         return value
 
     out: list[str] = []
     for line in sorted(lines, key=score, reverse=True):
         if not any(similar(line.text, seen) for seen in out):
             out.append(line.text)
-        if len(out) >= limit:
+        if len(out) >= options.notable_lines:
             break
     return out
 
 
-def _heading(lines: Sequence[OcrLine], height: int, chrome: set[str]) -> str | None:
+def _heading(
+    lines: Sequence[OcrLine], height: int, chrome: set[str], options: DescribeOptions
+) -> str | None:
     """The tallest line of words in the upper part of the screen, not a price or a number and
     not the site's header or navigation: what names the view."""
     candidates = [
         line
         for line in lines
         if normalize(line.text) not in chrome
-        and (not height or line.box.y < height * 0.6)
+        and (not height or line.box.y < height * options.heading_band)
         and sum(bool(re.search(r"[^\W\d_]{2,}", word)) for word in line.text.split()) >= 2
         and not MONEY_RE.search(line.text)
     ]
@@ -189,16 +194,21 @@ def _where(box: Box, width: int, height: int) -> str:
     return f"{vertical} {horizontal}" if horizontal != "centre" else f"{vertical} centre"
 
 
-def _kind_of_change(box: Box, width: int, height: int) -> str:
+def _kind_of_change(box: Box, width: int, height: int, options: DescribeOptions) -> str:
     """A dialog is a centred block, a toast a small block near an edge, otherwise inline."""
     area = box.w * box.h / float(max(1, width * height))
-    if area > 0.6:
+    if area > options.page_change_area:
         return "new content across the page"
-    centred = abs((box.x + box.w / 2) - width / 2) < width * 0.15
-    if centred and 0.08 <= area <= 0.6 and box.h > height * 0.2:
+    centred = abs((box.x + box.w / 2) - width / 2) < width * options.dialog_off_centre
+    if (
+        centred
+        and options.dialog_min_area <= area <= options.page_change_area
+        and box.h > height * options.dialog_min_height
+    ):
         return "a dialog-like block"
-    near_edge = box.y < height * 0.15 or box.y + box.h > height * 0.85
-    if near_edge and area < 0.05:
+    band = options.toast_band
+    near_edge = box.y < height * band or box.y + box.h > height * (1 - band)
+    if near_edge and area < options.toast_max_area:
         return "a toast-like message"
     return "an inline message"
 
@@ -207,12 +217,15 @@ def _quote(texts: Sequence[str], limit: int = 3) -> str:
     return ", ".join(f"'{tidy(t)}'" for t in texts[:limit])
 
 
-def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[FrameDescription]:
+def describe_keyframes(
+    keyframes: Sequence[Keyframe], capture: Capture, options: DescribeOptions | None = None
+) -> list[FrameDescription]:
     """One grounded description per keyframe, in keyframe order."""
+    options = options or DescribeOptions()
     out: list[FrameDescription] = []
     previous: Keyframe | None = None
     previous_lines: list[OcrLine] = []
-    chrome = _persistent_text(keyframes)
+    chrome = _persistent_text(keyframes, options)
     view: list[
         set[str]
     ] = []  # the texts of each frame of the current view (since the last new one)
@@ -221,18 +234,19 @@ def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[
         lines = usable_lines(keyframe.lines)
         previous_texts = {normalize(line.text) for line in previous_lines}
         appeared = tuple(line for line in lines if not _seen(normalize(line.text), previous_texts))
-        regions = find_error_regions(keyframe.image, lines)
+        regions = find_error_regions(keyframe.image, lines, options)
         # Red glyphs or a red box around the text; a red icon beside black text is not styling.
-        error_styled = tuple(error_styled_lines(keyframe.image, lines, regions))
+        error_styled = tuple(error_styled_lines(keyframe.image, lines, regions, options))
         page = capture.page_at(keyframe.timestamp)
         since = previous.timestamp if previous is not None else -1.0
-        window = [a for a in capture.actions if since < a.time <= keyframe.timestamp + 0.05]
+        until = keyframe.timestamp + options.action_lag_s
+        window = [a for a in capture.actions if since < a.time <= until]
         navigations = [a for a in window if a.type == "navigate"]
         # Scroll events are stamped when scrolling ends, after the picture moved.
         scrolls = [
             a
             for a in capture.actions
-            if a.type == "scroll" and since < a.time <= keyframe.timestamp + 1.0
+            if a.type == "scroll" and since < a.time <= keyframe.timestamp + options.scroll_lag_s
         ]
         clicks = [a for a in window if a.type == "click"]
         parts: list[str] = []
@@ -245,37 +259,40 @@ def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[
             major = True
         elif (
             scrolls
-            and keyframe.change_ratio > 0.05
+            and keyframe.change_ratio > options.scrolled_change_ratio
             # A click after the scroll ended that replaced the content is what changed the view.
             and not (
                 clicks
                 and clicks[-1].time > max(a.time for a in scrolls)
-                and _new_view(previous_lines, lines, chrome, view, clicked=True)
+                and _new_view(previous_lines, lines, options, chrome, view, clicked=True)
             )
         ):
             change = "the page scrolled"
             scrolled = True
         elif keyframe.changed_region is not None and keyframe.change_ratio > 0:
             region = keyframe.changed_region
-            fields = _fields_typed(capture, since, keyframe.timestamp, capture.css_to_video(width))
+            scale = capture.css_to_video(width)
+            fields = _fields_typed(capture, since, keyframe.timestamp, scale, options)
             field = next((label for label, box in fields if _intersects(box, region)), None)
-            new_lines = [ln for ln in appeared if _intersects(ln.box, region, margin=8)]
+            margin = options.appeared_margin_px
+            new_lines = [ln for ln in appeared if _intersects(ln.box, region, margin=margin)]
             # Text inside a field being typed into is the typing; anything else is a message.
             typed = [ln for ln in new_lines if any(_intersects(ln.box, box) for _, box in fields)]
             inside = [ln.text for ln in new_lines if ln not in typed]
             where = f"at the {_where(region, width, height)} ({region.w}x{region.h} px)"
-            if keyframe.change_ratio >= 0.5:
+            if keyframe.change_ratio >= options.major_change_ratio:
                 change = "most of the screen changed"
                 major = True
             elif (not scrolls or clicks) and _new_view(
-                previous_lines, lines, chrome, view, bool(clicks)
+                previous_lines, lines, options, chrome, view, bool(clicks)
             ):
                 change = f"a new view {where}" + (f" showing {_quote(inside)}" if inside else "")
                 major = True
             elif inside:
                 # Only new text makes a change a message; otherwise say no more than "changed".
                 change = (
-                    f"{_kind_of_change(region, width, height)} {where} showing {_quote(inside)}"
+                    f"{_kind_of_change(region, width, height, options)} {where} "
+                    f"showing {_quote(inside)}"
                 )
             elif field:
                 change = f"text typed into {field}" if typed else f"a change on the {field} field"
@@ -294,9 +311,9 @@ def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[
         if clicked:
             at = f" at ({pointer[0]:.0f}, {pointer[1]:.0f})" if pointer else ""
             parts.append(f"After clicking {clicked}{at}.")
-        notable = _rank_notable(lines, height)
+        notable = _rank_notable(lines, height, options)
         if notable:
-            parts.append(f"Visible text: {_quote(notable, 5)}.")
+            parts.append(f"Visible text: {_quote(notable, options.notable_lines)}.")
         if error_styled:
             b = error_styled[0].box
             parts.append(
@@ -319,7 +336,7 @@ def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[
                 major_change=major,
                 scrolled=scrolled,
                 text=" ".join(parts),
-                heading=_heading(lines, height, chrome),
+                heading=_heading(lines, height, chrome, options),
             )
         )
         texts = {normalize(line.text) for line in lines} - chrome
@@ -328,29 +345,32 @@ def describe_keyframes(keyframes: Sequence[Keyframe], capture: Capture) -> list[
     return out
 
 
-def _persistent_text(keyframes: Sequence[Keyframe]) -> set[str]:
+def _persistent_text(keyframes: Sequence[Keyframe], options: DescribeOptions) -> set[str]:
     """Text of the screen's top and bottom bands that stays on many keyframes: a site's header,
     navigation and footer, which say nothing about which view is on screen. (A view the user
     stays on for long has its text on many keyframes too, but mostly between the bands.)"""
     n = len(keyframes)
-    if n < 6:
+    if n < options.chrome_min_keyframes:
         return set()
+    band = options.chrome_band
     counts: dict[str, int] = {}
     for keyframe in keyframes:
         height = keyframe.image.shape[0] if keyframe.image.ndim >= 2 else 0
         banded = {
             normalize(line.text)
             for line in usable_lines(keyframe.lines)
-            if height and (line.box.y + line.box.h < height * 0.12 or line.box.y > height * 0.88)
+            if height
+            and (line.box.y + line.box.h < height * band or line.box.y > height * (1 - band))
         }
         for text in banded:
             counts[text] = counts.get(text, 0) + 1
-    return {text for text, k in counts.items() if k >= 0.4 * n}
+    return {text for text, k in counts.items() if k >= options.chrome_share * n}
 
 
 def _new_view(
     before: Sequence[OcrLine],
     after: Sequence[OcrLine],
+    options: DescribeOptions,
     chrome: frozenset[str] | set[str] = frozenset(),
     view: Sequence[set[str]] = (),
     clicked: bool = False,
@@ -365,32 +385,39 @@ def _new_view(
     changes its content under the same header, while a scroll with no event logged keeps
     the header too and must not pass for a new view.
     """
-    if not _turned_over(before, after, frozenset()) and not (
-        clicked and _turned_over(before, after, chrome)
+    if not _turned_over(before, after, frozenset(), options) and not (
+        clicked and _turned_over(before, after, chrome, options)
     ):
         return False
     new = {normalize(line.text) for line in after} - chrome
     return not any(
-        len(new & earlier) > 0.4 * len(earlier) for earlier in view[:-1] if len(earlier) >= 3
+        len(new & earlier) > options.revisited_share * len(earlier)
+        for earlier in view[:-1]
+        if len(earlier) >= options.turnover_min_lines
     )
 
 
 def _turned_over(
-    before: Sequence[OcrLine], after: Sequence[OcrLine], ignored: frozenset[str] | set[str]
+    before: Sequence[OcrLine],
+    after: Sequence[OcrLine],
+    ignored: frozenset[str] | set[str],
+    options: DescribeOptions,
 ) -> bool:
     old = {t: line for line in before if (t := normalize(line.text)) not in ignored}
     new = {t: line for line in after if (t := normalize(line.text)) not in ignored}
-    if len(old) < 3 or len(set(new) - set(old)) < 3:
+    least = options.turnover_min_lines
+    if len(old) < least or len(set(new) - set(old)) < least:
         return False
     kept = set(old) & set(new)
-    if len(kept) / len(old) > 0.4:
+    if len(kept) / len(old) > options.turnover_kept_share:
         return False
     shifts = [new[t].box.y - old[t].box.y for t in kept if new[t].box.y != old[t].box.y]
-    return not (len(shifts) >= 2 and max(shifts) - min(shifts) <= 4)
+    tolerance = options.scroll_shift_tolerance_px
+    return not (len(shifts) >= 2 and max(shifts) - min(shifts) <= tolerance)
 
 
 def _fields_typed(
-    capture: Capture, since: float, until: float, scale: float
+    capture: Capture, since: float, until: float, scale: float, options: DescribeOptions
 ) -> list[tuple[str, Box]]:
     """Form fields typed into around this frame, with their boxes in video pixels.
 
@@ -398,7 +425,7 @@ def _fields_typed(
     """
     out: list[tuple[str, Box]] = []
     for action in capture.actions:
-        if action.type != "input" or not since < action.time <= until + 5.0:
+        if action.type != "input" or not since < action.time <= until + options.typing_lag_s:
             continue
         element = capture.element(action.selector)
         if element is not None and element.box is not None:

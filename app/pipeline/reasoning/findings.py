@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from app.pipeline.reasoning.evidence import EvidenceTable
 from app.pipeline.reasoning.lexicon import similar
+from app.pipeline.reasoning.options import FindingOptions
 from app.pipeline.reasoning.signals import Signal
 
 SEVERITIES = ("high", "medium", "low")
@@ -99,12 +100,15 @@ def _near(group: _Group, others: Sequence[Signal], before: float, after: float) 
     return sorted(found.values(), key=lambda s: s.time)
 
 
-def _related_to(requests: Sequence[Signal], entries: Sequence[Signal]) -> list[Signal]:
+def _related_to(
+    requests: Sequence[Signal], entries: Sequence[Signal], options: FindingOptions
+) -> list[Signal]:
     """Console signals (time-ordered) that belong to any of ``requests``."""
     found: dict[int, Signal] = {}
     for request in requests:
-        for entry in _between(entries, request.time - 0.2, request.time + 30.0):
-            if related(request, entry):
+        start, end = request.time - options.console_lead_s, request.time + options.echo_lag_s
+        for entry in _between(entries, start, end):
+            if related(request, entry, options):
                 found.setdefault(id(entry), entry)
     return sorted(found.values(), key=lambda s: s.time)
 
@@ -139,7 +143,7 @@ def _times(group: _Group) -> str:
     return f" ({len(group.signals)}x)" if len(group.signals) > 1 else ""
 
 
-def related(request: Signal, entry: Signal) -> bool:
+def related(request: Signal, entry: Signal, options: FindingOptions) -> bool:
     """Whether a console error belongs to a failed request.
 
     It does when it is the browser's echo of the request's URL, when its
@@ -147,9 +151,12 @@ def related(request: Signal, entry: Signal) -> bool:
     response arrived; being merely close in time is not enough.
     """
     url = request.data.get("url")
+    after = entry.time - request.time
     if entry.data.get("echo"):
-        return entry.data.get("url") == url and -0.2 <= entry.time - request.time <= 30.0
-    if not -0.2 <= entry.time - request.time <= 5.0:
+        return (
+            entry.data.get("url") == url and -options.console_lead_s <= after <= options.echo_lag_s
+        )
+    if not -options.console_lead_s <= after <= options.console_lag_s:
         return False
     message = str(entry.data.get("message", "")).lower()
     status = request.data.get("status")
@@ -158,7 +165,8 @@ def related(request: Signal, entry: Signal) -> bool:
     tail = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(url, str) else ""
     if len(tail) > 2 and tail in message:
         return True
-    return abs(entry.time - float(request.data.get("responseTime", request.time))) <= 0.5
+    responded = float(request.data.get("responseTime", request.time))
+    return abs(entry.time - responded) <= options.response_skew_s
 
 
 def _host(url: Any) -> str:
@@ -166,7 +174,10 @@ def _host(url: Any) -> str:
 
 
 def build_findings(
-    signals: Sequence[Signal], evidence: EvidenceTable, page_urls: Sequence[str] = ()
+    signals: Sequence[Signal],
+    evidence: EvidenceTable,
+    page_urls: Sequence[str] = (),
+    options: FindingOptions | None = None,
 ) -> list[Finding]:
     """Group signals into findings, attach corroboration, grade severity and confidence.
 
@@ -176,6 +187,7 @@ def build_findings(
     and only stand alone when nothing else explains them. ``page_urls`` are the
     pages the user visited: failures on other hosts are graded low.
     """
+    options = options or FindingOptions()
     page_hosts = {_host(url) for url in page_urls} or {_host(s.data.get("url")) for s in signals}
     by_kind: dict[str, list[Signal]] = {}
     for signal in sorted(signals, key=lambda s: s.time):
@@ -191,8 +203,8 @@ def build_findings(
     used_speech: set[str] = set()
     findings: list[Finding] = []
 
-    def speech_near(group: _Group, before: float, after: float) -> list[str]:
-        ids = [e for s in _near(group, speech, before, after) for e in s.evidence_ids]
+    def speech_near(group: _Group, window: tuple[float, float]) -> list[str]:
+        ids = [e for s in _near(group, speech, *window) for e in s.evidence_ids]
         used_speech.update(ids)
         return ids
 
@@ -207,9 +219,11 @@ def build_findings(
         status = group.signals[0].data.get("status")
         # A third-party request (analytics, ads) failing rarely breaks the user's task.
         third_party = _host(group.signals[0].data.get("url")) not in page_hosts
-        support = [e for c in _related_to(group.signals, console_all) for e in c.evidence_ids]
-        support += [e for s in _near(group, screen, 0.2, 3.0) for e in s.evidence_ids]
-        support += speech_near(group, 0.0, 8.0)
+        related_console = _related_to(group.signals, console_all, options)
+        support = [e for c in related_console for e in c.evidence_ids]
+        window = options.network_screen_window_s
+        support += [e for s in _near(group, screen, *window) for e in s.evidence_ids]
+        support += speech_near(group, options.log_speech_window_s)
         click_ids, label = trigger(group)
         ids = _unique([*group.own_ids, *support, *click_ids])
         title = (
@@ -241,12 +255,17 @@ def build_findings(
         third_party_console = bool(hosts) and not hosts & page_hosts
         support = [
             e
-            for r in _between(network, group.time - 30.0, group.signals[-1].time + 0.2)
-            if _related_to([r], group.signals)
+            for r in _between(
+                network,
+                group.time - options.echo_lag_s,
+                group.signals[-1].time + options.console_lead_s,
+            )
+            if _related_to([r], group.signals, options)
             for e in r.evidence_ids
         ]
-        support += [e for s in _near(group, screen, 3.0, 3.0) for e in s.evidence_ids]
-        support += speech_near(group, 0.0, 8.0)
+        window = options.console_screen_window_s
+        support += [e for s in _near(group, screen, *window) for e in s.evidence_ids]
+        support += speech_near(group, options.log_speech_window_s)
         ids = _unique([*group.own_ids, *support])
         findings.append(
             Finding(
@@ -260,8 +279,9 @@ def build_findings(
         )
 
     for group in _group(screen):
-        support = [e for s in _near(group, network + console, 6.0, 1.0) for e in s.evidence_ids]
-        support += speech_near(group, 2.0, 8.0)
+        window = options.screen_log_window_s
+        support = [e for s in _near(group, network + console, *window) for e in s.evidence_ids]
+        support += speech_near(group, options.screen_speech_window_s)
         styled = any(s.data.get("errorStyled") for s in group.signals)
         ids = _unique([*group.own_ids, *support])
         findings.append(
@@ -296,7 +316,7 @@ def build_findings(
         ("slow_request", "low"),
     ):
         for group in _group(by_kind.get(kind, [])):
-            support = speech_near(group, 1.0, 8.0)
+            support = speech_near(group, options.click_speech_window_s)
             ids = _unique([*group.own_ids, *support])
             findings.append(
                 Finding(

@@ -16,6 +16,7 @@ from app.pipeline.reasoning.describe import FrameDescription
 from app.pipeline.reasoning.evidence import Evidence, EvidenceTable
 from app.pipeline.reasoning.findings import Finding
 from app.pipeline.reasoning.lexicon import normalize, tidy
+from app.pipeline.reasoning.options import SectionOptions
 from app.pipeline.reasoning.signals import Signal
 
 CITATION_TYPES = (
@@ -29,8 +30,6 @@ CITATION_TYPES = (
     "rage_click",
     "dead_click",
 )
-# A section shorter than this is merged into its neighbour.
-MIN_SECTION_S = 3.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -74,24 +73,30 @@ def _capitalised(text: str) -> str:
 
 
 def boundaries(
-    capture: Capture, descriptions: Sequence[FrameDescription], duration: float
+    capture: Capture,
+    descriptions: Sequence[FrameDescription],
+    duration: float,
+    options: SectionOptions | None = None,
 ) -> list[float]:
     """Section start times: page visits first, then major visual changes away from them."""
+    options = options or SectionOptions()
     # Events logged after the video ended cannot open a section of it.
+    last_start = duration - options.page_end_margin_s
     starts = sorted(
-        {round(max(p.start, 0.0), 3) for p in capture.pages if p.start < duration - 1.0} | {0.0}
+        {round(max(p.start, 0.0), 3) for p in capture.pages if p.start < last_start} | {0.0}
     )
     for description in descriptions:
         if not description.major_change or description.change.startswith("navigated"):
             continue
         t = description.timestamp
-        if all(abs(t - s) >= MIN_SECTION_S for s in starts) and duration - t >= MIN_SECTION_S:
+        shortest = options.min_section_s
+        if all(abs(t - s) >= shortest for s in starts) and duration - t >= shortest:
             starts.append(t)
             starts.sort()
     # Merge sections too short to describe (a redirect, a double navigation).
     merged: list[float] = []
     for s in starts:
-        if merged and s - merged[-1] < 1.0:
+        if merged and s - merged[-1] < options.merge_below_s:
             merged[-1] = s if merged[-1] != 0.0 else 0.0
             continue
         merged.append(s)
@@ -127,8 +132,10 @@ def build_sections(
     signals: Sequence[Signal],
     findings: Sequence[Finding],
     duration: float,
+    options: SectionOptions | None = None,
 ) -> list[Section]:
     """Sections covering the whole recording, each with grounded citations."""
+    options = options or SectionOptions()
     # Signals decide how network items and clicks are cited.
     signal_kinds: dict[str, str] = {}
     for signal in signals:
@@ -141,7 +148,7 @@ def build_sections(
                 signal_kinds.update(dict.fromkeys(signal.evidence_ids, kind))
     finding_ids = {e for f in findings for e in f.evidence_ids}
     chrome = _chrome(descriptions)
-    starts = boundaries(capture, descriptions, duration)
+    starts = boundaries(capture, descriptions, duration, options)
     sections: list[Section] = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else max(duration, start)
@@ -151,7 +158,7 @@ def build_sections(
         frames = [
             d for d in descriptions if start <= d.timestamp < end or (last and d.timestamp >= end)
         ]
-        citations = _citations(items, signal_kinds, finding_ids)
+        citations = _citations(items, signal_kinds, finding_ids, options)
         name = capture.page_name(page) if page else _screen_name(frames, chrome)
         title = _title(name, items, signal_kinds)
         description = _describe(
@@ -189,12 +196,15 @@ def _chrome(descriptions: Sequence[FrameDescription]) -> set[str]:
 
 
 def _citations(
-    items: Sequence[Evidence], signal_kinds: dict[str, str], finding_ids: set[str]
+    items: Sequence[Evidence],
+    signal_kinds: dict[str, str],
+    finding_ids: set[str],
+    options: SectionOptions,
 ) -> list[Citation]:
     """Cite everything problem-related, every user action and utterance, and only telling text."""
     out: list[Citation] = []
-    ocr_budget = 6
-    visual_budget = 3
+    ocr_budget = options.ocr_citations
+    visual_budget = options.visual_citations
     for item in items:
         kind = _citation_type(item, signal_kinds)
         if kind is None:

@@ -32,6 +32,7 @@ from app.pipeline.reasoning.lexicon import (
     normalize,
     tidy,
 )
+from app.pipeline.reasoning.options import SignalOptions
 from app.pipeline.types import Box, Keyframe, OcrLine
 
 SIGNAL_KINDS = (
@@ -52,26 +53,6 @@ _FOCUS_TAGS = frozenset({"input", "textarea", "select", "label", "option"})
 _STREAM_TYPES = frozenset({"websocket", "eventsource", "media", "ping", "beacon"})
 # Failures of these are grouped by type and status: twelve missing images are one problem.
 _STATIC_TYPES = frozenset({"image", "font", "stylesheet", "media", "manifest", "other"})
-
-
-@dataclass(frozen=True, kw_only=True)
-class SignalOptions:
-    """Thresholds of the signal detectors."""
-
-    slow_request_s: float = 2.0
-    """A request that took longer than this is slow."""
-    rage_click_count: int = 3
-    """This many clicks on one element (or one spot) ..."""
-    rage_click_window_s: float = 2.0
-    """... within this many seconds are a rage click."""
-    rage_click_radius_px: float = 30.0
-    """Clicks without a selector count as one spot within this distance."""
-    dead_click_window_s: float = 2.0
-    """A click with no visible change, request or navigation this long after it is dead."""
-    error_click_window_s: float = 3.0
-    """An error this long after a click is attributed to the click."""
-    screen_error_window_s: float = 5.0
-    """Unstyled error wording on screen counts when a logged error is this close before it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -201,12 +182,14 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
             continue
         styled = bool(item.data.get("errorStyled"))
         near = not item.data.get("scrolledIn") and _any_between(
-            logged, item.time - options.screen_error_window_s, item.time + 1.0
+            logged,
+            item.time - options.screen_error_window_s,
+            item.time + options.screen_error_lag_s,
         )
         if not (styled or near):
             continue
         text = str(item.data.get("text", ""))
-        following = _continuation(item, evidence) if styled else []
+        following = _continuation(item, evidence, options) if styled else []
         shown = " ".join(tidy(t) for t in [text, *(str(f.data.get("text", "")) for f in following)])
         out.append(
             Signal(
@@ -221,7 +204,9 @@ def screen_error_signals(evidence: EvidenceTable, options: SignalOptions) -> lis
     return out
 
 
-def _continuation(item: Evidence, evidence: EvidenceTable) -> list[Evidence]:
+def _continuation(
+    item: Evidence, evidence: EvidenceTable, options: SignalOptions
+) -> list[Evidence]:
     """The red lines a wrapped error message continues on, directly below it, same frame."""
     out: list[Evidence] = []
     box = item.data.get("box")
@@ -238,7 +223,7 @@ def _continuation(item: Evidence, evidence: EvidenceTable) -> list[Evidence]:
                 if e is not item
                 and e not in out
                 and e.data.get("box")
-                and abs(e.data["box"]["x"] - box["x"]) <= 12
+                and abs(e.data["box"]["x"] - box["x"]) <= options.continuation_indent_px
                 and 0
                 <= e.data["box"]["y"] - (box["y"] + box["h"])
                 <= max(box["h"], e.data["box"]["h"])
@@ -353,9 +338,9 @@ def dead_click_signals(
         end = click.time + window
         if end > duration:
             continue
-        if _any_between(request_times, click.time - 0.1, end):
+        if _any_between(request_times, click.time - options.dead_click_lead_s, end):
             continue
-        if _any_between(console_times, click.time - 0.1, end):
+        if _any_between(console_times, click.time - options.dead_click_lead_s, end):
             continue
         following = capture.actions[
             bisect_left(action_times, click.time) : bisect_right(action_times, end)
@@ -405,7 +390,7 @@ def error_click_signals(
         if error.kind not in {"network_error", "console_error", "screen_error"}:
             continue
         # The recorder stamps a click on release and its request on send: allow a small skew.
-        last = bisect_right(click_times, error.time + 0.25) - 1
+        last = bisect_right(click_times, error.time + options.click_skew_s) - 1
         if last >= 0 and error.time - click_times[last] <= options.error_click_window_s:
             caused.setdefault(last, []).append(error)
     out: list[Signal] = []
@@ -558,7 +543,7 @@ def _disjoint_pages(members: Sequence[_Sighting]) -> bool:
 
 
 def contradiction_signals(
-    evidence: EvidenceTable, keyframes: Sequence[Keyframe], capture: Capture
+    evidence: EvidenceTable, keyframes: Sequence[Keyframe], capture: Capture, options: SignalOptions
 ) -> list[Signal]:
     """The same labelled quantity shown with different values on different pages.
 
@@ -662,7 +647,7 @@ def contradiction_signals(
             )
         )
     used = {e for signal in out for e in signal.data["speech"]}
-    out += _speech_contradictions(speech, sightings, capture, used)
+    out += _speech_contradictions(speech, sightings, capture, used, options)
     return out
 
 
@@ -671,6 +656,7 @@ def _speech_contradictions(
     sightings: Sequence[_Sighting],
     capture: Capture,
     used: set[str],
+    options: SignalOptions,
 ) -> list[Signal]:
     """A value said aloud that the screen contradicts: the page on screen shows the same
     thing (shared label) only with other values, and the spoken value was never shown.
@@ -691,7 +677,8 @@ def _speech_contradictions(
                 if s.quantity.unit == quantity.unit
                 and s.labels & labels
                 and (page is None or _page_key(s.url) == _page_key(page.url))
-                and s.evidence.time <= (item.end if item.end is not None else item.time) + 1.0
+                and s.evidence.time
+                <= (item.end if item.end is not None else item.time) + options.spoken_value_lag_s
             ]
             if not on_screen:
                 continue
@@ -743,5 +730,5 @@ def detect_signals(
     signals += rage_click_signals(capture, options)
     signals += dead_click_signals(capture, keyframes, duration, options)
     signals += error_click_signals(signals, capture, options)
-    signals += contradiction_signals(evidence, keyframes, capture)
+    signals += contradiction_signals(evidence, keyframes, capture, options)
     return sorted(signals, key=lambda s: (s.time, s.kind))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.pipeline.reasoning.findings import build_findings
-from app.pipeline.reasoning.signals import SignalOptions, detect_signals
+from app.pipeline.reasoning.options import SignalOptions
+from app.pipeline.reasoning.signals import detect_signals
 from app.pipeline.types import TranscriptSegment
 from tests.pipeline.factories import FAILED_PURCHASE, ticket_report
 

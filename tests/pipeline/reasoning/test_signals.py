@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from app.pipeline.capture import Capture
-from app.pipeline.reasoning.signals import Signal, SignalOptions
+from app.pipeline.reasoning.options import SignalOptions
+from app.pipeline.reasoning.signals import Signal
 from app.pipeline.types import Keyframe, TranscriptSegment
 from tests.pipeline.factories import capture, keyframe, line, reason, red_text_image
 
