@@ -59,8 +59,7 @@ def _transcriber() -> Any:
 
 
 def _engine(ocr: str) -> Any:
-    from app.pipeline.engine import Engine, EngineOptions
-    from app.pipeline.options import OcrOptions
+    from app.pipeline import Engine, EngineOptions, OcrOptions
 
     return Engine(EngineOptions(ocr=OcrOptions(engine=ocr)))  # type: ignore[arg-type]
 

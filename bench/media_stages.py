@@ -16,10 +16,10 @@ from pathlib import Path
 
 import av
 
+from app.pipeline import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes
 from app.pipeline.media.probe import probe
 from app.pipeline.ocr import make_ocr, ocr_keyframes
-from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.speech import make_transcriber
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

@@ -17,10 +17,10 @@ import json
 import time
 from pathlib import Path
 
+from app.pipeline import KeyframeOptions, MediaLimits, OcrOptions
 from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes
 from app.pipeline.media.probe import probe
 from app.pipeline.ocr import make_ocr, ocr_keyframes
-from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions
 from app.pipeline.types import Keyframe
 from tests.support.text import fuzzy_contains
 

@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from app.pipeline.options import TranscribeOptions
+from app.pipeline import TranscribeOptions
 from app.pipeline.speech import make_transcriber, vocabulary_prompt
 from tests.support.text import word_error_rate
 

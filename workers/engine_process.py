@@ -14,7 +14,7 @@ import cv2
 import redis
 
 from app.analysis.progress import AnalysisProgress, OverallProgress, publish_sync
-from app.pipeline.errors import MediaInputError, PipelineError
+from app.pipeline import MediaInputError, PipelineError
 
 _engine: Any = None
 
@@ -35,7 +35,7 @@ def init_process() -> None:
     """Pool initializer: load the models once for this process."""
     global _engine
     from app.config import Settings
-    from app.pipeline.engine import Engine
+    from app.pipeline import Engine
 
     # The worker's own environment: the same RECORDINGS_* settings it was started with.
     _engine = Engine(Settings().engine_options()).ready()

@@ -13,6 +13,7 @@ from typing import TextIO
 
 import click
 
+from app.pipeline.engine import Engine
 from app.pipeline.errors import MediaInputError, PipelineError
 from app.pipeline.progress import OverallProgress
 
@@ -71,8 +72,6 @@ def run_analyze(video: Path, meta: Path, out: Path | None) -> int:
         return _fail(2, f"cannot write {out}: no folder {Path(out).parent}")
     if out is not None and Path(out).is_dir():
         return _fail(2, f"cannot write {out}: it is a folder")
-
-    from app.pipeline.engine import Engine  # loads the models: only once the input looks sane
 
     bar = ProgressBar(sys.stderr)
     started = time.perf_counter()

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from app.pipeline import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.media.keyframes import extract_keyframes
 from app.pipeline.media.probe import probe
-from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
 from app.pipeline.types import Keyframe, ProbeInfo, TranscriptSegment
 from tests.pipeline import factories
 from tests.pipeline.factories import hints_for, media_path, screen_vocabulary
@@ -22,7 +22,7 @@ from tests.support.factories import create_body
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Any]:
     """One warm analysis engine (OCR engine and Whisper model loaded once) for the session."""
-    from app.pipeline.engine import Engine
+    from app.pipeline import Engine
 
     created = Engine().ready()
     yield created

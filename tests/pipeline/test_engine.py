@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.pipeline.errors import MediaInputError, PipelineError, StageError
-from app.pipeline.progress import STAGES
+from app.pipeline import STAGES, MediaInputError, PipelineError, StageError
 from app.pipeline.reasoning.sections import CITATION_TYPES
 from tests.pipeline.factories import CASES, CONTAINERS, SCENARIOS, media_path
 from tests.support.factories import create_body
@@ -666,8 +665,7 @@ def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(
 
 
 def test_a_model_that_cannot_be_loaded_is_a_stage_error(tmp_path: Path) -> None:
-    from app.pipeline.engine import Engine, EngineOptions
-    from app.pipeline.options import OcrOptions
+    from app.pipeline import Engine, EngineOptions, OcrOptions
 
     engine = Engine(EngineOptions(ocr=OcrOptions(tessdata_path=str(tmp_path))))
     with pytest.raises(StageError, match="no Tesseract data"):

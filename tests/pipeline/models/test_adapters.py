@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.pipeline.engine import Engine, EngineOptions
+from app.pipeline import Engine, EngineOptions
 from app.pipeline.models.llm import ChatClient, ChatConfig, ChatError, write_report
 from app.pipeline.models.vlm import enrich_descriptions
 from app.pipeline.reasoning.describe import describe_keyframes
