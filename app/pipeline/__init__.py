@@ -11,8 +11,8 @@ import os
 
 # Whisper runs on CTranslate2, whose OpenMP threads spin while they wait for work. The engine
 # runs decoding, OCR and speech side by side on few cores, and spinning threads take the cores
-# the others need: ~2 s of CPU lost on a 66 s recording (measured with bench/analysis.py).
-# Read when the OpenMP runtime loads, so it is set before anything imports it.
+# the others need (docs/performance.md). Read when the OpenMP runtime loads, so it is set
+# before anything imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from app.pipeline.capture import Capture, parse_capture

@@ -128,8 +128,7 @@ class Engine:
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.options = options or EngineOptions()
         # The stages already run side by side on every core; OpenCV's own pool of workers,
-        # splitting each small resize or diff, only adds hand-offs (bench/analysis.py, 66 s
-        # fixture, four runs each: median CPU 5.85 -> 5.3 s warm, 7.75 -> 6.9 s cold).
+        # splitting each small resize or diff, only adds hand-offs (docs/performance.md).
         cv2.setNumThreads(1)
         # The models load on two threads while the caller goes on: a one-shot analysis decodes
         # meanwhile (the OCR thread waits for its engine, keyframes queue up); a worker calls

@@ -93,7 +93,7 @@ def resampled(frames: Iterable[av.AudioFrame], sample_rate: int) -> Iterator[np.
     """Decoded audio frames as mono float32 samples at ``sample_rate``, in order.
 
     Frames are resampled a second at a time: each call costs more than the samples of one
-    20 ms Opus frame do (42 s WebM: 0.27 -> 0.15 s decoded and resampled, the same samples).
+    20 ms Opus frame do (docs/performance.md).
     A stream whose format, channel layout or rate changes part-way gets a new resampler from
     there (one is set up for a single input kind, and refuses any other).
     """

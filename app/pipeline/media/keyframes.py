@@ -84,8 +84,8 @@ class _Detector:
             luma = frame.to_ndarray(format="gray")
         # Halve by 2x2 averaging while that stays above the target size: it averages (a thin
         # error line survives, unlike pixel skipping), and OpenCV has a vectorised path for
-        # an exact half (0.09 ms for two halvings of 720p against 0.73 ms for a Gaussian
-        # pyramid and 0.78 ms for one area resize by 4); an area resize makes up the rest.
+        # an exact half, faster than a pyramid or one large area resize (docs/performance.md);
+        # an area resize makes up the rest.
         while luma.shape[1] >= 2 * self.small_size[0] and luma.shape[0] >= 2 * self.small_size[1]:
             luma = cv2.resize(
                 luma, (luma.shape[1] // 2, luma.shape[0] // 2), interpolation=cv2.INTER_AREA

@@ -6,16 +6,8 @@ leaves. Under the kernel's fair share each runnable thread gets an equal slice, 
 machine transcription runs at two thirds of a core while decoding and OCR go on, and then
 alone on one core, with the other idle, for its last stretch. Run at a lower priority, the
 keyframe pass and OCR take what the speech leaves and finish right after it. OCR stays above
-the keyframe pass that feeds it: held back as far, it fell behind and read its last keyframes
-alone, one core idle, on the 66 s fixture, where OCR and not speech is the longer path.
-
-Measured on 2 cores, warm, one engine alternating the settings (medians of 5 and 6 runs;
-the machine's speed drifted by ~10% between the two series):
-
-    nice (keyframes, OCR)   42 s fixture   66 s fixture
-    0, 0                    2.52 s         3.26 s
-    10, 10                  2.08  2.15     3.30  3.45
-    10, 5                   2.07  2.05     2.96  3.27
+the keyframe pass that feeds it: held back as far, it falls behind and reads its last
+keyframes alone. The measurements are in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -260,7 +260,7 @@ def _matroska_cut_at(path: str | os.PathLike[str], deadline: float | None = None
     be unknown), everything else is skipped by its size. Bytes that are not EBML stop the walk
     (the demuxer resynchronises past junk; its own errors decide those files).
 
-    The walk reads every element header once (~10 ms for a minute at 720p): past ``deadline``
+    The walk reads every element header once (cheap: docs/performance.md): past ``deadline``
     (``time.monotonic()``) it raises :class:`MediaInputError`, as the packet scan does.
     """
     size = os.path.getsize(path)

@@ -6,7 +6,7 @@ behind one protocol:
 
 * ``tesseract`` — Tesseract 5 (LSTM) through tesserocr: fast, but it misses
   light-on-dark button labels and faint small print.
-* ``rapidocr`` — PP-OCR models on ONNX Runtime: reads nearly everything, ~10x slower.
+* ``rapidocr`` — PP-OCR models on ONNX Runtime: reads nearly everything, many times slower.
 * ``hybrid`` — Tesseract first, then PP-OCR only on the small text blocks that
   Tesseract left unread or read with low confidence.
 

@@ -17,10 +17,9 @@ from app.pipeline.ocr.base import merge_nearby, overlap, to_gray
 from app.pipeline.types import Box, OcrLine, OcrWord
 
 _PLAN_SCALE = 0.5  # keyframes are compared at half resolution: cheap, still sharp enough for text
-# Grey-level difference (half resolution) that counts as changed. On an unchanged screen the
-# low-bitrate MP4 fixture's ringing around text exceeds 24 on 0.24% of pixels, 32 on 0.10%:
-# enough at 24 to fail lines and cut blocks (161 reads against 132 on the 66 s MP4; WebM alike).
-# A dark or red glyph that changes differs by 80 or more; grey print as light as #aaa by ~45.
+# Grey-level difference (half resolution) that counts as changed: above the encoder's ringing
+# around unchanged text, below what a changed glyph differs by, faint grey print included
+# (docs/performance.md).
 _PLAN_THRESHOLD = 32
 _MIN_CHANGE_PX = 2  # a changed area smaller than this (half-resolution pixels) is noise
 _MIN_SHIFT_RESPONSE = 0.03  # phase-correlation peak worth checking (sticky headers lower it)
@@ -147,9 +146,8 @@ def plan_reads(
     x1, y1 = int(np.ceil((region.x + region.w) * s)), int(np.ceil((region.y + region.h) * s))
     mask[y0:y1, x0:x1] = 255
     need = cv2.bitwise_and(need, mask)
-    # Lone changed pixels are the encoder's ringing, not text: on an unchanged screen of the
-    # MP4 fixture 96 of 107 changed areas were single pixels. A changed character differs on
-    # connected pixels even at half resolution (a digit in grey print as light as #aaa: 2).
+    # Lone changed pixels are the encoder's ringing, not text, while a changed character
+    # differs on connected pixels even at half resolution (docs/performance.md).
     count, labels, stats, _ = cv2.connectedComponentsWithStats(need, connectivity=8)
     if count > 1:
         specks = stats[:, cv2.CC_STAT_AREA] < _MIN_CHANGE_PX

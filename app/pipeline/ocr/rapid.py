@@ -34,8 +34,7 @@ class RapidOcr:
                 "Det.limit_type": "max",
                 "Det.limit_side_len": options.rapidocr_max_side,
                 # One line per run: batches are padded to their widest line, and the
-                # recogniser's cost grows faster than linearly with width (measured: batch 6
-                # took 1.7x the time and 250 MB more memory than batch 1).
+                # recogniser's cost grows faster than linearly with width (docs/performance.md).
                 "Rec.rec_batch_num": 1,
                 "EngineConfig.onnxruntime.intra_op_num_threads": options.threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
@@ -111,17 +110,15 @@ class LineRecogniser:
     """PP-OCR's text-line recogniser, the model the rapidocr wheel ships, on ONNX Runtime.
 
     The hybrid engine needs recognition alone, on lines it has already found. Going through
-    rapidocr's pipeline for that costs every process ~1 s of start-up with the GIL held
+    rapidocr's pipeline for that costs every process a long start-up with the GIL held
     (rapidocr parses its whole model catalogue with OmegaConf on import) and a detection
     model it never runs. The input and output are rapidocr's own: the line resized to 48 px
     high and padded with zeros, normalised to [-1, 1]; greedy CTC decoding, the
     score being the mean probability of the characters kept.
 
     One difference: rapidocr pads every line to at least 320 px, the width of its training
-    crops, and the cost grows with the width. Here a line is padded to at least 96 px: on the
-    100 line crops the fixtures send to the recogniser, 24% less time, the same text for every
-    real line (of 9 readings that changed, 7 were of crops without text, one fragment lost a
-    letter and "Yearly:(save 15%)" became "Yearly: (save 15%)").
+    crops, and the cost grows with the width. Here a line is padded to at least 96 px: less
+    time, the same text for every real line of the fixtures (docs/performance.md).
     """
 
     MODEL = "PP-OCRv6_rec_small.onnx"
@@ -160,7 +157,7 @@ class LineRecogniser:
             if crop.ndim == 2:
                 crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
             # One line per run: a batch is padded to its widest line, and the cost grows
-            # with the width (measured: batch 6 took 1.7x the time of six single runs).
+            # with the width (docs/performance.md).
             probs = self._session.run(None, {self._input: self._tensor(crop)})[0][0]
             out.append(self._decode(probs))
         return out

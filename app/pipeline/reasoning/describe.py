@@ -83,7 +83,7 @@ def find_error_regions(
     """Red-dominant regions of a BGR frame, each with the OCR text on or inside it.
 
     Works at half resolution: error styling is never thinner than two pixels
-    at the sizes browsers render it, and this keeps the cost near a millisecond.
+    at the sizes browsers render it, and this keeps it cheap (docs/performance.md).
     """
     if image.size == 0:
         return []

@@ -78,8 +78,7 @@ class FasterWhisperTranscriber:
             language=self.options.language,
         )
         # Timestamp tokens count 20 ms steps up to 30 s. Half a second a word, as a list of
-        # names is read out (on the fixtures 0.3 s or a fixed 2 s each cost one of four files
-        # a misheard word; docs/transcription.md).
+        # names is read out: shorter or fixed spans cost misheard words (docs/performance.md).
         end = min(1500, max(1, round(len(prompt.split()) * 0.5 / 0.02)))
         begin = tokenizer.timestamp_begin
         return [begin, *tokenizer.encode(" " + prompt), begin + end]
