@@ -54,10 +54,11 @@ class Finding:
 
 @dataclass(kw_only=True, slots=True)
 class _Group:
+    """Occurrences of one problem: signals of one kind with the same key."""
+
     kind: str
     key: str
     signals: list[Signal]
-    support: list[str]  # corroborating evidence ids from other signals
 
     @property
     def time(self) -> float:
@@ -80,7 +81,7 @@ def _group(signals: Sequence[Signal]) -> list[_Group]:
                 group.signals.append(signal)
                 break
         else:
-            groups.append(_Group(kind=signal.kind, key=signal.key, signals=[signal], support=[]))
+            groups.append(_Group(kind=signal.kind, key=signal.key, signals=[signal]))
     return groups
 
 
