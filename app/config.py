@@ -89,8 +89,7 @@ class Settings(BaseSettings):
 
     def engine_options(self):  # type: ignore[no-untyped-def]
         """The analysis engine's options from this configuration."""
-        from app.pipeline.adapters.llm import ChatConfig
-        from app.pipeline.engine import EngineOptions
+        from app.pipeline import ChatConfig, EngineOptions
 
         def chat(url: str | None, model: str | None, key: SecretStr | None) -> ChatConfig | None:
             if not url or not model:

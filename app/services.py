@@ -54,13 +54,20 @@ async def open_services(settings: Settings, *, api: bool) -> AsyncIterator[Servi
     storage = make_storage(settings)
     auth = Authenticator(settings)
     queue = AnalysisQueue(
-        ArqRedis(connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
-                 default_queue_name=settings.queue_name),
+        ArqRedis(
+            connection_pool=aioredis.ConnectionPool.from_url(settings.redis_url),
+            default_queue_name=settings.queue_name,
+        ),
         queue_name=settings.queue_name,
     )
     recordings = RecordingService(settings=settings, storage=storage, auth=auth)
-    analysis = AnalysisService(recordings=recordings, storage=storage, redis=redis, queue=queue,
-                               redis_url=settings.redis_url)
+    analysis = AnalysisService(
+        recordings=recordings,
+        storage=storage,
+        redis=redis,
+        queue=queue,
+        redis_url=settings.redis_url,
+    )
     intake = BodyReader()
     broker = Broker(aioredis.from_url(settings.redis_url), resync=analysis.resync) if api else None
     if api:
@@ -68,8 +75,17 @@ async def open_services(settings: Settings, *, api: bool) -> AsyncIterator[Servi
     if broker is not None:
         await broker.start()
     try:
-        yield Services(settings=settings, auth=auth, recordings=recordings, analysis=analysis,
-                       storage=storage, redis=redis, queue=queue, intake=intake, broker=broker)
+        yield Services(
+            settings=settings,
+            auth=auth,
+            recordings=recordings,
+            analysis=analysis,
+            storage=storage,
+            redis=redis,
+            queue=queue,
+            intake=intake,
+            broker=broker,
+        )
     finally:
         if broker is not None:
             await broker.close()

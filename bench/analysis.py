@@ -52,15 +52,14 @@ def _decode(video: Path) -> None:
 
 def _transcriber() -> Any:
     from app.pipeline.options import TranscribeOptions, _default_threads
-    from app.pipeline.transcribe import make_transcriber
+    from app.pipeline.speech import make_transcriber
 
     # Alone, transcription is fastest on every CPU (the engine gives Whisper half of them).
     return make_transcriber(TranscribeOptions(cpu_threads=_default_threads()))
 
 
 def _engine(ocr: str) -> Any:
-    from app.pipeline.engine import Engine, EngineOptions
-    from app.pipeline.options import OcrOptions
+    from app.pipeline import Engine, EngineOptions, OcrOptions
 
     return Engine(EngineOptions(ocr=OcrOptions(engine=ocr)))  # type: ignore[arg-type]
 

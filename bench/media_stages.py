@@ -16,11 +16,11 @@ from pathlib import Path
 
 import av
 
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes
-from app.pipeline.media import probe
+from app.pipeline import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
+from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.media.probe import probe
 from app.pipeline.ocr import make_ocr, ocr_keyframes
-from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
-from app.pipeline.transcribe import make_transcriber
+from app.pipeline.speech import make_transcriber
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

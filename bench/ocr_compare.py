@@ -17,12 +17,12 @@ import json
 import time
 from pathlib import Path
 
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes
-from app.pipeline.media import probe
+from app.pipeline import KeyframeOptions, MediaLimits, OcrOptions
+from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes
+from app.pipeline.media.probe import probe
 from app.pipeline.ocr import make_ocr, ocr_keyframes
-from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions
-from app.pipeline.text import fuzzy_contains
 from app.pipeline.types import Keyframe
+from tests.support.text import fuzzy_contains
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 THRESHOLD = 85.0

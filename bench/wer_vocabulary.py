@@ -13,9 +13,9 @@ import json
 import time
 from pathlib import Path
 
-from app.pipeline.options import TranscribeOptions
-from app.pipeline.text import word_error_rate
-from app.pipeline.transcribe import make_transcriber, vocabulary_prompt
+from app.pipeline import TranscribeOptions
+from app.pipeline.speech import make_transcriber, vocabulary_prompt
+from tests.support.text import word_error_rate
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

@@ -192,7 +192,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         services: Services = request.app.state.services
         assert services.broker is not None  # an API process always has its fan-out
-        context = Context(services=services, broker=services.broker, request=request, response=response)
+        context = Context(
+            services=services, broker=services.broker, request=request, response=response
+        )
         if isinstance(request, WebSocket):
             return context  # credentials arrive with connection_init
         context.caller = await services.auth.caller_from_headers(

@@ -77,9 +77,7 @@ class Mutation:
     )
     async def analyze_recording(self, info: Ctx, id: strawberry.ID) -> AnalyzeRecordingResult:
         try:
-            analysis = await info.context.services.analysis.request(
-                info.context.caller, str(id)
-            )
+            analysis = await info.context.services.analysis.request(info.context.caller, str(id))
         except (NotFound, Conflict, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
         return AnalyzeRecordingPayload(recording_id=id, job_id=analysis.id, status="analyzing")

@@ -33,7 +33,9 @@ class Query:
     async def recording(self, info: Ctx, id: strawberry.ID) -> Recording | None:
         try:
             recordings = info.context.services.recordings
-            row = await recordings.verify_direct_upload(await recordings.get(info.context.caller, str(id)))
+            row = await recordings.verify_direct_upload(
+                await recordings.get(info.context.caller, str(id))
+            )
         except NotFound:
             return None
         return Recording.of(row)

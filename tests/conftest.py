@@ -36,15 +36,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_error_logged(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def no_error_logged(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
     """Fail a test whose code logs at ERROR, unless the test is marked ``logs_errors``: an error
     in the log is a bug until a test says it is what it expects."""
     with structlog.testing.capture_logs() as captured:
         yield
     if request.node.get_closest_marker("logs_errors"):
         return
-    errors = [f"{entry.get('event')}: {entry}" for entry in captured if entry.get("log_level") in ERROR_LEVELS]
-    errors += [f"{r.name}: {r.getMessage()}" for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    errors = [
+        f"{entry.get('event')}: {entry}"
+        for entry in captured
+        if entry.get("log_level") in ERROR_LEVELS
+    ]
+    errors += [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR
+    ]
     assert not errors, "the test logged errors:\n" + "\n".join(errors)
 
 

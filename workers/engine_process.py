@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 
 from app.analysis.events import ProgressPublisher, ProgressTarget
-from app.pipeline.errors import MediaInputError, PipelineError
+from app.pipeline import MediaInputError, PipelineError
 
 _engine: Any = None
 
@@ -32,7 +32,7 @@ def init_process() -> None:
     """Pool initializer: load the models once for this process."""
     global _engine
     from app.config import Settings
-    from app.pipeline.engine import Engine
+    from app.pipeline import Engine
 
     # The worker's own environment: the same RECORDINGS_* settings it was started with.
     _engine = Engine(Settings().engine_options()).ready()
@@ -57,7 +57,9 @@ def engine_versions() -> dict[str, str]:
     return versions
 
 
-def run_analysis(video_path: str, meta: dict[str, Any], *, progress: ProgressTarget) -> EngineOutcome:
+def run_analysis(
+    video_path: str, meta: dict[str, Any], *, progress: ProgressTarget
+) -> EngineOutcome:
     """Analyse one video; progress is published as it goes. Input errors come back as values."""
     if _engine is None:
         init_process()

@@ -80,7 +80,9 @@ async def analyze_recording(ctx: dict[str, Any], analysis_id: str) -> str:
     services: Services = ctx["services"]
     settings = services.settings
     log_ = log.bind(job_id=analysis_id, attempt=ctx.get("job_try", 1))
-    lease = asyncio.create_task(_renew_lease(services.redis, analysis_id, settings.job_lease_seconds))
+    lease = asyncio.create_task(
+        _renew_lease(services.redis, analysis_id, settings.job_lease_seconds)
+    )
     try:
         return await _analyze(services.analysis, ctx["engine"], settings, analysis_id, log_)
     except Exception as exc:
@@ -89,14 +91,22 @@ async def analyze_recording(ctx: dict[str, Any], analysis_id: str) -> str:
             if attempt < settings.analysis_max_tries:
                 log_.warning("analysis.retry", error=str(exc))
                 raise Retry(defer=min(60, 2**attempt)) from exc
-            await _fail(services.analysis, settings, analysis_id,
-                        f"gave up after {attempt} attempts: {public_reason(exc)}")
+            await _fail(
+                services.analysis,
+                settings,
+                analysis_id,
+                f"gave up after {attempt} attempts: {public_reason(exc)}",
+            )
             return "failed"
         # A bug, not the input's fault and not transient: end the analysis with a reason instead
         # of leaving it "analyzing" forever; retrying would fail the same way.
         log_.exception("analysis.internal_error")
-        await _fail(services.analysis, settings, analysis_id,
-                    f"internal error in the analysis ({type(exc).__name__})")
+        await _fail(
+            services.analysis,
+            settings,
+            analysis_id,
+            f"internal error in the analysis ({type(exc).__name__})",
+        )
         return "failed"
     finally:
         lease.cancel()
@@ -119,8 +129,9 @@ async def _analyze(
         path = os.path.join(tmp, os.path.basename(begun.video_key))
         await service.download_video(begun.video_key, path)
         try:
-            outcome = await engine.run(video_path=path, meta=begun.capture,
-                                       progress=service.progress_target(begun))
+            outcome = await engine.run(
+                video_path=path, meta=begun.capture, progress=service.progress_target(begun)
+            )
         except EngineLimitExceeded as exc:
             await _fail(service, settings, analysis_id, str(exc))
             return "failed"
@@ -131,18 +142,25 @@ async def _analyze(
         return "failed"
     # The result is in memory: a database that blinks now costs a wait, not the analysis.
     saved = await with_database(
-        lambda: service.complete(begun, outcome.result, outcome.thumbnails or [],
-                                 engine_versions=outcome.versions or {}),
-        window=window, what="save",
+        lambda: service.complete(
+            begun, outcome.result, outcome.thumbnails or [], engine_versions=outcome.versions or {}
+        ),
+        window=window,
+        what="save",
     )
     return "analyzed" if saved else "discarded"
 
 
-async def _fail(service: AnalysisService, settings: Settings, analysis_id: str, reason: str) -> None:
+async def _fail(
+    service: AnalysisService, settings: Settings, analysis_id: str, reason: str
+) -> None:
     """End the analysis as failed, waiting out a database outage."""
     try:
-        await with_database(lambda: service.fail(analysis_id, reason),
-                            window=settings.analysis_save_window_seconds, what="fail")
+        await with_database(
+            lambda: service.fail(analysis_id, reason),
+            window=settings.analysis_save_window_seconds,
+            what="fail",
+        )
     except (*DATABASE_DOWN, *NETWORK_DOWN) as exc:
         # Still down after the window: the reaper ends it (or runs it again) once it is back.
         log.error("analysis.fail_not_recorded", job_id=analysis_id, reason=reason, error=str(exc))
@@ -154,7 +172,9 @@ async def reap_abandoned(ctx: dict[str, Any]) -> int:
     services: Services = ctx["services"]
     settings = services.settings
     held_before = datetime.now(UTC) - timedelta(seconds=2 * settings.job_lease_seconds)
-    return await services.analysis.recover(held_before=held_before, max_tries=settings.analysis_max_tries)
+    return await services.analysis.recover(
+        held_before=held_before, max_tries=settings.analysis_max_tries
+    )
 
 
 async def sweep_unclaimed(ctx: dict[str, Any]) -> int:

@@ -39,8 +39,12 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
     job_timeout = settings.analysis_timeout_seconds + settings.analysis_save_window_seconds + 30
     return ResilientWorker(
         functions=[
-            func(analyze_recording, name=ANALYZE_JOB, max_tries=settings.analysis_max_tries,
-                 timeout=job_timeout),
+            func(
+                analyze_recording,
+                name=ANALYZE_JOB,
+                max_tries=settings.analysis_max_tries,
+                timeout=job_timeout,
+            ),
         ],
         cron_jobs=[
             cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60),

@@ -19,21 +19,11 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 
+from app.pipeline.progress import OverallProgress
+
 log = structlog.get_logger(__name__)
 
 STATE_TTL_SECONDS = 7 * 24 * 3600
-
-# How much of the whole each stage is; transcription overlaps decoding, so the sum is by weight.
-STAGE_WEIGHTS: dict[str, float] = {
-    "probe": 0.02,
-    "decode": 0.20,
-    "keyframes": 0.20,
-    "ocr": 0.15,
-    "transcribe": 0.20,
-    "describe": 0.05,
-    "fuse": 0.08,
-    "summarize": 0.10,
-}
 
 
 def progress_channel(recording_id: str) -> str:
@@ -66,29 +56,60 @@ class AnalysisProgress:
     # The events of the lifecycle, each built here only.
     @classmethod
     def queued(cls, recording_id: str, job_id: str) -> AnalysisProgress:
-        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage="queued",
-                   progress=0.0, message="waiting for a worker")
+        return cls(
+            recording_id=recording_id,
+            job_id=job_id,
+            status="analyzing",
+            stage="queued",
+            progress=0.0,
+            message="waiting for a worker",
+        )
 
     @classmethod
     def started(cls, recording_id: str, job_id: str) -> AnalysisProgress:
-        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage="probe",
-                   progress=0.0, message="started")
+        return cls(
+            recording_id=recording_id,
+            job_id=job_id,
+            status="analyzing",
+            stage="probe",
+            progress=0.0,
+            message="started",
+        )
 
     @classmethod
-    def running(cls, recording_id: str, job_id: str, *, stage: str, progress: float,
-                message: str | None) -> AnalysisProgress:
-        return cls(recording_id=recording_id, job_id=job_id, status="analyzing", stage=stage,
-                   progress=round(progress, 4), message=message)
+    def running(
+        cls, recording_id: str, job_id: str, *, stage: str, progress: float, message: str | None
+    ) -> AnalysisProgress:
+        return cls(
+            recording_id=recording_id,
+            job_id=job_id,
+            status="analyzing",
+            stage=stage,
+            progress=round(progress, 4),
+            message=message,
+        )
 
     @classmethod
     def analyzed(cls, recording_id: str, job_id: str) -> AnalysisProgress:
-        return cls(recording_id=recording_id, job_id=job_id, status="analyzed", stage="summarize",
-                   progress=1.0, message="analysis complete")
+        return cls(
+            recording_id=recording_id,
+            job_id=job_id,
+            status="analyzed",
+            stage="summarize",
+            progress=1.0,
+            message="analysis complete",
+        )
 
     @classmethod
     def failed(cls, recording_id: str, job_id: str, reason: str) -> AnalysisProgress:
-        return cls(recording_id=recording_id, job_id=job_id, status="failed", stage=None, progress=1.0,
-                   message=reason)
+        return cls(
+            recording_id=recording_id,
+            job_id=job_id,
+            status="failed",
+            stage=None,
+            progress=1.0,
+            message=reason,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -97,21 +118,6 @@ class AnalysisProgress:
     def from_json(cls, raw: str | bytes) -> AnalysisProgress:
         data: dict[str, Any] = json.loads(raw)
         return cls(**data)
-
-
-class OverallProgress:
-    """Turns per-stage fractions into one number over the whole analysis that never goes back."""
-
-    def __init__(self) -> None:
-        self._stages: dict[str, float] = {}
-        self.value = 0.0
-
-    def update(self, stage: str, fraction: float) -> float:
-        self._stages[stage] = max(self._stages.get(stage, 0.0), min(1.0, max(0.0, fraction)))
-        total = sum(STAGE_WEIGHTS.get(s, 0.0) * f for s, f in self._stages.items())
-        # Below 1 until the results are saved: "analyzed" is the only event at 1.0.
-        self.value = max(self.value, min(0.99, total))
-        return self.value
 
 
 async def publish(
@@ -185,8 +191,13 @@ class ProgressPublisher:
         if not milestone and now - self._last_sent < self._interval:
             return
         self._last_sent = now
-        event = AnalysisProgress.running(self._target.recording_id, self._target.job_id, stage=stage,
-                                         progress=value, message=message)
+        event = AnalysisProgress.running(
+            self._target.recording_id,
+            self._target.job_id,
+            stage=stage,
+            progress=value,
+            message=message,
+        )
         try:
             publish_sync(self._client, event, owner=self._target.owner)
         except redis.RedisError:

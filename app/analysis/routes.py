@@ -25,9 +25,7 @@ def section_dict(section: AnalysisSection) -> dict[str, Any]:
 
 async def analyze(request: Request) -> Response:
     caller = await caller_of(request)
-    analysis = await services(request).analysis.request(
-        caller, request.path_params["recording_id"]
-    )
+    analysis = await services(request).analysis.request(caller, request.path_params["recording_id"])
     return JSONResponse({"status": "analyzing", "jobId": analysis.id})
 
 

@@ -73,8 +73,14 @@ class Begun:
 def progress_of(recording: Recording, analysis: Analysis | None) -> AnalysisProgress:
     """Where a recording's analysis stands, from the database (Redis holds the same, fresher)."""
     if analysis is None:
-        return AnalysisProgress(recording_id=str(recording.id), job_id="", status=recording.status,
-                                stage=None, progress=0.0, message=None)
+        return AnalysisProgress(
+            recording_id=str(recording.id),
+            job_id="",
+            status=recording.status,
+            stage=None,
+            progress=0.0,
+            message=None,
+        )
     status = {"queued": "analyzing", "running": "analyzing"}.get(analysis.status, analysis.status)
     return AnalysisProgress(
         recording_id=str(recording.id),
@@ -118,8 +124,12 @@ class AnalysisService:
             reason = "the recording has no uploaded video"
             if recording.video_upload_error:
                 reason += f" (the upload failed: {recording.video_upload_error})"
-            raise Conflict(reason, code="video_not_uploaded", field="video",
-                           extra={"videoUploadStatus": recording.video_upload_status})
+            raise Conflict(
+                reason,
+                code="video_not_uploaded",
+                field="video",
+                extra={"videoUploadStatus": recording.video_upload_status},
+            )
         started = await repository.start(recording.id)
         analysis = started.analysis
         # After the commit. The job id is the analysis id, so enqueueing again is harmless; an
@@ -129,8 +139,12 @@ class AnalysisService:
             if started.created:
                 await self._queue.enqueue(analysis.id)
             elif await self._queue.requeue(analysis.id):
-                log.info("analysis.requeued", recording_id=str(recording.id), job_id=analysis.id,
-                         why="requested again while no worker held it")
+                log.info(
+                    "analysis.requeued",
+                    recording_id=str(recording.id),
+                    job_id=analysis.id,
+                    why="requested again while no worker held it",
+                )
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -174,8 +188,12 @@ class AnalysisService:
 
     def progress_target(self, begun: Begun) -> ProgressTarget:
         """Where the engine sends the running analysis's progress (from its own process)."""
-        return ProgressTarget(redis_url=self._redis_url, recording_id=str(begun.recording.id),
-                              job_id=begun.analysis.id, owner=begun.recording.owner_subject)
+        return ProgressTarget(
+            redis_url=self._redis_url,
+            recording_id=str(begun.recording.id),
+            job_id=begun.analysis.id,
+            owner=begun.recording.owner_subject,
+        )
 
     async def complete(
         self,
@@ -192,7 +210,9 @@ class AnalysisService:
         # Keyed by the analysis and the frame's position: called again after a failed save
         # (the database was down), it writes the same objects again, and leaves none behind.
         keys = await self._store_thumbnails(recording.id, analysis_id, thumbnails)
-        saved = await repository.save_result(analysis_id, result, keys, engine_versions=engine_versions)
+        saved = await repository.save_result(
+            analysis_id, result, keys, engine_versions=engine_versions
+        )
         if not saved.saved:
             await self._delete_quietly(k for k in keys if k)
             log.info("analysis.discarded", job_id=analysis_id)
@@ -207,9 +227,13 @@ class AnalysisService:
         if not await repository.mark_failed(analysis_id, reason):
             return False
         analysis = await repository.get(analysis_id)
-        recording = await recordings_repository.get_recording(analysis.recording_id) if analysis else None
+        recording = (
+            await recordings_repository.get_recording(analysis.recording_id) if analysis else None
+        )
         if recording is not None:
-            await self._publish(recording, AnalysisProgress.failed(str(recording.id), analysis_id, reason))
+            await self._publish(
+                recording, AnalysisProgress.failed(str(recording.id), analysis_id, reason)
+            )
         log.info("analysis.failed", job_id=analysis_id, reason=reason)
         return True
 
@@ -228,11 +252,17 @@ class AnalysisService:
                 continue
             found += 1
             if analysis.attempts < max_tries and await self._queue.requeue(analysis.id):
-                log.warning("analysis.requeued", job_id=analysis.id, attempts=analysis.attempts,
-                            why="no worker held it")
+                log.warning(
+                    "analysis.requeued",
+                    job_id=analysis.id,
+                    attempts=analysis.attempts,
+                    why="no worker held it",
+                )
             else:
-                await self.fail(analysis.id, "the analysis was interrupted and could not be resumed; "
-                                "request it again")
+                await self.fail(
+                    analysis.id,
+                    "the analysis was interrupted and could not be resumed; request it again",
+                )
         return found
 
     async def _store_thumbnails(
@@ -280,10 +310,16 @@ class AnalysisService:
             except ValueError:
                 return []
             recording = await recordings_repository.get_recording(rid)
-            return [] if recording is None else [(await self.progress_for(recording)).to_json().encode()]
+            return (
+                []
+                if recording is None
+                else [(await self.progress_for(recording)).to_json().encode()]
+            )
         if kind == "recording.updates" and since is not None:
             changed = await recordings_repository.updated_since(
-                key, datetime.fromtimestamp(since - RESYNC_MARGIN_S, UTC), limit=RESYNC_MAX_RECORDINGS
+                key,
+                datetime.fromtimestamp(since - RESYNC_MARGIN_S, UTC),
+                limit=RESYNC_MAX_RECORDINGS,
             )
             return [(await self.progress_for(r)).to_json().encode() for r in changed]
         return []
@@ -298,10 +334,17 @@ class AnalysisService:
             state = await self.progress_for(recording)
             failed = state.status == "failed"
             raise Conflict(
-                f"the analysis failed: {state.message}" if failed else "the analysis has not finished",
+                f"the analysis failed: {state.message}"
+                if failed
+                else "the analysis has not finished",
                 code="analysis_not_ready",
-                extra={"status": state.status, "stage": state.stage, "progress": state.progress,
-                       "jobId": state.job_id, "reason": state.message if failed else None},
+                extra={
+                    "status": state.status,
+                    "stage": state.stage,
+                    "progress": state.progress,
+                    "jobId": state.job_id,
+                    "reason": state.message if failed else None,
+                },
             )
         return await self.view(recording.current_analysis_id)
 

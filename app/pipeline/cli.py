@@ -13,20 +13,9 @@ from typing import TextIO
 
 import click
 
+from app.pipeline.engine import Engine
 from app.pipeline.errors import MediaInputError, PipelineError
-from app.pipeline.types import STAGES
-
-# Rough share of wall time each stage takes, for one overall bar.
-_WEIGHTS = {
-    "probe": 0.01,
-    "decode": 0.15,
-    "keyframes": 0.05,
-    "ocr": 0.45,
-    "transcribe": 0.25,
-    "describe": 0.04,
-    "fuse": 0.03,
-    "summarize": 0.02,
-}
+from app.pipeline.progress import OverallProgress
 
 
 class ProgressBar:
@@ -35,14 +24,13 @@ class ProgressBar:
     def __init__(self, stream: TextIO, width: int = 30) -> None:
         self.stream = stream
         self.width = width
-        self.fractions = dict.fromkeys(STAGES, 0.0)
+        self._overall = OverallProgress()
         self.tty = stream.isatty()
         self._started: set[str] = set()
         self._finished: set[str] = set()
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
-        self.fractions[stage] = max(self.fractions.get(stage, 0.0), fraction)
-        total = sum(_WEIGHTS.get(s, 0.0) * f for s, f in self.fractions.items())
+        total = self._overall.update(stage, fraction)
         if self.tty:
             filled = round(total * self.width)
             bar = "#" * filled + "-" * (self.width - filled)
@@ -84,8 +72,6 @@ def run_analyze(video: Path, meta: Path, out: Path | None) -> int:
         return _fail(2, f"cannot write {out}: no folder {Path(out).parent}")
     if out is not None and Path(out).is_dir():
         return _fail(2, f"cannot write {out}: it is a folder")
-
-    from app.pipeline.engine import Engine  # loads the models: only once the input looks sane
 
     bar = ProgressBar(sys.stderr)
     started = time.perf_counter()

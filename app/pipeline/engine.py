@@ -7,7 +7,7 @@ selection, and OCR reads each keyframe on another thread as soon as it is kept
 (the native libraries behind them release the GIL); everything after that
 (descriptions, evidence, signals, sections, summary) is cheap Python. The keyframe pass and OCR
 run at a lower priority than transcription, whose serial decoding would otherwise finish last
-(:mod:`app.pipeline.priority`).
+(:mod:`app.pipeline.media.priority`).
 """
 
 from __future__ import annotations
@@ -23,23 +23,31 @@ from typing import Any, TypeVar
 
 import cv2
 
-from app.pipeline.adapters.llm import ChatClient, ChatConfig, write_report
-from app.pipeline.adapters.vlm import enrich_descriptions
-from app.pipeline.describe import FrameDescription, describe_keyframes
+from app.pipeline.capture import Capture, parse_capture
 from app.pipeline.errors import PipelineError, StageError
-from app.pipeline.evidence import EvidenceTable, build_evidence, split_sentences
-from app.pipeline.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
-from app.pipeline.media import probe
-from app.pipeline.meta import Recording, parse_recording
+from app.pipeline.media.keyframes import KeyframeHints, extract_keyframes, keyframe_cap
+from app.pipeline.media.priority import lower_thread_priority
+from app.pipeline.media.probe import probe
+from app.pipeline.models.llm import ChatClient, ChatConfig, write_report
+from app.pipeline.models.vlm import enrich_descriptions
 from app.pipeline.ocr import KeyframeReader, make_ocr
 from app.pipeline.options import KeyframeOptions, MediaLimits, OcrOptions, TranscribeOptions
-from app.pipeline.priority import lower_thread_priority
+from app.pipeline.progress import STAGES, ProgressCallback, no_progress
+from app.pipeline.reasoning.describe import FrameDescription, describe_keyframes
+from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence, split_sentences
+from app.pipeline.reasoning.findings import Finding, build_findings
+from app.pipeline.reasoning.options import (
+    DescribeOptions,
+    FindingOptions,
+    SectionOptions,
+    SignalOptions,
+)
+from app.pipeline.reasoning.sections import Citation, Section, build_sections
+from app.pipeline.reasoning.signals import Signal, detect_signals
+from app.pipeline.reasoning.summary import Summary, summarize
 from app.pipeline.result import AnalysisResult
-from app.pipeline.sections import Citation, Section, build_sections
-from app.pipeline.signals import Signal, SignalOptions, detect_signals
-from app.pipeline.summary import Finding, Summary, build_findings, summarize
-from app.pipeline.transcribe import make_transcriber
-from app.pipeline.types import STAGES, Keyframe, ProgressCallback, TranscriptSegment, no_progress
+from app.pipeline.speech import make_transcriber
+from app.pipeline.types import Keyframe, TranscriptSegment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +61,10 @@ class EngineOptions:
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
     ocr: OcrOptions = field(default_factory=OcrOptions)
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    describe: DescribeOptions = field(default_factory=DescribeOptions)
     signals: SignalOptions = field(default_factory=SignalOptions)
+    findings: FindingOptions = field(default_factory=FindingOptions)
+    sections: SectionOptions = field(default_factory=SectionOptions)
     llm: ChatConfig | None = None
     """Optional language model that rewrites the summary prose."""
     vlm: ChatConfig | None = None
@@ -61,7 +72,7 @@ class EngineOptions:
     vlm_max_frames: int = 8
     keyframe_niceness: int = 10
     """Nice levels the keyframe pass (decoding) runs below transcription, the one serial path
-    (:mod:`app.pipeline.priority`); 0 shares the CPUs evenly."""
+    (:mod:`app.pipeline.media.priority`); 0 shares the CPUs evenly."""
     ocr_niceness: int = 5
     """Nice levels OCR runs below transcription: above the keyframe pass it feeds on, so that
     it does not fall behind and finish alone."""
@@ -117,8 +128,7 @@ class Engine:
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.options = options or EngineOptions()
         # The stages already run side by side on every core; OpenCV's own pool of workers,
-        # splitting each small resize or diff, only adds hand-offs (bench/analysis.py, 66 s
-        # fixture, four runs each: median CPU 5.85 -> 5.3 s warm, 7.75 -> 6.9 s cold).
+        # splitting each small resize or diff, only adds hand-offs (docs/performance.md).
         cv2.setNumThreads(1)
         # The models load on two threads while the caller goes on: a one-shot analysis decodes
         # meanwhile (the OCR thread waits for its engine, keyframes queue up); a worker calls
@@ -173,7 +183,7 @@ class Engine:
         options = self.options
         timer = _Timer()
         started = time.perf_counter()
-        recording = parse_recording(meta)
+        capture = parse_capture(meta)
         progress("probe", 0.0, "probing the video")
         info = timer.run("probe", lambda: probe(video_path, options.limits))
         progress.done(
@@ -181,11 +191,11 @@ class Engine:
         )
 
         hints = KeyframeHints(
-            click_times=[a.time for a in recording.actions if a.type == "click"],
+            click_times=[a.time for a in capture.actions if a.type == "click"],
             error_times=_spread(
                 sorted(
-                    {r.time + (r.duration or 0.0) for r in recording.network if r.failed}
-                    | {c.time for c in recording.console if c.is_error}
+                    {r.time + (r.duration or 0.0) for r in capture.network if r.failed}
+                    | {c.time for c in capture.console if c.is_error}
                 )
             ),
         )
@@ -195,7 +205,7 @@ class Engine:
         ):
             transcript_future: Future[list[TranscriptSegment]] | None = None
             if info.has_audio:
-                vocabulary = recording.vocabulary()
+                vocabulary = capture.vocabulary()
                 transcript_future = pool.submit(
                     timer.run,
                     "transcribe",
@@ -241,9 +251,10 @@ class Engine:
                 progress.done("ocr", "text read")
                 # Descriptions need the screen's text, not the speech: they are written while
                 # transcription may still run (its last stretch, on a recording full of speech).
-                descriptions = self._describe(keyframes, recording, timer, progress)
+                descriptions = self._describe(keyframes, capture, timer, progress)
             except BaseException as exc:
-                reader.close()  # whichever step failed, the OCR thread stops (a no-op once finished)
+                # Whichever step failed, the OCR thread stops (a no-op once it has finished).
+                reader.close()
                 # Stop the transcription at its next progress report, then report the first failure.
                 progress.cancelled.set()
                 failed = transcript_future is not None and transcript_future.exception() is not None
@@ -257,10 +268,10 @@ class Engine:
         progress("fuse", 0.0, "fusing evidence")
 
         def fuse() -> tuple[EvidenceTable, list[Signal], list[Finding]]:
-            evidence = build_evidence(recording, keyframes, descriptions, transcript)
-            signals = detect_signals(recording, evidence, keyframes, duration, options.signals)
-            page_urls = [p.url for p in recording.pages] + list(recording.visited_urls)
-            return evidence, signals, build_findings(signals, evidence, page_urls)
+            evidence = build_evidence(capture, keyframes, descriptions, transcript)
+            signals = detect_signals(capture, evidence, keyframes, duration, options.signals)
+            page_urls = [p.url for p in capture.pages] + list(capture.visited_urls)
+            return evidence, signals, build_findings(signals, evidence, page_urls, options.findings)
 
         evidence, signals, findings = timer.run("fuse", fuse)
         progress.done("fuse", f"{len(evidence)} evidence items, {len(findings)} findings")
@@ -268,17 +279,19 @@ class Engine:
         progress("summarize", 0.0, "writing the summary")
 
         def write() -> tuple[Summary, list[Finding], list[Section]]:
-            summary = summarize(recording, findings, duration, evidence)
+            summary = summarize(capture, findings, duration, evidence)
             final = list(findings)
             if self._llm is not None:
                 summary, final = write_report(
                     self._llm,
-                    intent=recording.intent,
+                    intent=capture.intent,
                     evidence=evidence,
                     findings=final,
                     summary=summary,
                 )
-            sections = build_sections(recording, descriptions, evidence, signals, final, duration)
+            sections = build_sections(
+                capture, descriptions, evidence, signals, final, duration, options.sections
+            )
             return summary, final, sections
 
         summary, findings, sections = timer.run("summarize", write)
@@ -292,7 +305,7 @@ class Engine:
         timer.timings["total"] = time.perf_counter() - started
         return AnalysisResult(
             probe=info,
-            recording=recording,
+            capture=capture,
             keyframes=keyframes,
             frames=descriptions,
             transcript=transcript,
@@ -305,10 +318,13 @@ class Engine:
         )
 
     def _describe(
-        self, keyframes: list[Keyframe], recording: Recording, timer: _Timer, progress: _Progress
+        self, keyframes: list[Keyframe], capture: Capture, timer: _Timer, progress: _Progress
     ) -> list[FrameDescription]:
         progress("describe", 0.0, "describing keyframes")
-        descriptions = timer.run("describe", lambda: describe_keyframes(keyframes, recording))
+        options = self.options.describe
+        descriptions = timer.run(
+            "describe", lambda: describe_keyframes(keyframes, capture, options)
+        )
         vlm = self._vlm
         if vlm is not None:
             max_frames = self.options.vlm_max_frames

@@ -66,9 +66,7 @@ class KeyframeOptions:
     """Report progress every this many seconds of video."""
     decode_threads: int = 1 if _default_threads() <= 2 else 0
     """Decoder threads; 0 lets FFmpeg choose. On 2 CPUs transcription and OCR keep both busy
-    while the keyframe pass decodes, and frame threading only adds work: decoding the 66 s
-    fixture alone took 0.62 CPU-s on one thread against 0.84 threaded (WebM; MP4 0.76 against
-    1.10), and the analysis used 0.06-0.14 CPU-s less (bench/analysis.py fixtures)."""
+    while the keyframe pass decodes, and frame threading only adds work (docs/performance.md)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,9 +103,8 @@ class TranscribeOptions:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = max(1, _default_threads() // 2)
-    """Whisper's threads: half the CPUs, since decoding and OCR run beside it. On 2 cores one
-    thread took the 66 s fixture's analysis from 2.55 to 2.43 s and the 42 s one from 1.43 to
-    1.36 s (bench/analysis.py): two threads waiting on each other cost more than they gain."""
+    """Whisper's threads: half the CPUs, since decoding and OCR run beside it; on 2 cores two
+    threads waiting on each other cost more than they gain (docs/performance.md)."""
     vad: bool = True
     language: str | None = "en"
     beam_size: int = 5

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.pipeline.describe import FrameDescription
-from app.pipeline.evidence import EvidenceTable
-from app.pipeline.meta import Recording
-from app.pipeline.sections import Section
-from app.pipeline.signals import Signal
-from app.pipeline.summary import Finding, Summary
+from app.pipeline.capture import Capture
+from app.pipeline.reasoning.describe import FrameDescription
+from app.pipeline.reasoning.evidence import EvidenceTable
+from app.pipeline.reasoning.findings import Finding
+from app.pipeline.reasoning.sections import Section
+from app.pipeline.reasoning.signals import Signal
+from app.pipeline.reasoning.summary import Summary
 from app.pipeline.types import Keyframe, ProbeInfo, TranscriptSegment
 
 
@@ -27,7 +28,7 @@ class AnalysisResult:
     """
 
     probe: ProbeInfo
-    recording: Recording
+    capture: Capture
     keyframes: Sequence[Keyframe]
     frames: Sequence[FrameDescription]
     transcript: Sequence[TranscriptSegment]

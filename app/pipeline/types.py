@@ -9,28 +9,9 @@ Times are always float seconds from the start of the video.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-
-STAGES: tuple[str, ...] = (
-    "probe",
-    "decode",
-    "keyframes",
-    "ocr",
-    "transcribe",
-    "describe",
-    "fuse",
-    "summarize",
-)
-
-ProgressCallback = Callable[[str, float, str], None]
-"""``(stage, fraction 0..1, message)``; stage is one of :data:`STAGES`."""
-
-
-def no_progress(stage: str, fraction: float, message: str) -> None:
-    """A progress callback that ignores everything."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

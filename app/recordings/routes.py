@@ -83,12 +83,14 @@ async def upload_video(request: Request) -> Response:
         content_length=request.headers.get("content-length"),
         body=request.stream(),
     )
-    return JSONResponse({
-        "success": True,
-        "recordingId": str(stored.recording.id),
-        "videoArtifactId": stored.artifact_id,
-        "videoUrl": stored.video_url,
-    })
+    return JSONResponse(
+        {
+            "success": True,
+            "recordingId": str(stored.recording.id),
+            "videoArtifactId": stored.artifact_id,
+            "videoUrl": stored.video_url,
+        }
+    )
 
 
 async def list_recordings(request: Request) -> Response:
@@ -104,7 +106,9 @@ async def list_recordings(request: Request) -> Response:
 async def get_recording(request: Request) -> Response:
     caller = await caller_of(request)
     svc = services(request).recordings
-    recording = await svc.verify_direct_upload(await svc.get(caller, request.path_params["recording_id"]))
+    recording = await svc.verify_direct_upload(
+        await svc.get(caller, request.path_params["recording_id"])
+    )
     actions, browser_state, elements = await svc.capture_text(recording)
     # The capture is passed on as the JSON text the database holds: tens of megabytes are
     # neither decoded nor encoded again here.

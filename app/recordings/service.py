@@ -254,8 +254,11 @@ class RecordingService:
         log.info("recording.video_uploaded", recording_id=str(recording.id), bytes=written)
         recording.video_upload_status = UploadStatus.UPLOADED.value
         recording.video_upload_error = None
-        return StoredVideo(recording=recording, artifact_id=artifact_id,
-                           video_url=await self._storage.download_url(key))
+        return StoredVideo(
+            recording=recording,
+            artifact_id=artifact_id,
+            video_url=await self._storage.download_url(key),
+        )
 
     async def verify_direct_upload(self, recording: Recording) -> Recording:
         """Learn whether a presigned upload happened, without trusting the client; the recording

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.pipeline.cli import run_analyze
-
-from .conftest import FIXTURE_DATA
+from tests.pipeline.factories import FIXTURE_DATA, media_path
 
 ROOT = Path(__file__).resolve().parents[2]
 META = FIXTURE_DATA / "login-500" / "create.json"
@@ -19,7 +18,7 @@ META = FIXTURE_DATA / "login-500" / "create.json"
 
 def test_writes_the_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "result.json"
-    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, out) == 0
+    assert run_analyze(media_path("login-500", "mp4"), META, out) == 0
     result = json.loads(out.read_text())
     assert list(result) == [
         "recording",
@@ -50,7 +49,7 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def test_broken_video_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
     video = tmp_path / "broken.webm"
-    video.write_bytes((FIXTURE_DATA / "login-500" / "recording.webm").read_bytes()[:30_000])
+    video.write_bytes((media_path("login-500", "webm")).read_bytes()[:30_000])
     done = _cli(video, "--meta", META, "--out", tmp_path / "out.json")
     assert done.returncode == 2
     reason = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -66,7 +65,7 @@ def test_bad_metadata_exits_non_zero_with_a_reason(
     meta = tmp_path / "create.json"
     if content is not None:
         meta.write_text(content)
-    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta, None) == 2
+    assert run_analyze(media_path("login-500", "mp4"), meta, None) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "metadata" in err[0]
 
@@ -80,10 +79,10 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_analysis(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "missing" / "result.json"
-    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, out) == 2
+    assert run_analyze(media_path("login-500", "mp4"), META, out) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write {out}: no folder {out.parent}"]  # no progress: not started
-    assert run_analyze(FIXTURE_DATA / "login-500" / "recording.mp4", META, tmp_path) == 2
+    assert run_analyze(media_path("login-500", "mp4"), META, tmp_path) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: cannot write {tmp_path}: it is a folder"
     ]

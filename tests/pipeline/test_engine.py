@@ -16,13 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.pipeline.errors import MediaInputError, PipelineError, StageError
-from app.pipeline.sections import CITATION_TYPES
-from app.pipeline.types import STAGES
+from app.pipeline import STAGES, MediaInputError, PipelineError, StageError
+from app.pipeline.reasoning.sections import CITATION_TYPES
+from tests.pipeline.factories import CASES, CONTAINERS, SCENARIOS, media_path
+from tests.support.factories import create_body
 
-from .conftest import CONTAINERS, FIXTURE_DATA, SCENARIOS
-
-CASES = [(s, c) for s in SCENARIOS for c in CONTAINERS]
 ERRORISH = re.compile(r"wrong|invalid|error|failed", re.IGNORECASE)
 
 
@@ -78,8 +76,8 @@ def test_without_page_events_the_pages_are_found_on_screen_after_clicks(
 ) -> None:
     """A single-page app or a recorder that logs no navigation: each page change the user made
     by clicking is seen as a new view, and scrolling is not taken for one."""
-    meta = _without_page_events(json.loads((FIXTURE_DATA / scenario / "create.json").read_text()))
-    result = engine.analyze(FIXTURE_DATA / scenario / "recording.webm", meta)
+    meta = _without_page_events(create_body(scenario))
+    result = engine.analyze(media_path(scenario, "webm"), meta)
     starts = [s.start for s in result.sections]
     pages = [page["start"] for page in truth(scenario)["pages"]]
     for page in pages:
@@ -98,7 +96,7 @@ def test_from_the_screen_alone_no_section_starts_where_no_page_does(
     engine, truth, scenario: str
 ) -> None:
     """No events at all: scrolling down and back up must not open sections of their own."""
-    result = engine.analyze(FIXTURE_DATA / scenario / "recording.webm", {})
+    result = engine.analyze(media_path(scenario, "webm"), {})
     starts = [s.start for s in result.sections]
     pages = [page["start"] for page in truth(scenario)["pages"]]
     assert all(any(abs(start - page) <= 2.0 for page in pages) for start in starts), (pages, starts)
@@ -314,7 +312,7 @@ def test_transcript_is_spoken_sentences_at_their_times(analyse, truth) -> None:
 
 
 def _broken_copy(tmp_path: Path, size: int) -> Path:
-    source = Path(__file__).resolve().parents[1] / "data" / "login-500" / "recording.webm"
+    source = media_path("login-500", "webm")
     broken = tmp_path / "broken.webm"
     broken.write_bytes(source.read_bytes()[:size])
     return broken
@@ -358,10 +356,10 @@ def test_a_failed_transcription_stops_the_analysis_with_its_reason(
     loaded: Future[Any] = Future()
     loaded.set_result(_FailingTranscriber(error))
     monkeypatch.setattr(engine, "_transcriber_loading", loaded)
-    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
+    meta = create_body("login-500")
     expected = type(error) if isinstance(error, PipelineError) else StageError
     with pytest.raises(expected) as raised:
-        engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
+        engine.analyze(media_path("login-500", "mp4"), meta)
     assert str(error) in raised.value.reason
     assert not [t for t in threading.enumerate() if t.name.startswith("transcribe")]
 
@@ -379,8 +377,8 @@ def test_keyframes_and_ocr_run_below_the_priority_of_transcription(engine) -> No
             seen.setdefault(stage, set()).add(nice)
 
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
-    engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta, progress=record)
+    meta = create_body("login-500")
+    engine.analyze(media_path("login-500", "mp4"), meta, progress=record)
     options = engine.options
     assert 0 < options.ocr_niceness < options.keyframe_niceness
     assert seen["keyframes"] == {min(19, mine + options.keyframe_niceness)}
@@ -408,7 +406,7 @@ def _video_only(source: Path, target: Path) -> Path:
 def test_silent_video_and_empty_metadata_still_give_a_grounded_result(
     engine, tmp_path: Path
 ) -> None:
-    video = _video_only(FIXTURE_DATA / "login-500" / "recording.mp4", tmp_path / "silent.mp4")
+    video = _video_only(media_path("login-500", "mp4"), tmp_path / "silent.mp4")
     events: list[tuple[str, float, str]] = []
     result = engine.analyze(video, {}, progress=lambda s, f, m: events.append((s, f, m)))
     out = result.to_dict()
@@ -428,14 +426,16 @@ def test_silent_video_and_empty_metadata_still_give_a_grounded_result(
 
 
 def test_reasoning_is_deterministic(analyse) -> None:
-    from app.pipeline.describe import describe_keyframes
-    from app.pipeline.evidence import build_evidence
-    from app.pipeline.sections import build_sections
-    from app.pipeline.signals import SignalOptions, detect_signals
-    from app.pipeline.summary import build_findings, summarize
+    from app.pipeline.reasoning.describe import describe_keyframes
+    from app.pipeline.reasoning.evidence import build_evidence
+    from app.pipeline.reasoning.findings import build_findings
+    from app.pipeline.reasoning.options import SignalOptions
+    from app.pipeline.reasoning.sections import build_sections
+    from app.pipeline.reasoning.signals import detect_signals
+    from app.pipeline.reasoning.summary import summarize
 
     result, _ = analyse("upgrade-checkout", "webm")
-    rec, duration = result.recording, result.probe.duration
+    rec, duration = result.capture, result.probe.duration
     frames = describe_keyframes(result.keyframes, rec)
     evidence = build_evidence(rec, result.keyframes, frames, result.transcript)
     signals = detect_signals(rec, evidence, result.keyframes, duration, SignalOptions())
@@ -665,13 +665,12 @@ def test_clicks_that_change_nothing_are_measured_as_rage_and_dead_clicks(
 
 
 def test_a_model_that_cannot_be_loaded_is_a_stage_error(tmp_path: Path) -> None:
-    from app.pipeline.engine import Engine, EngineOptions
-    from app.pipeline.options import OcrOptions
+    from app.pipeline import Engine, EngineOptions, OcrOptions
 
     engine = Engine(EngineOptions(ocr=OcrOptions(tessdata_path=str(tmp_path))))
     with pytest.raises(StageError, match="no Tesseract data"):
         engine.ready()
-    meta = json.loads((FIXTURE_DATA / "login-500" / "create.json").read_text())
+    meta = create_body("login-500")
     with pytest.raises(StageError, match="no Tesseract data"):
-        engine.analyze(FIXTURE_DATA / "login-500" / "recording.mp4", meta)
+        engine.analyze(media_path("login-500", "mp4"), meta)
     assert not [t for t in threading.enumerate() if t.name.startswith(("transcribe", "ocr"))]

@@ -98,12 +98,8 @@ async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_querie
     schema = build_schema(orm.settings)
     await seed("few", 3)
     await seed("many", 50)
-    few, _data_few = await count_queries(
-        monkeypatch, schema, LIST, make_context(orm, "few")
-    )
-    many, data_many = await count_queries(
-        monkeypatch, schema, LIST, make_context(orm, "many")
-    )
+    few, _data_few = await count_queries(monkeypatch, schema, LIST, make_context(orm, "few"))
+    many, data_many = await count_queries(monkeypatch, schema, LIST, make_context(orm, "many"))
     assert len(data_many["recordings"]["edges"]) == 50
     assert all(
         len(e["node"]["analysis"]["sections"]) == 3 for e in data_many["recordings"]["edges"]
@@ -128,9 +124,7 @@ async def test_query_depth_is_limited(orm, tmp_path):
     )
     ok = await schema.execute(deep, context_value=make_context(orm, "d"))
     assert ok.errors is None
-    assert (
-        await schema.execute(deeper, context_value=make_context(orm, "d"))
-    ).errors is None
+    assert (await schema.execute(deeper, context_value=make_context(orm, "d"))).errors is None
     limited = build_schema(orm.settings.model_copy(update={"graphql_max_depth": 4}))
     result = await limited.execute(too_deep, context_value=make_context(orm, "d"))
     assert result.errors and "exceeds maximum operation depth" in result.errors[0].message

@@ -35,7 +35,9 @@ async def services(backends: Backends, local_api: Api) -> AsyncIterator[Services
 
 
 @pytest.mark.logs_errors  # the bug is logged with its traceback
-async def test_an_internal_error_ends_the_analysis_with_a_reason(services, local_api: Api, backends, db, http):
+async def test_an_internal_error_ends_the_analysis_with_a_reason(
+    services, local_api: Api, backends, db, http
+):
     """A bug in the engine must not leave a recording "analyzing" forever."""
     alice = bearer(backends.jwt_secret, "alice")
     rid = await uploaded_recording(http, local_api, alice, scenario="login-500")
@@ -53,18 +55,24 @@ async def test_an_internal_error_ends_the_analysis_with_a_reason(services, local
     assert detail["status"] == "failed" and "internal error" in detail["statusReason"]
 
 
-async def test_an_analysis_no_worker_holds_is_queued_again_then_ended(services, local_api: Api, backends, db, http):
+async def test_an_analysis_no_worker_holds_is_queued_again_then_ended(
+    services, local_api: Api, backends, db, http
+):
     """The database says "running", but arq has no job and no worker holds a lease on one (Redis
     lost its data, or arq gave up while the worker kept dying): it runs again, and once it has been
     started as often as it may, it ends with a reason instead of staying "analyzing"."""
     alice = bearer(backends.jwt_secret, "alice")
-    rids = [await uploaded_recording(http, local_api, alice, scenario="login-500") for _ in range(3)]
+    rids = [
+        await uploaded_recording(http, local_api, alice, scenario="login-500") for _ in range(3)
+    ]
     queue_name = services.settings.queue_name
     client = aioredis.from_url(backends.redis_url)
     try:
         lost, exhausted, held = [(await analyses.start(uuid.UUID(rid))).analysis for rid in rids]
         await db.execute("UPDATE analyses SET created_at = now() - interval '1 hour'")
-        await db.execute("UPDATE analyses SET attempts = 2, status = 'running' WHERE id = $1", exhausted.id)
+        await db.execute(
+            "UPDATE analyses SET attempts = 2, status = 'running' WHERE id = $1", exhausted.id
+        )
         await client.set(f"arq:in-progress:{held.id}", b"1", ex=60)  # a worker holds this one
         ctx = {"services": services}
         assert await jobs.reap_abandoned(ctx) == 2
@@ -78,14 +86,22 @@ async def test_an_analysis_no_worker_holds_is_queued_again_then_ended(services, 
     assert rows[lost.id]["status"] == "queued"
     assert rows[exhausted.id]["status"] == "failed" and "interrupted" in rows[exhausted.id]["error"]
     assert rows[held.id]["status"] == "queued"
-    assert (await http.get(f"{local_api.url}{BASE}/{rids[1]}", headers=alice)).json()["status"] == "failed"
+    assert (await http.get(f"{local_api.url}{BASE}/{rids[1]}", headers=alice)).json()[
+        "status"
+    ] == "failed"
 
 
 async def test_the_sweep_removes_old_unclaimed_recordings_only(services, db):
     owner = await User.create(subject="keeper")
-    old_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={}, video_content_type="video/webm")
-    new_unclaimed = await Recording.create(id=uuid.uuid4(), metadata={}, video_content_type="video/webm")
-    old_claimed = await Recording.create(id=uuid.uuid4(), owner=owner, metadata={}, video_content_type="video/webm")
+    old_unclaimed = await Recording.create(
+        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
+    )
+    new_unclaimed = await Recording.create(
+        id=uuid.uuid4(), metadata={}, video_content_type="video/webm"
+    )
+    old_claimed = await Recording.create(
+        id=uuid.uuid4(), owner=owner, metadata={}, video_content_type="video/webm"
+    )
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     await db.execute(
         "UPDATE recordings SET created_at = $1 WHERE id = ANY($2::uuid[])",

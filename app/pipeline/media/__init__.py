@@ -1,0 +1,1 @@
+"""The media stages: probing and decoding a recording, keyframe selection, thread priority."""
