@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +11,14 @@ from strawberry.types import Info
 
 from app.analysis.events import AnalysisProgress
 from app.analysis.models import Analysis as AnalysisRow
+from app.analysis.repository import StoredFrame, summary_of
+from app.pipeline.documents import (
+    ResultCitation,
+    ResultFinding,
+    ResultSection,
+    ResultSummary,
+    ResultTranscriptSegment,
+)
 from app.recordings.models import Recording as RecordingRow
 from schema.context import Context
 
@@ -24,6 +32,15 @@ class Citation:
     evidence_id: str | None
     detail: str | None
 
+    @staticmethod
+    def of(citation: ResultCitation) -> Citation:
+        return Citation(
+            type=citation.type,
+            timestamp=citation.timestamp,
+            evidence_id=citation.evidence_id,
+            detail=citation.detail,
+        )
+
 
 @strawberry.type
 class Section:
@@ -32,6 +49,16 @@ class Section:
     end_timestamp: float
     description: str
     citations: list[Citation]
+
+    @staticmethod
+    def of(section: ResultSection) -> Section:
+        return Section(
+            title=section.title,
+            timestamp=section.timestamp,
+            end_timestamp=section.end_timestamp,
+            description=section.description,
+            citations=[Citation.of(c) for c in section.citations],
+        )
 
 
 @strawberry.type
@@ -45,12 +72,26 @@ class Frame:
     async def thumbnail_url(self, info: Ctx) -> str | None:
         return await info.context.services.analysis.thumbnail_url(self.thumbnail_key)
 
+    @staticmethod
+    def of(stored: StoredFrame) -> Frame:
+        frame = stored.frame
+        return Frame(
+            timestamp=frame.timestamp,
+            description=frame.description,
+            text=frame.text,
+            thumbnail_key=stored.thumbnail_key,
+        )
+
 
 @strawberry.type
 class TranscriptSegment:
     start: float
     end: float
     text: str
+
+    @staticmethod
+    def of(segment: ResultTranscriptSegment) -> TranscriptSegment:
+        return TranscriptSegment(start=segment.start, end=segment.end, text=segment.text)
 
 
 @strawberry.type
@@ -61,13 +102,29 @@ class Finding:
     timestamp: float | None
     confidence: str | None
     evidence_ids: list[str]
-    data: JSON
+    data: JSON = strawberry.field(description="The finding as REST serves it.")
+
+    @staticmethod
+    def of(finding: ResultFinding) -> Finding:
+        return Finding(
+            kind=finding.kind,
+            title=finding.title,
+            severity=finding.severity,
+            timestamp=finding.timestamp,
+            confidence=finding.confidence,
+            evidence_ids=list(finding.evidence_ids),
+            data=finding.json_dict(),
+        )
 
 
 @strawberry.type
 class Summary:
     summary: str
     key_findings: list[str]
+
+    @staticmethod
+    def of(summary: ResultSummary) -> Summary:
+        return Summary(summary=summary.summary, key_findings=list(summary.key_findings))
 
 
 @strawberry.type
@@ -84,48 +141,22 @@ class Analysis:
 
     @strawberry.field
     async def sections(self, info: Ctx) -> list[Section]:
-        rows = await info.context.loaders.sections.load(str(self.job_id))
-        return [
-            Section(
-                title=r.title,
-                timestamp=r.timestamp,
-                end_timestamp=r.end_timestamp,
-                description=r.description,
-                citations=[
-                    Citation(
-                        type=c.get("type", ""),
-                        timestamp=float(c.get("timestamp", 0.0)),
-                        evidence_id=c.get("evidenceId"),
-                        detail=c.get("detail"),
-                    )
-                    for c in r.citations
-                ],
-            )
-            for r in rows
-        ]
+        return [Section.of(s) for s in await info.context.loaders.sections.load(str(self.job_id))]
 
     @strawberry.field
     async def frames(self, info: Ctx) -> list[Frame]:
-        rows = await info.context.loaders.frames.load(str(self.job_id))
-        return [
-            Frame(
-                timestamp=r.timestamp,
-                description=r.description,
-                text=r.text,
-                thumbnail_key=r.thumbnail_key,
-            )
-            for r in rows
-        ]
+        return [Frame.of(f) for f in await info.context.loaders.frames.load(str(self.job_id))]
 
     @strawberry.field
     async def transcript(self, info: Ctx) -> list[TranscriptSegment]:
-        rows = await info.context.loaders.transcript.load(str(self.job_id))
-        return [TranscriptSegment(start=r.start, end=r.end, text=r.text) for r in rows]
+        return [
+            TranscriptSegment.of(t)
+            for t in await info.context.loaders.transcript.load(str(self.job_id))
+        ]
 
     @strawberry.field
     async def findings(self, info: Ctx) -> list[Finding]:
-        rows = await info.context.loaders.findings.load(str(self.job_id))
-        return [finding_of(r.data) for r in rows]
+        return [Finding.of(f) for f in await info.context.loaders.findings.load(str(self.job_id))]
 
     @staticmethod
     def of(row: AnalysisRow) -> Analysis:
@@ -140,20 +171,6 @@ class Analysis:
             finished_at=row.finished_at,
             timings=row.timings,
         )
-
-
-def finding_of(data: dict[str, Any]) -> Finding:
-    evidence = data.get("evidenceIds") or data.get("evidence") or []
-    timestamp = data.get("timestamp", data.get("time"))
-    return Finding(
-        kind=data.get("kind"),
-        title=data.get("title"),
-        severity=data.get("severity"),
-        timestamp=float(timestamp) if isinstance(timestamp, int | float) else None,
-        confidence=str(data["confidence"]) if data.get("confidence") is not None else None,
-        evidence_ids=[str(e) for e in evidence if isinstance(e, str)],
-        data=data,
-    )
 
 
 @strawberry.type
@@ -224,9 +241,8 @@ class Recording:
         if self.row.current_analysis_id is None:
             return None
         row = await info.context.loaders.analysis.load(self.row.current_analysis_id)
-        if row is None or row.summary is None:
-            return None
-        return Summary(summary=row.summary, key_findings=list(row.key_findings or []))
+        summary = summary_of(row) if row is not None else None
+        return Summary.of(summary) if summary is not None else None
 
     @staticmethod
     def of(row: RecordingRow) -> Recording:

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 
 from app.analysis.events import ProgressPublisher, ProgressTarget
-from app.pipeline import MediaInputError, PipelineError
+from app.pipeline import AnalysisDocument, MediaInputError, PipelineError
 
 _engine: Any = None
 
@@ -21,7 +21,7 @@ THUMBNAIL_WIDTH = 480
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EngineOutcome:
-    result: dict[str, Any] | None = None
+    result: AnalysisDocument | None = None
     thumbnails: list[bytes | None] | None = None
     error: str | None = None  # the input's fault (or, with ``internal``, a bug): not retried
     internal: bool = False
@@ -72,10 +72,12 @@ def run_analysis(
         return EngineOutcome(error=f"analysis failed: {exc.reason}")
     finally:
         publisher.close()
-    # One thumbnail per described frame, in the order of ``to_dict()["frames"]``.
+    # One thumbnail per described frame, in the order of the document's frames.
     images = {kf.index: kf.image for kf in result.keyframes}
     thumbnails = [_thumbnail(images.get(frame.keyframe_index)) for frame in result.frames]
-    return EngineOutcome(result=result.to_dict(), thumbnails=thumbnails, versions=engine_versions())
+    return EngineOutcome(
+        result=result.document(), thumbnails=thumbnails, versions=engine_versions()
+    )
 
 
 def _thumbnail(image: Any) -> bytes | None:

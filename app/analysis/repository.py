@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,17 @@ from app.analysis.models import (
     AnalysisStatus,
     Finding,
     TranscriptSegment,
+)
+from app.pipeline.documents import (
+    AnalysisDocument,
+    ResultCitation,
+    ResultEvidence,
+    ResultFinding,
+    ResultFrame,
+    ResultProbe,
+    ResultSection,
+    ResultSummary,
+    ResultTranscriptSegment,
 )
 from app.recordings.models import Recording, RecordingStatus
 
@@ -138,7 +150,7 @@ class Saved:
 
 async def save_result(
     analysis_id: str,
-    result: dict[str, Any],
+    result: AnalysisDocument,
     thumbnail_keys: Sequence[str | None],
     *,
     engine_versions: dict[str, str],
@@ -161,13 +173,13 @@ async def save_result(
                 AnalysisSection(
                     analysis_id=analysis_id,
                     position=i,
-                    title=s["title"],
-                    timestamp=s["timestamp"],
-                    end_timestamp=s["endTimestamp"],
-                    description=s["description"],
-                    citations=s["citations"],
+                    title=s.title,
+                    timestamp=s.timestamp,
+                    end_timestamp=s.end_timestamp,
+                    description=s.description,
+                    citations=[c.json_dict() for c in s.citations],
                 )
-                for i, s in enumerate(result["sections"])
+                for i, s in enumerate(result.sections)
             ]
         )
         await AnalysisFrame.bulk_create(
@@ -175,30 +187,26 @@ async def save_result(
                 AnalysisFrame(
                     analysis_id=analysis_id,
                     position=i,
-                    timestamp=f["timestamp"],
-                    description=f["description"],
-                    text=f["text"],
+                    timestamp=f.timestamp,
+                    description=f.description,
+                    text=f.text,
                     thumbnail_key=thumbnail_keys[i] if i < len(thumbnail_keys) else None,
                 )
-                for i, f in enumerate(result["frames"])
+                for i, f in enumerate(result.frames)
             ]
         )
         await TranscriptSegment.bulk_create(
             [
                 TranscriptSegment(
-                    analysis_id=analysis_id,
-                    position=i,
-                    start=t["start"],
-                    end=t["end"],
-                    text=t["text"],
+                    analysis_id=analysis_id, position=i, start=t.start, end=t.end, text=t.text
                 )
-                for i, t in enumerate(result["transcript"])
+                for i, t in enumerate(result.transcript)
             ]
         )
         await Finding.bulk_create(
             [
-                Finding(analysis_id=analysis_id, position=i, data=f)
-                for i, f in enumerate(result["findings"])
+                Finding(analysis_id=analysis_id, position=i, data=f.json_dict())
+                for i, f in enumerate(result.findings)
             ]
         )
         analysis.status = AnalysisStatus.ANALYZED.value
@@ -206,11 +214,11 @@ async def save_result(
         analysis.progress = 1.0
         analysis.message = "analysis complete"
         analysis.finished_at = datetime.now(UTC)
-        analysis.summary = result["summary"]["summary"]
-        analysis.key_findings = result["summary"]["keyFindings"]
-        analysis.evidence = result["evidence"]
-        analysis.timings = result.get("timings")
-        analysis.probe = result.get("recording")
+        analysis.summary = result.summary.summary
+        analysis.key_findings = list(result.summary.key_findings)
+        analysis.evidence = [e.json_dict() for e in result.evidence]
+        analysis.timings = dict(result.timings)
+        analysis.probe = result.recording.json_dict()
         analysis.engine_versions = engine_versions
         await analysis.save()
         recording.current_analysis_id = analysis_id
@@ -232,28 +240,80 @@ async def save_result(
         return Saved(saved=True, replaced_thumbnails=replaced)
 
 
-async def sections_for(analysis_ids: Sequence[str]) -> list[AnalysisSection]:
-    return await AnalysisSection.filter(analysis_id__in=list(analysis_ids)).order_by(
+# What was saved, read back as the typed result (keyed by analysis id, in the saved order).
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredFrame:
+    """A described keyframe and where its thumbnail is stored (None: no thumbnail)."""
+
+    frame: ResultFrame
+    thumbnail_key: str | None
+
+
+def _grouped(rows: Sequence[Any], convert: Any) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.analysis_id].append(convert(row))
+    return grouped
+
+
+async def sections_of(analysis_ids: Sequence[str]) -> dict[str, list[ResultSection]]:
+    rows = await AnalysisSection.filter(analysis_id__in=list(analysis_ids)).order_by(
         "analysis_id", "position"
+    )
+    return _grouped(
+        rows,
+        lambda r: ResultSection(
+            title=r.title,
+            timestamp=r.timestamp,
+            end_timestamp=r.end_timestamp,
+            description=r.description,
+            citations=[ResultCitation.model_validate(c) for c in r.citations],
+        ),
     )
 
 
-async def frames_for(analysis_ids: Sequence[str]) -> list[AnalysisFrame]:
-    return await AnalysisFrame.filter(analysis_id__in=list(analysis_ids)).order_by(
+async def frames_of(analysis_ids: Sequence[str]) -> dict[str, list[StoredFrame]]:
+    rows = await AnalysisFrame.filter(analysis_id__in=list(analysis_ids)).order_by(
         "analysis_id", "position"
+    )
+    return _grouped(
+        rows,
+        lambda r: StoredFrame(
+            frame=ResultFrame(timestamp=r.timestamp, description=r.description, text=r.text),
+            thumbnail_key=r.thumbnail_key,
+        ),
     )
 
 
-async def transcript_for(analysis_ids: Sequence[str]) -> list[TranscriptSegment]:
-    return await TranscriptSegment.filter(analysis_id__in=list(analysis_ids)).order_by(
+async def transcript_of(analysis_ids: Sequence[str]) -> dict[str, list[ResultTranscriptSegment]]:
+    rows = await TranscriptSegment.filter(analysis_id__in=list(analysis_ids)).order_by(
         "analysis_id", "position"
     )
+    return _grouped(rows, lambda r: ResultTranscriptSegment(start=r.start, end=r.end, text=r.text))
 
 
-async def findings_for(analysis_ids: Sequence[str]) -> list[Finding]:
-    return await Finding.filter(analysis_id__in=list(analysis_ids)).order_by(
+async def findings_of(analysis_ids: Sequence[str]) -> dict[str, list[ResultFinding]]:
+    rows = await Finding.filter(analysis_id__in=list(analysis_ids)).order_by(
         "analysis_id", "position"
     )
+    return _grouped(rows, lambda r: ResultFinding.model_validate(r.data))
+
+
+def summary_of(analysis: Analysis) -> ResultSummary | None:
+    """The saved summary of a finished analysis (None before it has finished)."""
+    if analysis.summary is None:
+        return None
+    return ResultSummary(summary=analysis.summary, key_findings=list(analysis.key_findings or []))
+
+
+def probe_of(analysis: Analysis) -> ResultProbe | None:
+    return ResultProbe.model_validate(analysis.probe) if analysis.probe else None
+
+
+def evidence_of(analysis: Analysis) -> list[ResultEvidence]:
+    return [ResultEvidence.model_validate(e) for e in analysis.evidence or []]
 
 
 async def analyses_by_id(analysis_ids: Sequence[str]) -> list[Analysis]:

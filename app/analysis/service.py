@@ -25,18 +25,20 @@ import structlog
 
 from app.analysis import events, repository
 from app.analysis.events import AnalysisProgress, ProgressTarget
-from app.analysis.models import (
-    ACTIVE_STATUSES,
-    Analysis,
-    AnalysisFrame,
-    AnalysisSection,
-    Finding,
-    TranscriptSegment,
-)
+from app.analysis.models import ACTIVE_STATUSES, Analysis
 from app.analysis.queue import AnalysisQueue
+from app.analysis.repository import StoredFrame
 from app.auth import Caller
 from app.dependencies import outages, unavailable
 from app.errors import Conflict, NotFound, Unavailable
+from app.pipeline.documents import (
+    AnalysisDocument,
+    ResultFinding,
+    ResultProbe,
+    ResultSection,
+    ResultSummary,
+    ResultTranscriptSegment,
+)
 from app.recordings import repository as recordings_repository
 from app.recordings.models import Recording, UploadStatus
 from app.recordings.service import RecordingService
@@ -51,13 +53,15 @@ RESYNC_MAX_RECORDINGS = 100
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AnalysisView:
-    """A finished analysis with everything it produced."""
+    """A finished analysis: its row (id, status, timings) and the typed result it saved."""
 
     analysis: Analysis
-    sections: list[AnalysisSection]
-    frames: list[AnalysisFrame]
-    transcript: list[TranscriptSegment]
-    findings: list[Finding]
+    recording: ResultProbe | None
+    sections: list[ResultSection]
+    frames: list[StoredFrame]
+    transcript: list[ResultTranscriptSegment]
+    findings: list[ResultFinding]
+    summary: ResultSummary | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -198,7 +202,7 @@ class AnalysisService:
     async def complete(
         self,
         begun: Begun,
-        result: dict[str, Any],
+        result: AnalysisDocument,
         thumbnails: Sequence[bytes | None],
         *,
         engine_versions: dict[str, str],
@@ -355,10 +359,12 @@ class AnalysisService:
         ids = [analysis_id]
         return AnalysisView(
             analysis=analysis,
-            sections=await repository.sections_for(ids),
-            frames=await repository.frames_for(ids),
-            transcript=await repository.transcript_for(ids),
-            findings=await repository.findings_for(ids),
+            recording=repository.probe_of(analysis),
+            sections=(await repository.sections_of(ids)).get(analysis_id, []),
+            frames=(await repository.frames_of(ids)).get(analysis_id, []),
+            transcript=(await repository.transcript_of(ids)).get(analysis_id, []),
+            findings=(await repository.findings_of(ids)).get(analysis_id, []),
+            summary=repository.summary_of(analysis),
         )
 
     async def thumbnail_url(self, key: str | None) -> str | None:

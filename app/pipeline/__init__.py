@@ -43,10 +43,20 @@ _EXPORTS = {
     "SectionOptions": "app.pipeline.reasoning.options",
     "SignalOptions": "app.pipeline.reasoning.options",
     "AnalysisResult": "app.pipeline.result",
+    "AnalysisDocument": "app.pipeline.documents",
+    "ResultCitation": "app.pipeline.documents",
+    "ResultEvidence": "app.pipeline.documents",
+    "ResultFinding": "app.pipeline.documents",
+    "ResultFrame": "app.pipeline.documents",
+    "ResultProbe": "app.pipeline.documents",
+    "ResultSection": "app.pipeline.documents",
+    "ResultSummary": "app.pipeline.documents",
+    "ResultTranscriptSegment": "app.pipeline.documents",
 }
 __all__ = [
     "STAGES",
     "STAGE_WEIGHTS",
+    "AnalysisDocument",
     "AnalysisResult",
     "Capture",
     "ChatConfig",
@@ -61,6 +71,14 @@ __all__ = [
     "OverallProgress",
     "PipelineError",
     "ProgressCallback",
+    "ResultCitation",
+    "ResultEvidence",
+    "ResultFinding",
+    "ResultFrame",
+    "ResultProbe",
+    "ResultSection",
+    "ResultSummary",
+    "ResultTranscriptSegment",
     "SectionOptions",
     "SignalOptions",
     "StageError",
@@ -70,6 +88,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from app.pipeline.capture import Capture, parse_capture
+    from app.pipeline.documents import (
+        AnalysisDocument,
+        ResultCitation,
+        ResultEvidence,
+        ResultFinding,
+        ResultFrame,
+        ResultProbe,
+        ResultSection,
+        ResultSummary,
+        ResultTranscriptSegment,
+    )
     from app.pipeline.engine import Engine, EngineOptions
     from app.pipeline.errors import MediaInputError, PipelineError, StageError
     from app.pipeline.models.llm import ChatConfig

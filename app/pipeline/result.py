@@ -1,4 +1,9 @@
-"""The engine's output: everything an analysis produced, and its JSON form."""
+"""The engine's output: everything an analysis produced, in its process.
+
+:class:`AnalysisResult` holds the stage values, with the keyframes' images for whoever stores
+thumbnails; :meth:`AnalysisResult.document` turns it, once, into the typed result
+(:mod:`app.pipeline.documents`) that the rest of the service works with.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.pipeline.capture import Capture
+from app.pipeline.documents import (
+    AnalysisDocument,
+    ResultEvidence,
+    ResultFinding,
+    ResultFrame,
+    ResultProbe,
+    ResultSection,
+    ResultSummary,
+    ResultTranscriptSegment,
+)
 from app.pipeline.reasoning.describe import FrameDescription
 from app.pipeline.reasoning.evidence import EvidenceTable
 from app.pipeline.reasoning.findings import Finding
@@ -18,13 +33,12 @@ from app.pipeline.types import Keyframe, ProbeInfo, TranscriptSegment
 
 @dataclass(frozen=True, kw_only=True)
 class AnalysisResult:
-    """One analysed recording.
+    """One analysed recording, as the engine's stages left it.
 
-    ``to_dict()`` is the stored/served JSON. The keyframes (with their BGR
-    images) stay on the object for whoever stores thumbnails; they are not
-    part of the JSON. ``timings`` holds wall seconds per stage: "keyframes"
-    includes decoding (one pass does both), "transcribe" ran concurrently with
-    decoding and OCR, and "total" is the whole analysis.
+    The keyframes (with their BGR images) stay on the object for whoever stores thumbnails;
+    they are not part of the document. ``timings`` holds wall seconds per stage: "keyframes"
+    includes decoding (one pass does both), "transcribe" ran concurrently with decoding and OCR,
+    and "total" is the whole analysis.
     """
 
     probe: ProbeInfo
@@ -43,47 +57,30 @@ class AnalysisResult:
         """``(timestamp, BGR uint8 image)`` for every keyframe, oldest first."""
         return [(kf.timestamp, kf.image) for kf in self.keyframes]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The documented JSON shape (camelCase keys, seconds from video start)."""
+    def document(self) -> AnalysisDocument:
+        """The typed result (seconds from video start, rounded to milliseconds)."""
         by_index = {kf.index: kf for kf in self.keyframes}
         frames = []
         for frame in self.frames:
             keyframe = by_index.get(frame.keyframe_index)
             lines = keyframe.lines if keyframe is not None else []
-            frames.append(
-                {
-                    "timestamp": round(frame.timestamp, 3),
-                    "description": frame.text,
-                    "text": "\n".join(
-                        line.text for line in sorted(lines, key=lambda ln: (ln.box.y, ln.box.x))
-                    ),
-                }
+            text = "\n".join(
+                line.text for line in sorted(lines, key=lambda ln: (ln.box.y, ln.box.x))
             )
-        p = self.probe
-        return {
-            "recording": {
-                "container": p.container,
-                "videoCodec": p.video_codec,
-                "audioCodec": p.audio_codec,
-                "width": p.width,
-                "height": p.height,
-                "duration": round(p.duration, 3),
-                "frameCount": p.frame_count,
-                "hasAudio": p.has_audio,
-                "variableFrameRate": p.variable_frame_rate,
-            },
-            "sections": [s.to_dict() for s in self.sections],
-            "summary": self.summary.to_dict(),
-            "findings": [f.to_dict() for f in self.findings],
-            "frames": frames,
-            "transcript": [
-                {
-                    "start": round(float(s.start), 3),
-                    "end": round(float(s.end), 3),
-                    "text": " ".join(s.text.split()),
-                }
-                for s in self.transcript
-            ],
-            "evidence": [e.to_dict() for e in self.evidence],
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
+            frames.append(
+                ResultFrame(timestamp=round(frame.timestamp, 3), description=frame.text, text=text)
+            )
+        return AnalysisDocument(
+            recording=ResultProbe.of(self.probe),
+            sections=[ResultSection.of(s) for s in self.sections],
+            summary=ResultSummary.of(self.summary),
+            findings=[ResultFinding.of(f) for f in self.findings],
+            frames=frames,
+            transcript=[ResultTranscriptSegment.of(s) for s in self.transcript],
+            evidence=[ResultEvidence.of(e) for e in self.evidence],
+            timings={k: round(v, 3) for k, v in self.timings.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document's JSON form (camelCase keys)."""
+        return self.document().json_dict()

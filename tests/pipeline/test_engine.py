@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.pipeline import STAGES, MediaInputError, PipelineError, StageError
+from app.pipeline.documents import ResultEvidence, ResultFinding, ResultSection
 from app.pipeline.reasoning.sections import CITATION_TYPES
 from tests.pipeline.factories import CASES, CONTAINERS, SCENARIOS, media_path
 from tests.support.factories import create_body
@@ -176,18 +177,20 @@ def test_nothing_is_reported_that_the_truth_does_not_contain(
     for finding in result.findings:
         assert finding.kind in allowed, finding
         if finding.kind == "network_error":
-            for e in _cited(result, finding.to_dict(), "network"):
+            for e in _cited(result, ResultFinding.of(finding).json_dict(), "network"):
                 assert (e.data["method"], urlsplit(e.data["url"]).path, e.data["status"]) in failed
         elif finding.kind == "console_error":
-            for e in _cited(result, finding.to_dict(), "console"):
+            for e in _cited(result, ResultFinding.of(finding).json_dict(), "console"):
                 assert e.data["message"] in console
         elif finding.kind == "screen_error":
-            texts = [e.data["text"] for e in _cited(result, finding.to_dict(), "ocr")]
+            texts = [
+                e.data["text"] for e in _cited(result, ResultFinding.of(finding).json_dict(), "ocr")
+            ]
             assert any(_screen_match(t, [s for s in shown if ERRORISH.search(s)]) for t in texts), (
                 texts
             )
         elif finding.kind == "contradiction":
-            for e in _cited(result, finding.to_dict(), "ocr"):
+            for e in _cited(result, ResultFinding.of(finding).json_dict(), "ocr"):
                 amounts = re.findall(r"\$\d+", e.data["text"])
                 assert amounts and any(a in s for s in shown for a in amounts), e.data["text"]
         elif finding.kind == "user_reported":
@@ -443,9 +446,11 @@ def test_reasoning_is_deterministic(analyse) -> None:
         signals, evidence, [p.url for p in rec.pages] + list(rec.visited_urls)
     )
     sections = build_sections(rec, frames, evidence, signals, findings, duration)
-    assert [e.to_dict() for e in evidence] == [e.to_dict() for e in result.evidence]
-    assert [f.to_dict() for f in findings] == [f.to_dict() for f in result.findings]
-    assert [s.to_dict() for s in sections] == [s.to_dict() for s in result.sections]
+    assert [ResultEvidence.of(e) for e in evidence] == [
+        ResultEvidence.of(e) for e in result.evidence
+    ]
+    assert [ResultFinding.of(f) for f in findings] == [ResultFinding.of(f) for f in result.findings]
+    assert [ResultSection.of(s) for s in sections] == [ResultSection.of(s) for s in result.sections]
     assert summarize(rec, findings, duration, evidence) == result.summary
 
 

@@ -33,19 +33,6 @@ class Evidence:
     detail: str  # one human-readable line
     data: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (camelCase keys)."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "type": self.type,
-            "timestamp": round(float(self.time), 3),
-            "detail": self.detail,
-            "data": dict(self.data),
-        }
-        if self.end is not None:
-            out["endTimestamp"] = round(float(self.end), 3)
-        return out
-
 
 class EvidenceTable:
     """Evidence items in time order, addressable by id."""

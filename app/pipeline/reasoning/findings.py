@@ -40,17 +40,6 @@ class Finding:
     evidence_ids: tuple[str, ...]
     title: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (camelCase keys)."""
-        return {
-            "kind": self.kind,
-            "severity": self.severity,
-            "timestamp": round(float(self.time), 3),
-            "confidence": self.confidence,
-            "evidenceIds": list(self.evidence_ids),
-            "title": self.title,
-        }
-
 
 @dataclass(kw_only=True, slots=True)
 class _Group:

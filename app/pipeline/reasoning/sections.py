@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from app.pipeline.capture import Capture
 from app.pipeline.reasoning.describe import FrameDescription
@@ -39,15 +38,6 @@ class Citation:
     evidence_id: str
     detail: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (camelCase keys)."""
-        return {
-            "type": self.type,
-            "timestamp": round(self.time, 3),
-            "evidenceId": self.evidence_id,
-            "detail": self.detail,
-        }
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Section:
@@ -56,16 +46,6 @@ class Section:
     end: float
     description: str
     citations: tuple[Citation, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (camelCase keys)."""
-        return {
-            "title": self.title,
-            "timestamp": round(self.start, 3),
-            "endTimestamp": round(self.end, 3),
-            "description": self.description,
-            "citations": [c.to_dict() for c in self.citations],
-        }
 
 
 def _capitalised(text: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from app.pipeline.capture import Capture
 from app.pipeline.reasoning.evidence import EvidenceTable
@@ -25,10 +24,6 @@ _INTENT_RE = re.compile(
 class Summary:
     summary: str
     key_findings: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (camelCase keys)."""
-        return {"summary": self.summary, "keyFindings": list(self.key_findings)}
 
 
 def _lower_first(text: str) -> str:

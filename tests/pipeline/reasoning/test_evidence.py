@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.pipeline.capture import Capture
+from app.pipeline.documents import ResultEvidence
 from app.pipeline.reasoning.describe import describe_keyframes
 from app.pipeline.reasoning.evidence import EvidenceTable, build_evidence, split_sentences
 from app.pipeline.types import Box, Keyframe, TranscriptSegment
@@ -115,9 +116,14 @@ def test_details_are_readable_and_private_values_are_not_copied() -> None:
     assert table.get("ev-action-2").detail == "click 'Go'"
     assert table.get("ev-action-2").data["element"]["tag"] == "button"
     typed = table.get("ev-action-3")
-    assert "hunter2" not in repr(typed.to_dict()) and typed.data["valueLength"] == 7
+    assert (
+        "hunter2" not in repr(ResultEvidence.of(typed).json_dict())
+        and typed.data["valueLength"] == 7
+    )
     assert table.get("ev-net-0").detail == "GET http://a.test/x -> 404 in 30 ms"
-    assert table.get("ev-net-0").to_dict()["endTimestamp"] == pytest.approx(2.13)
+    assert ResultEvidence.of(table.get("ev-net-0")).json_dict()["endTimestamp"] == pytest.approx(
+        2.13
+    )
     assert table.get("ev-console-0").detail == "console error: Boom"
     assert table.get("ev-speech-0").data["text"] == "That page is missing."
     ocr = table.get("ev-ocr-1")
