@@ -1,89 +1,306 @@
-"""The OpenAPI document of the REST routes (served at ``/api/openapi.json``)."""
+"""The OpenAPI document of the REST routes (served at ``/api/openapi.json``), generated.
+
+Every operation is declared once below with the models its route validates and answers with
+(``app.recordings.schemas``, ``app.recordings.documents``, ``app.analysis.documents``), so what
+the document states is what the server does. Links lead from create to every route that takes
+the recording's id.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.analysis.documents import AnalysisResponse, AnalysisStarted, SummaryResponse
 from app.config import Settings
+from app.documents import ErrorDocument
 from app.http import services
+from app.recordings.documents import (
+    Claimed,
+    RecordingCreated,
+    RecordingDetail,
+    RecordingPage,
+    VideoStored,
+    VideoUrl,
+)
 from app.recordings.schemas import CreateRecording
 
 BASE = "/api/feedback/recordings"
+REF = "#/components/schemas/{model}"
+
+ANYONE: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
+SIGNED_IN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+SIGNED_IN_OR_TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"uploadToken": []}]
+ACCESS_ERRORS = {
+    401: "missing or invalid credentials",
+    404: "no such recording, or not the caller's",
+}
+UNAVAILABLE = {503: "a backing service is unavailable; retry after Retry-After seconds"}
+
+Response_ = type[BaseModel] | None
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+@dataclass(frozen=True, kw_only=True)
+class Operation:
+    """One route and method: what it takes, and every answer it gives."""
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    security: list[dict[str, list[str]]]
+    ok: tuple[int, str, Response_]
+    errors: dict[int, str] = field(default_factory=dict)
+    body: type[BaseModel] | str | None = None  # a model (JSON), or "video" (raw bytes)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ID = {
+ID = {
     "name": "recording_id",
     "in": "path",
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
-_AUTH_ERRORS = {"401": _error("missing or invalid credentials"), "404": _error("no such recording")}
-_SIGNED_IN = [{"bearerAuth": []}]
-_SIGNED_IN_OR_TOKEN = [{"bearerAuth": []}, {"uploadToken": []}]
+
+
+def _by_id(operation_id: str) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "parameters": {"recording_id": "$response.body#/recordingId"},
+    }
+
+
+OPERATIONS = [
+    Operation(
+        method="post",
+        path=BASE,
+        operation_id="createRecording",
+        summary="Create a recording document (anonymous or signed in)",
+        security=ANYONE,
+        body=CreateRecording,
+        ok=(201, "created", RecordingCreated),
+        errors={
+            400: "invalid body; every bad field is named",
+            401: "invalid bearer token",
+            413: "body too large, or too many values in it",
+            415: "not JSON",
+            **UNAVAILABLE,
+        },
+        links={
+            name: _by_id(name)
+            for name in (
+                "getRecording",
+                "deleteRecording",
+                "uploadVideo",
+                "getVideoUrl",
+                "claimRecording",
+                "analyzeRecording",
+                "getAnalysis",
+                "getSummary",
+            )
+        },
+    ),
+    Operation(
+        method="get",
+        path=BASE,
+        operation_id="listRecordings",
+        summary="The signed-in user's recordings, newest first",
+        security=SIGNED_IN,
+        parameters=[
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "the nextCursor of the previous page",
+            },
+        ],
+        ok=(200, "a page", RecordingPage),
+        errors={400: "bad limit or cursor", 401: "not signed in", **UNAVAILABLE},
+    ),
+    Operation(
+        method="get",
+        path=BASE + "/{recording_id}",
+        operation_id="getRecording",
+        summary="One recording",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        ok=(200, "the recording", RecordingDetail),
+        errors={**ACCESS_ERRORS, **UNAVAILABLE},
+    ),
+    Operation(
+        method="delete",
+        path=BASE + "/{recording_id}",
+        operation_id="deleteRecording",
+        summary="Delete a recording with its video and everything derived from it",
+        security=SIGNED_IN,
+        parameters=[ID],
+        ok=(204, "deleted", None),
+        errors={**ACCESS_ERRORS, **UNAVAILABLE},
+    ),
+    Operation(
+        method="put",
+        path=BASE + "/{recording_id}/video",
+        operation_id="uploadVideo",
+        summary="Stream the video through the server",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        body="video",
+        ok=(200, "stored", VideoStored),
+        errors={
+            400: "body shorter or longer than Content-Length, or empty",
+            **ACCESS_ERRORS,
+            409: "a video is already uploaded",
+            411: "no Content-Length",
+            413: "above the upload limit",
+            415: "not video/* or application/octet-stream",
+            **UNAVAILABLE,
+        },
+    ),
+    Operation(
+        method="get",
+        path=BASE + "/{recording_id}/video",
+        operation_id="getVideoUrl",
+        summary="Where to download the video",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        ok=(200, "a short-lived download URL", VideoUrl),
+        errors={**ACCESS_ERRORS, 409: "no video uploaded yet", **UNAVAILABLE},
+    ),
+    Operation(
+        method="post",
+        path=BASE + "/{recording_id}/claim",
+        operation_id="claimRecording",
+        summary="Claim an unclaimed recording",
+        security=SIGNED_IN,
+        parameters=[ID],
+        ok=(200, "claimed by the caller", Claimed),
+        errors={**ACCESS_ERRORS, **UNAVAILABLE},
+    ),
+    Operation(
+        method="post",
+        path=BASE + "/{recording_id}/analyze",
+        operation_id="analyzeRecording",
+        summary="Start the analysis (idempotent while one runs)",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        ok=(200, "queued or already running", AnalysisStarted),
+        errors={**ACCESS_ERRORS, 409: "no uploaded video", 503: "the queue is unavailable"},
+    ),
+    Operation(
+        method="get",
+        path=BASE + "/{recording_id}/analysis",
+        operation_id="getAnalysis",
+        summary="The sections with citations, plus frames, transcript and findings",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        ok=(200, "the last finished analysis", AnalysisResponse),
+        errors={
+            **ACCESS_ERRORS,
+            409: "no analysis has finished (status and progress included)",
+            **UNAVAILABLE,
+        },
+    ),
+    Operation(
+        method="get",
+        path=BASE + "/{recording_id}/summary",
+        operation_id="getSummary",
+        summary="The summary and key findings",
+        security=SIGNED_IN_OR_TOKEN,
+        parameters=[ID],
+        ok=(200, "the summary and key findings", SummaryResponse),
+        errors={
+            **ACCESS_ERRORS,
+            409: "no analysis has finished (status and progress included)",
+            **UNAVAILABLE,
+        },
+    ),
+    Operation(
+        method="get",
+        path="/healthz",
+        operation_id="healthz",
+        summary="The process is up",
+        security=[{}],
+        ok=(200, "process up", None),
+    ),
+    Operation(
+        method="get",
+        path="/readyz",
+        operation_id="readyz",
+        summary="PostgreSQL and Redis answer",
+        security=[{}],
+        ok=(200, "database and Redis reachable", None),
+        errors={503: "a dependency is unreachable"},
+    ),
+]
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, Any]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    status, description, model = op.ok
+    ok: dict[str, Any] = {"description": description}
+    if model is not None:
+        ok["content"] = _json(_ref(model))
+    if op.links:
+        ok["links"] = op.links
+    responses: dict[str, Any] = {str(status): ok}
+    for code, text in op.errors.items():
+        responses[str(code)] = {"description": text, "content": _json(_ref(ErrorDocument))}
+    out: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "security": op.security,
+        "responses": responses,
+    }
+    if op.parameters:
+        out["parameters"] = op.parameters
+    if op.body == "video":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        out["requestBody"] = {
+            "required": True,
+            "content": {"video/*": binary, "application/octet-stream": binary},
+        }
+    elif op.body is not None:
+        assert not isinstance(op.body, str)
+        out["requestBody"] = {"required": True, "content": _json(_ref(op.body))}
+    return out
+
+
+def _schemas() -> dict[str, Any]:
+    models: set[type[BaseModel]] = {ErrorDocument}
+    for op in OPERATIONS:
+        if op.ok[2] is not None:
+            models.add(op.ok[2])
+        if op.body is not None and not isinstance(op.body, str):
+            models.add(op.body)
+    # Requests are validated as written by the client (validation mode); answers as serialised.
+    keyed = [(m, "validation" if m is CreateRecording else "serialization") for m in models]
+    _, document = models_json_schema(keyed, by_alias=True, ref_template=REF)  # type: ignore[arg-type]
+    return dict(document.get("$defs", {}))
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
-    create_schema = CreateRecording.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = create_schema.pop("$defs", {})
-    summary = {
-        "type": "object",
-        "required": ["id", "status", "createdAt", "duration"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["pending", "analyzing", "analyzed", "failed"]},
-            "createdAt": {"type": "string", "format": "date-time"},
-            "duration": {"type": ["number", "null"]},
-            "videoUploadStatus": {"type": "string", "enum": ["pending", "uploaded", "failed"]},
-        },
-    }
-    detail = {
-        "type": "object",
-        "required": ["id", "status", "sessionId", "createdAt", "duration", "metadata"],
-        "properties": {
-            **summary["properties"],  # type: ignore[dict-item]
-            "sessionId": {"type": ["string", "null"]},
-            "metadata": {"type": "object"},
-            "statusReason": {"type": ["string", "null"]},
-            "videoUploadError": {"type": ["string", "null"]},
-            "videoContentType": {"type": "string"},
-            "userId": {"type": ["string", "null"]},
-            "claimedAt": {"type": ["string", "null"], "format": "date-time"},
-            "actions": {"type": "array", "items": {"type": "object"}},
-            "browserState": {"type": "object"},
-            "elements": {"type": ["array", "null"], "items": {"type": "object"}},
-        },
-    }
-    created = {
-        "type": "object",
-        "required": ["success", "recordingId", "videoUploadStatus", "status", "uploadToken"],
-        "properties": {
-            "success": {"type": "boolean"},
-            "recordingId": {"type": "string", "format": "uuid"},
-            "videoUploadStatus": {"type": "string"},
-            "status": {"type": "string"},
-            "uploadToken": {"type": "string"},
-            "uploadUrl": {"type": "string"},
-            "presignedVideoObjectId": {"type": "string"},
-            "presignedVideoObjectKey": {"type": "string"},
-            "presignedVideoContentType": {"type": "string"},
-            "presignedTtlSeconds": {"type": "integer"},
-        },
-    }
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Recordings", "version": "1.0.0"},
@@ -93,256 +310,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "uploadToken": {"type": "apiKey", "in": "header", "name": "X-Upload-Token"},
             },
-            "schemas": {
-                **defs,
-                "CreateRecording": create_schema,
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message", "field"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "field": {"type": ["string", "null"]},
-                                "details": {"type": "array", "items": {"type": "object"}},
-                            },
-                        }
-                    },
-                },
-            },
+            "schemas": _schemas(),
         },
-        "paths": {
-            BASE: {
-                "post": {
-                    "operationId": "createRecording",
-                    "summary": "Create a recording document (anonymous or signed in)",
-                    "security": [{}, {"bearerAuth": []}],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/CreateRecording"}
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": _ok("created", created),
-                        "400": _error("invalid body; every bad field is named"),
-                        "401": _error("invalid bearer token"),
-                        "413": _error("body too large"),
-                        "415": _error("not JSON"),
-                    },
-                },
-                "get": {
-                    "operationId": "listRecordings",
-                    "summary": "The signed-in user's recordings, newest first",
-                    "security": _SIGNED_IN,
-                    "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-                        },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                    ],
-                    "responses": {
-                        "200": _ok(
-                            "a page",
-                            {
-                                "type": "object",
-                                "required": ["recordings"],
-                                "properties": {
-                                    "recordings": {"type": "array", "items": summary},
-                                    "nextCursor": {"type": ["string", "null"]},
-                                },
-                            },
-                        ),
-                        "400": _error("bad limit or cursor"),
-                        "401": _error("not signed in"),
-                    },
-                },
-            },
-            BASE + "/{recording_id}": {
-                "parameters": [_ID],
-                "get": {
-                    "operationId": "getRecording",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "responses": {"200": _ok("the recording", detail), **_AUTH_ERRORS},
-                },
-                "delete": {
-                    "operationId": "deleteRecording",
-                    "security": _SIGNED_IN,
-                    "responses": {"204": {"description": "deleted"}, **_AUTH_ERRORS},
-                },
-            },
-            BASE + "/{recording_id}/video": {
-                "parameters": [_ID],
-                "put": {
-                    "operationId": "uploadVideo",
-                    "summary": "Stream the video through the server",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "video/*": {"schema": {"type": "string", "format": "binary"}},
-                            "application/octet-stream": {
-                                "schema": {"type": "string", "format": "binary"}
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": _ok(
-                            "stored",
-                            {
-                                "type": "object",
-                                "required": [
-                                    "success",
-                                    "recordingId",
-                                    "videoArtifactId",
-                                    "videoUrl",
-                                ],
-                                "properties": {
-                                    "success": {"type": "boolean"},
-                                    "recordingId": {"type": "string"},
-                                    "videoArtifactId": {"type": "string"},
-                                    "videoUrl": {"type": "string"},
-                                },
-                            },
-                        ),
-                        "400": _error("body shorter or longer than Content-Length"),
-                        **_AUTH_ERRORS,
-                        "409": _error("a video is already uploaded"),
-                        "411": _error("no Content-Length"),
-                        "413": _error("above the upload limit"),
-                        "415": _error("not video/* or application/octet-stream"),
-                    },
-                },
-                "get": {
-                    "operationId": "getVideoUrl",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "responses": {
-                        "200": _ok(
-                            "a short-lived download URL",
-                            {
-                                "type": "object",
-                                "required": ["videoUrl"],
-                                "properties": {"videoUrl": {"type": "string"}},
-                            },
-                        ),
-                        **_AUTH_ERRORS,
-                        "409": _error("no video uploaded yet"),
-                    },
-                },
-            },
-            BASE + "/{recording_id}/claim": {
-                "parameters": [_ID],
-                "post": {
-                    "operationId": "claimRecording",
-                    "security": _SIGNED_IN,
-                    "responses": {
-                        "200": _ok(
-                            "claimed by the caller",
-                            {
-                                "type": "object",
-                                "required": ["success", "id", "userId"],
-                                "properties": {
-                                    "success": {"type": "boolean"},
-                                    "id": {"type": "string"},
-                                    "userId": {"type": "string"},
-                                },
-                            },
-                        ),
-                        **_AUTH_ERRORS,
-                        "409": _error("claimed by another user"),
-                    },
-                },
-            },
-            BASE + "/{recording_id}/analyze": {
-                "parameters": [_ID],
-                "post": {
-                    "operationId": "analyzeRecording",
-                    "summary": "Start the analysis (idempotent while one runs)",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "responses": {
-                        "200": _ok(
-                            "queued or already running",
-                            {
-                                "type": "object",
-                                "required": ["status", "jobId"],
-                                "properties": {
-                                    "status": {"type": "string"},
-                                    "jobId": {"type": "string"},
-                                },
-                            },
-                        ),
-                        **_AUTH_ERRORS,
-                        "409": _error("no uploaded video"),
-                        "503": _error("the queue is unavailable"),
-                    },
-                },
-            },
-            BASE + "/{recording_id}/analysis": {
-                "parameters": [_ID],
-                "get": {
-                    "operationId": "getAnalysis",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "responses": {
-                        "200": _ok(
-                            "sections with citations (plus frames, transcript, findings)",
-                            {
-                                "type": "object",
-                                "required": ["sections"],
-                                "properties": {
-                                    "sections": {"type": "array", "items": {"type": "object"}}
-                                },
-                            },
-                        ),
-                        **_AUTH_ERRORS,
-                        "409": _error("no analysis has finished (status and progress included)"),
-                    },
-                },
-            },
-            BASE + "/{recording_id}/summary": {
-                "parameters": [_ID],
-                "get": {
-                    "operationId": "getSummary",
-                    "security": _SIGNED_IN_OR_TOKEN,
-                    "responses": {
-                        "200": _ok(
-                            "the summary and key findings",
-                            {
-                                "type": "object",
-                                "required": ["summary", "keyFindings"],
-                                "properties": {
-                                    "summary": {"type": "string"},
-                                    "keyFindings": {"type": "array", "items": {"type": "string"}},
-                                },
-                            },
-                        ),
-                        **_AUTH_ERRORS,
-                        "409": _error("no analysis has finished (status and progress included)"),
-                    },
-                },
-            },
-            "/healthz": {
-                "get": {
-                    "operationId": "healthz",
-                    "responses": {"200": {"description": "process up"}},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "operationId": "readyz",
-                    "responses": {
-                        "200": {"description": "database and Redis reachable"},
-                        "503": {"description": "a dependency is unreachable"},
-                    },
-                }
-            },
-        },
+        "paths": paths,
     }
 
 

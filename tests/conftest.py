@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-import signal
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import asyncpg
 import boto3
-import structlog.testing
 import httpx
 import pytest
+import structlog.testing
 from botocore.client import Config
 
 from app.db import credentials_from_url

@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import DATA
 from tests.support import services
-from tests.support.services import running_after
 from tests.support.factories import BASE, create_body
+from tests.support.services import running_after
 
 
 def test_dev_runs_on_embedded_postgres_and_redis():

@@ -60,12 +60,6 @@ def parse_recording_id(value: str) -> uuid.UUID:
         raise NotFound("recording not found") from None
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Page:
     """One page of a user's recordings, newest first."""

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import psutil
 
-
 PROCESS_LOG = "RECORDINGS_TEST_PROCESS_LOG"
 
 
