@@ -96,8 +96,8 @@ class EmbeddedServices:
             ]
             if holders:
                 raise EmbeddedServicesError(
-                    f"another process (pid {holders[0]}) is running PostgreSQL on {pgdata}; stop it "
-                    "first, or use another data directory (RECORDINGS_DATA_DIR)"
+                    f"another process (pid {holders[0]}) is running PostgreSQL on {pgdata}; "
+                    "stop it first, or use another data directory (RECORDINGS_DATA_DIR)"
                 )
             self._say(
                 f"PostgreSQL (pid {left.pid}) was left running on {pgdata} by an earlier run: "
@@ -129,7 +129,8 @@ class EmbeddedServices:
                     [*(process.info["cmdline"] or []), process.info["cwd"] or ""]
                 ):
                     self._say(
-                        f"stopping a redis-server (pid {process.pid}) an earlier run left on {self._data_dir}"
+                        f"stopping a redis-server (pid {process.pid}) an earlier run left on "
+                        f"{self._data_dir}"
                     )
                     process.terminate()
                     process.wait(STOP_TIMEOUT_S)

@@ -1,4 +1,4 @@
-"""The domain's error tree. Each transport translates it once (REST: one handler; GraphQL: typed errors).
+"""The domain's error tree. Each transport maps it once (REST: one handler; GraphQL: typed errors).
 
 DomainError
  ├── InvalidInput            400  a field of the request is wrong (``field`` names it)

@@ -59,7 +59,7 @@ class _Replay:
         return self.result
 
 
-# Set in the task that runs one websocket operation: the operation, and the executor of its document.
+# Set in the task running one websocket operation: the operation, and the executor of its document.
 _operation: ContextVar[Operation[Any, Any] | None] = ContextVar(
     "graphql_ws_operation", default=None
 )
@@ -67,7 +67,7 @@ _executor: ContextVar[SharedEventExecutor | None] = ContextVar("graphql_executor
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws, with each operation's task knowing its operation (for :func:`deliver`)."""
+    """graphql-transport-ws, each operation's task knowing its operation (for :func:`deliver`)."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         _operation.set(operation)  # the task's own context: seen by this operation's resolvers only
@@ -75,7 +75,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's graphql-core executor, executing a shared subscription event once per document."""
+    """Strawberry's graphql-core executor, running a shared subscription event once per document."""
 
     _document_key: tuple[Any, ...] | None = None
 

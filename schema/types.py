@@ -227,8 +227,9 @@ class Recording:
         return Analysis.of(row) if row is not None else None
 
     @strawberry.field(
-        description="The last finished analysis, as REST /analysis serves it: it stays readable "
-        "while a re-analysis runs and is replaced when the new one commits; null before any has finished."
+        description="The last finished analysis, as REST /analysis serves it: it stays "
+        "readable while a re-analysis runs and is replaced when the new one commits; null before "
+        "any has finished."
     )
     async def current_analysis(self, info: Ctx) -> Analysis | None:
         if self.row.current_analysis_id is None:

@@ -97,7 +97,8 @@ class EnginePool:
                     )
                 if self._rss() > limit:
                     raise EngineLimitExceeded(
-                        f"the analysis used more than {self._settings.analysis_memory_limit_mb} MiB of memory"
+                        "the analysis used more than "
+                        f"{self._settings.analysis_memory_limit_mb} MiB of memory"
                     )
         except (EOFError, OSError):
             self.kill()

@@ -1,4 +1,4 @@
-"""The arq worker: its jobs, cron, and the services they share (opened on start-up, closed on shutdown)."""
+"""The arq worker: its jobs, cron, and shared services (opened on start-up, closed on shutdown)."""
 
 from __future__ import annotations
 

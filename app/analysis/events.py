@@ -10,6 +10,7 @@ subscriber or a polling client sees where things stand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -198,10 +199,9 @@ class ProgressPublisher:
             progress=value,
             message=message,
         )
-        try:
+        # Progress is best effort; the result is what matters.
+        with contextlib.suppress(redis.RedisError):
             publish_sync(self._client, event, owner=self._target.owner)
-        except redis.RedisError:
-            pass  # progress is best effort; the result is what matters
 
     def close(self) -> None:
         self._client.close()

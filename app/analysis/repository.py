@@ -114,7 +114,8 @@ async def undo_start(started: Started) -> None:
 
 
 async def mark_running(analysis_id: str) -> Analysis | None:
-    """Claim a queued (or interrupted) analysis for this attempt; None when there is nothing to run."""
+    """Claim a queued (or interrupted) analysis for this attempt; None when there is nothing
+    to run."""
     async with in_transaction():
         analysis = await Analysis.filter(id=analysis_id).select_for_update().first()
         if analysis is None or analysis.status not in ACTIVE_STATUSES:

@@ -113,7 +113,7 @@ class AnalysisService:
         self._redis_url = redis_url
 
     async def _publish(self, recording: Recording, event: AnalysisProgress) -> None:
-        """Every lifecycle event leaves through here: to the recording's and its owner's channels."""
+        """Every lifecycle event goes out here: to the recording's and its owner's channels."""
         await events.publish_quietly(self._redis, event, owner=recording.owner_subject)
 
     # ---- the lifecycle ---------------------------------------------------------------------
@@ -292,12 +292,16 @@ class AnalysisService:
     # ---- reading ---------------------------------------------------------------------------
 
     async def progress_for(self, recording: Recording) -> AnalysisProgress:
-        """Where the recording's latest analysis stands (Redis's latest event when it is fresher)."""
+        """Where the recording's latest analysis stands (Redis's latest event when fresher)."""
         latest = await repository.latest_for(recording.id)
         stored = await events.latest(self._redis, str(recording.id))
-        if stored is not None and latest is not None and stored.job_id == latest.id:
-            if stored.final or latest.status in ACTIVE_STATUSES:
-                return stored
+        if (
+            stored is not None
+            and latest is not None
+            and stored.job_id == latest.id
+            and (stored.final or latest.status in ACTIVE_STATUSES)
+        ):
+            return stored
         return progress_of(recording, latest)
 
     async def resync(self, channel: str, since: float | None) -> list[bytes]:
@@ -329,7 +333,7 @@ class AnalysisService:
         return []
 
     async def result(self, caller: Caller, recording_id: str) -> AnalysisView:
-        """The current (last finished) analysis; 404 if never analysed, 409 while none has finished."""
+        """The current (last finished) analysis; 404 if never analysed, 409 until one finishes."""
         recording = await self._recordings.get(caller, recording_id)
         if recording.current_analysis_id is None:
             latest = await repository.latest_for(recording.id)

@@ -42,7 +42,7 @@ class RecordingSummary(Document):
 
 
 class RecordingPage(Document):
-    """``GET /``: the signed-in user's recordings, newest first; ``nextCursor`` (additive) fetches more."""
+    """``GET /``: the caller's recordings, newest first; ``nextCursor`` (additive) fetches more."""
 
     recordings: list[RecordingSummary]
     next_cursor: str | None

@@ -93,7 +93,7 @@ def _warm() -> None:
 
 
 class BodyReader:
-    """Reads create bodies: small ones in the caller's process, large ones in a process of its own."""
+    """Reads create bodies: small ones in this process, large ones in a process of its own."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -123,7 +123,7 @@ class BodyReader:
             raise Unavailable("the request could not be read; retry shortly") from None
 
     async def read(self, body: bytes) -> PreparedCreate:
-        """The checked body; :class:`InvalidInput` or :class:`PayloadTooLarge` when it is not one."""
+        """The checked body; :class:`InvalidInput` or :class:`PayloadTooLarge` if it is not one."""
         outcome = prepare(body) if len(body) <= INLINE_BYTES else await self._elsewhere(body)
         if isinstance(outcome, _Refused):
             raise outcome.error()

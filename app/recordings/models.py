@@ -69,8 +69,8 @@ class Recording(Model):
 
     class Meta:
         table = "recordings"
-        # The list query: one owner's recordings, newest first, keyset-paginated on (created_at, id).
-        # Unclaimed ones are swept by age.
+        # The list query: one owner's recordings, newest first, keyset-paginated on
+        # (created_at, id). Unclaimed ones are swept by age.
         indexes = (
             Index(fields=("owner_id", "created_at", "id"), name="recordings_owner_created_idx"),
             Index(fields=("created_at",), name="recordings_created_idx"),
@@ -78,7 +78,7 @@ class Recording(Model):
 
 
 class RawJSON(str):
-    """JSON text that is already valid and compact: stored as it is, not decoded and encoded again."""
+    """JSON text already valid and compact: stored as it is, not decoded and encoded again."""
 
 
 class CaptureJSONField(fields.JSONField):  # type: ignore[type-arg]

@@ -67,8 +67,8 @@ async def capture_text(recording_id: uuid.UUID) -> tuple[str, str, str | None] |
     """The recording's capture as the JSON text PostgreSQL holds, undecoded: (actions,
     browser state, elements). For answers that pass it on as it is."""
     rows = await connections.get("default").execute_query_dict(
-        "SELECT actions::text AS actions, browser_state::text AS browser_state, elements::text AS elements "
-        "FROM recording_captures WHERE recording_id = $1",
+        "SELECT actions::text AS actions, browser_state::text AS browser_state, "
+        "elements::text AS elements FROM recording_captures WHERE recording_id = $1",
         [recording_id],
     )
     if not rows:

@@ -289,7 +289,10 @@ class RecordingService:
         if info.size <= 0:
             reason = "the uploaded video is empty"
         elif info.size > self._settings.max_upload_bytes:
-            reason = f"the uploaded video is {info.size} bytes; the limit is {self._settings.max_upload_bytes}"
+            reason = (
+                f"the uploaded video is {info.size} bytes; "
+                f"the limit is {self._settings.max_upload_bytes}"
+            )
         elif normalise_content_type(info.content_type or "") != artifact.content_type:
             reason = (
                 f"the video was uploaded as {info.content_type or 'no Content-Type'}, "
@@ -424,7 +427,7 @@ class RecordingService:
 
 
 async def _exactly(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
-    """Pass the body through, failing as soon as it is longer or, at its end, shorter than announced."""
+    """Pass the body on, failing as soon as it is longer or, at its end, shorter than announced."""
     received = 0
     try:
         async for chunk in body:

@@ -1,4 +1,4 @@
-"""Files under a data directory, downloaded through signed, expiring URLs the service serves itself."""
+"""Files in a data directory, downloaded through signed, expiring URLs the service serves itself."""
 
 from __future__ import annotations
 

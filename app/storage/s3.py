@@ -7,6 +7,7 @@ request body into a multipart upload, one part uploading while the next is being
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,12 +151,11 @@ class S3Storage:
             raise
 
     async def _abort(self, key: str, upload_id: str) -> None:
-        try:
+        # Best effort: the bucket's lifecycle rule for incomplete uploads is the backstop.
+        with contextlib.suppress(StorageError):
             await self._call(
                 "abort_multipart_upload", Bucket=self._bucket, Key=key, UploadId=upload_id
             )
-        except StorageError:
-            pass  # the bucket's lifecycle rule for incomplete uploads is the backstop
 
     async def put_bytes(self, key: str, content_type: str, data: bytes) -> None:
         await self._call(
