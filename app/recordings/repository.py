@@ -203,7 +203,7 @@ async def updated_since(subject: str, moment: datetime, *, limit: int) -> list[R
 
 
 async def claim(recording_id: uuid.UUID, owner_id: int, claimed_at: datetime) -> bool:
-    """Set the owner if there is none; True when this call (or an earlier one by the same user) holds it."""
+    """Set the owner if there is none; True when this call set it (False if it was already set)."""
     updated = await Recording.filter(id=recording_id, owner_id__isnull=True).update(
         owner_id=owner_id, claimed_at=claimed_at
     )
