@@ -82,14 +82,17 @@ async def run(url: str, secret: str, seconds: float, senders: int) -> None:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
 
     print(
-        f"body                 {len(payload) / 1024 / 1024:.1f} MiB, {senders} sender(s), {seconds:.0f} s"
+        f"body                 {len(payload) / 1024 / 1024:.1f} MiB, "
+        f"{senders} sender(s), {seconds:.0f} s"
     )
     print(
-        f"bodies read          {len(sent)}  statuses {statuses}  median {statistics.median(sent):.2f} s each"
+        f"bodies read          {len(sent)}  statuses {statuses}  "
+        f"median {statistics.median(sent):.2f} s each"
     )
     print(f"probe requests       {len(latencies)}")
     print(
-        f"probe latency (ms)   p50 {pct(50):.1f}  p99 {pct(99):.1f}  max {latencies[-1]:.1f}   (target p99 < 100)"
+        f"probe latency (ms)   p50 {pct(50):.1f}  p99 {pct(99):.1f}  max {latencies[-1]:.1f}   "
+        "(target p99 < 100)"
     )
 
 

@@ -41,7 +41,8 @@ FILES = [
 
 GRAPHQL = """query($id: ID!) { recording(id: $id) { status
   analysis { status stage progress error
-    sections { title timestamp endTimestamp description citations { type timestamp evidenceId detail } }
+    sections { title timestamp endTimestamp description
+      citations { type timestamp evidenceId detail } }
     frames { timestamp description text thumbnailUrl }
     transcript { start end text }
     findings { kind title severity timestamp confidence evidenceIds data } }

@@ -198,7 +198,8 @@ async def run(
     ms = sorted(x for values in by_event.values() for x in values)
     p99 = ms[int(len(ms) * 0.99) - 1]
     print(
-        f"subscribers                 {subscribers} on {recordings} recording(s) (connected in {connect_s:.1f} s)"
+        f"subscribers                 {subscribers} on {recordings} recording(s) "
+        f"(connected in {connect_s:.1f} s)"
     )
     print(
         f"events published            {events * recordings}, {rate:.0f} rounds/s; "
@@ -212,15 +213,18 @@ async def run(
         print(f"per event: last delivery    {' '.join(f'{x:.0f}' for x in worst)} ms")
     else:
         print(
-            f"per event: last delivery    median {statistics.median(worst):.1f} ms, max {max(worst):.1f} ms"
+            f"per event: last delivery    median {statistics.median(worst):.1f} ms, "
+            f"max {max(worst):.1f} ms"
         )
     print(
-        f"CPU while delivering        server {server_cpu:.1f} s, subscribers' client {own_cpu:.1f} s "
-        f"over {delivery_s:.1f} s wall ({len(ms) / max(server_cpu, 0.01):.0f} deliveries per server CPU second)"
+        f"CPU while delivering        server {server_cpu:.1f} s, "
+        f"subscribers' client {own_cpu:.1f} s over {delivery_s:.1f} s wall "
+        f"({len(ms) / max(server_cpu, 0.01):.0f} deliveries per server CPU second)"
     )
     print(
-        f"server RSS                  {rss_before / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB with "
-        f"{subscribers} subscribers ({(rss_connected - rss_before) / subscribers / 1024:.0f} KiB each)"
+        f"server RSS                  {rss_before / 2**20:.0f} MiB idle, "
+        f"{rss_connected / 2**20:.0f} MiB with {subscribers} subscribers "
+        f"({(rss_connected - rss_before) / subscribers / 1024:.0f} KiB each)"
     )
 
 
