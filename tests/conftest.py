@@ -1,4 +1,4 @@
-"""Session-wide real services: a fresh PostgreSQL database, Redis, an S3 server, and API processes."""
+"""Real services for the session: a fresh PostgreSQL database, Redis, S3, and API processes."""
 
 from __future__ import annotations
 
@@ -206,6 +206,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 def worker(local_api: Api) -> Iterator[services.Worker]:
-    """An analysis worker beside the local-storage API, sharing its database, Redis, storage and queue."""
+    """A worker beside the local-storage API, sharing its database, Redis, storage and queue."""
     with services.worker_process(local_api.env, cwd=local_api.data_dir.parent) as proc:
         yield proc

@@ -1,4 +1,4 @@
-"""Request heads are bounded in size and in time: no header of megabytes, no connection left half-open."""
+"""Request heads are bounded in size and time: no megabyte headers, no connection left half-open."""
 
 from __future__ import annotations
 

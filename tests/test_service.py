@@ -1,4 +1,4 @@
-"""The service as an operator meets it: health, readiness, OpenAPI, migrations, tokens, identity providers."""
+"""What an operator meets: health, readiness, OpenAPI, migrations, tokens, identity providers."""
 
 from __future__ import annotations
 
@@ -43,9 +43,8 @@ def test_readiness_fails_when_redis_is_unreachable(backends, db, tmp_path):
         assert r.json()["checks"]["database"] == "ok"
         assert r.json()["checks"]["redis"].startswith("error")
         # Records still work; starting an analysis answers a 503 to retry, and changes nothing.
-        headers = {
-            "Authorization": f"Bearer {jwt.encode({'sub': 'ann', 'exp': 2_000_000_000}, backends.jwt_secret)}"
-        }
+        token = jwt.encode({"sub": "ann", "exp": 2_000_000_000}, backends.jwt_secret)
+        headers = {"Authorization": f"Bearer {token}"}
         rid = httpx.post(url + BASE, json=create_body(), headers=headers).json()["recordingId"]
         httpx.put(
             f"{url}{BASE}/{rid}/video",
@@ -98,7 +97,8 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
                     columns = {
                         r["column_name"]
                         for r in await conn.fetch(
-                            "SELECT column_name FROM information_schema.columns WHERE table_name = $1",
+                            "SELECT column_name FROM information_schema.columns "
+                            "WHERE table_name = $1",
                             table,
                         )
                     }
@@ -113,7 +113,8 @@ async def test_a_fresh_database_migrates_to_the_models(backends):
             }
             assert "(owner_id, created_at, id)" in indexes["recordings_owner_created_idx"]
             plan = await conn.fetchval(
-                "EXPLAIN SELECT * FROM recordings WHERE owner_id = 1 ORDER BY created_at DESC, id DESC LIMIT 20"
+                "EXPLAIN SELECT * FROM recordings WHERE owner_id = 1 "
+                "ORDER BY created_at DESC, id DESC LIMIT 20"
             )
             assert plan  # the query the list route runs is valid against the migrated schema
             applied = await conn.fetchval("SELECT count(*) FROM tortoise_migrations")

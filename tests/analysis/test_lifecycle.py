@@ -1,4 +1,4 @@
-"""The analysis lifecycle end to end: real uvicorn, real worker, real Redis and PostgreSQL, real media."""
+"""The analysis lifecycle end to end: real uvicorn, worker, Redis and PostgreSQL, and real media."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from tests.support import services
 from tests.support.factories import BASE, bearer, create, uploaded_recording
 from tests.support.graphql import PROGRESS, Subscription, collect, gql, wait_for_stage
 
-RECORDING_QUERY = """query($id: ID!) { recording(id: $id) { id status videoUploadStatus duration intent visitedUrls
+RECORDING_QUERY = """query($id: ID!) { recording(id: $id) {
+  id status videoUploadStatus duration intent visitedUrls
   analysis { jobId status stage progress error
-    sections { title timestamp endTimestamp description citations { type timestamp evidenceId detail } }
+    sections { title timestamp endTimestamp description
+      citations { type timestamp evidenceId detail } }
     frames { timestamp description text thumbnailUrl }
     transcript { start end text }
     findings { kind title severity timestamp confidence evidenceIds } }

@@ -7,7 +7,7 @@ import asyncio
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -23,9 +23,8 @@ ENGINE_STAGES = {"decode", "keyframes", "ocr", "transcribe"}
 
 
 @pytest.fixture
-def workdir(backends: Backends) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(dir=backends.workdir, prefix="faults-"))
-    return path
+def workdir(backends: Backends) -> Path:
+    return Path(tempfile.mkdtemp(dir=backends.workdir, prefix="faults-"))
 
 
 @pytest.fixture
@@ -107,8 +106,8 @@ async def test_a_database_outage_across_the_end_of_an_analysis_loses_nothing(
             events = await collect(sub, timeout=180)
         assert events[-1]["status"] == "analyzed", events[-3:]
         print(
-            f"\ndatabase down {back_at - down_at:.1f} s; analysis saved {time.monotonic() - back_at:.1f} s "
-            "after it was back"
+            f"\ndatabase down {back_at - down_at:.1f} s; "
+            f"analysis saved {time.monotonic() - back_at:.1f} s after it was back"
         )
         r = await http.get(f"{url}{BASE}/{rid}/summary", headers=alice)
         assert r.status_code == 200 and r.json()["keyFindings"]
@@ -295,8 +294,8 @@ async def test_a_killed_workers_engine_dies_with_it_and_its_job_runs_again_soon(
         assert events[-1]["status"] == "analyzed", events[-3:]
     assert retried_after < lease + 30
     print(
-        f"\nengine gone {engine_gone_s:.2f} s after its worker; job run again {retried_after:.1f} s after "
-        f"(lease {lease:.0f} s)"
+        f"\nengine gone {engine_gone_s:.2f} s after its worker; "
+        f"job run again {retried_after:.1f} s after (lease {lease:.0f} s)"
     )
     rows = await db.fetch(
         "SELECT id, status, attempts FROM analyses WHERE recording_id = $1::uuid", rid

@@ -75,7 +75,8 @@ async def test_storage_stopping_mid_upload_is_a_plain_retryable_error(backends: 
             )
             assert (
                 await db.fetchval(
-                    "SELECT count(*) FROM video_artifacts WHERE recording_id = $1::uuid AND state = 'stored'",
+                    "SELECT count(*) FROM video_artifacts "
+                    "WHERE recording_id = $1::uuid AND state = 'stored'",
                     rid,
                 )
                 == 0

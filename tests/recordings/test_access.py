@@ -68,7 +68,7 @@ CLAIMED = {
         "other_upload_token": 404,
     },
 }
-# ... on a recording created anonymously and not claimed yet ("owner" is then just a signed-in user).
+# ... on a recording created anonymously and not claimed yet ("owner" is then any signed-in user).
 UNCLAIMED = {
     "detail": {
         "owner": 404,
@@ -127,8 +127,9 @@ UNCLAIMED = {
         "other_upload_token": 404,
     },
 }
-# For the owner (or the upload token of an unclaimed recording), "analysis" and "summary" are 404 only
-# because nothing was analysed yet: the body says so ("analysis_not_found"), unlike another caller's 404.
+# For the owner (or the upload token of an unclaimed recording), "analysis" and "summary" are 404
+# only because nothing was analysed yet: the body says so ("analysis_not_found"), unlike another
+# caller's 404.
 ALLOWED_404 = {"analysis", "summary"}
 
 

@@ -1,4 +1,4 @@
-"""What one create body may cost: bounded in lists and values, and read off the event loop when large."""
+"""What a create body may cost: bounded in lists and values, read off the event loop when large."""
 
 from __future__ import annotations
 

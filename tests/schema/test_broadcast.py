@@ -1,4 +1,4 @@
-"""One execution and one encoding per shared event (schema.broadcast), checked on the real schema."""
+"""One execution and one encoding per shared event (schema.broadcast), on the real schema."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from schema import GraphQLApp, broadcast, build_schema
 from schema.subscriptions import _decoded
 
 NARROW = "subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId progress } }"
-WIDE = "subscription($id: ID!) { analysisProgress(recordingId: $id) { jobId status stage progress message } }"
+WIDE = (
+    "subscription($id: ID!) "
+    "{ analysisProgress(recordingId: $id) { jobId status stage progress message } }"
+)
 
 
 def _event(progress: float, *, final: bool = False) -> bytes:
@@ -204,7 +207,9 @@ async def test_events_go_straight_to_a_websocket_operation_with_the_data_graphql
 ):
     """Inside a websocket operation, shared events skip the result stream: what is sent must be
     exactly what executing the document would give (aliases, fragments, __typename included)."""
-    query = """subscription($id: ID!) { p: analysisProgress(recordingId: $id) { __typename ...F pct: progress } }
+    query = """subscription($id: ID!) {
+                 p: analysisProgress(recordingId: $id) { __typename ...F pct: progress }
+               }
                fragment F on AnalysisProgressEvent { jobId status }"""
     schema = build_schema(Settings())
     subscribers = _Subscribers()

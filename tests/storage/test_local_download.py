@@ -1,4 +1,4 @@
-"""Local storage: downloads through signed, expiring URLs served by the service, with Range support."""
+"""Local storage: downloads through signed, expiring URLs the service serves, with Range support."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ async def test_keys_cannot_escape_the_data_directory(local_api: Api, backends, h
     expires = int(time.time()) + 60
     key = "../dev-secret"
     r = await http.get(
-        f"{local_api.url}/api/storage/..%2Fdev-secret?expires={expires}&signature={signer.sign(key, expires)}"
+        f"{local_api.url}/api/storage/..%2Fdev-secret"
+        f"?expires={expires}&signature={signer.sign(key, expires)}"
     )
     assert r.status_code == 404

@@ -1,4 +1,4 @@
-"""Direct uploads to S3 through the presigned URL, verified by the service without trusting the client.
+"""Direct uploads to S3 through the presigned URL, verified by the service, not trusting the client.
 
 moto's S3 server does not enforce the signed Content-Type or the expiry itself, so these tests
 upload what a misbehaving client would and check that the service's own verification catches it.

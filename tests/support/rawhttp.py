@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 def raw_request(
     url: str, head: str, body: bytes = b"", *, half_close: bool = False, timeout: float = 10
 ) -> tuple[int | None, bytes]:
-    """Send ``head`` (request line + headers, no blank line) and ``body``; return (status, raw reply).
+    """Send ``head`` (request line and headers, no blank line) and ``body``: (status, raw reply).
 
     ``half_close`` shuts our side down after sending, as a client that gives up mid-body does.
     The status is None when the server closed without answering.
