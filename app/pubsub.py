@@ -66,7 +66,7 @@ class Broker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py 5
         with contextlib.suppress(Exception):
             await self._client.aclose()
 

@@ -50,7 +50,7 @@ async def open_services(settings: Settings, *, api: bool) -> AsyncIterator[Servi
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("RECORDINGS_DATABASE_URL and RECORDINGS_REDIS_URL must be set")
     await db.init_db(settings.database_url)
-    redis = aioredis.from_url(settings.redis_url)
+    redis = aioredis.Redis.from_url(settings.redis_url)
     storage = make_storage(settings)
     auth = Authenticator(settings)
     queue = AnalysisQueue(
@@ -69,7 +69,9 @@ async def open_services(settings: Settings, *, api: bool) -> AsyncIterator[Servi
         redis_url=settings.redis_url,
     )
     intake = BodyReader()
-    broker = Broker(aioredis.from_url(settings.redis_url), resync=analysis.resync) if api else None
+    broker = (
+        Broker(aioredis.Redis.from_url(settings.redis_url), resync=analysis.resync) if api else None
+    )
     if api:
         intake.start()
     if broker is not None:

@@ -139,7 +139,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=SharedEventExecutor,  # type: ignore[arg-type]
+        execution_context_class=SharedEventExecutor,
         extensions=[_limits(settings)],  # a class: a fresh instance per operation
     )
 

@@ -31,6 +31,12 @@ from schema.types import (
 )
 
 
+def _invalid_input(exc: InvalidInput | PayloadTooLarge) -> InvalidInputError:
+    """A refused input (wrong, or too large) as the typed error, with its details."""
+    details = JSON(exc.details) if exc.details is not None else None
+    return InvalidInputError(message=exc.message, field=exc.field, details=details)
+
+
 def expected(
     exc: DomainError,
 ) -> NotFoundError | ConflictError | InvalidInputError | UnauthenticatedError:
@@ -42,7 +48,7 @@ def expected(
             message=exc.message, code=exc.code, reason=exc.extra.get("reason") or exc.message
         )
     if isinstance(exc, InvalidInput):
-        return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
+        return _invalid_input(exc)
     if isinstance(exc, Unauthenticated):
         return UnauthenticatedError(message=exc.message)
     raise exc
@@ -61,7 +67,7 @@ class Mutation:
             prepared = await services.intake.read_parsed(input, size_hint=size)
             created = await services.recordings.create(info.context.caller, prepared)
         except PayloadTooLarge as exc:
-            return InvalidInputError(message=exc.message, field=exc.field, details=exc.details)
+            return _invalid_input(exc)
         except (InvalidInput, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
         presigned = created.presigned

@@ -113,7 +113,7 @@ class Finding:
             timestamp=finding.timestamp,
             confidence=finding.confidence,
             evidence_ids=list(finding.evidence_ids),
-            data=finding.json_dict(),
+            data=JSON(finding.json_dict()),
         )
 
 
@@ -169,7 +169,7 @@ class Analysis:
             attempts=row.attempts,
             created_at=row.created_at,
             finished_at=row.finished_at,
-            timings=row.timings,
+            timings=JSON(row.timings) if row.timings is not None else None,
         )
 
 
@@ -203,7 +203,7 @@ class Recording:
             if capture is not None and isinstance(capture.browser_state, dict)
             else {}
         )
-        return state.get("consoleLogs", [])
+        return JSON(state.get("consoleLogs", []))
 
     @strawberry.field
     async def network_requests(self, info: Ctx) -> JSON:
@@ -213,7 +213,7 @@ class Recording:
             if capture is not None and isinstance(capture.browser_state, dict)
             else {}
         )
-        return state.get("networkRequests", [])
+        return JSON(state.get("networkRequests", []))
 
     @strawberry.field
     async def video_url(self, info: Ctx) -> str | None:
@@ -253,7 +253,7 @@ class Recording:
             video_upload_status=row.video_upload_status,
             created_at=row.created_at,
             duration=row.duration,
-            metadata=row.metadata,
+            metadata=JSON(row.metadata),
             row=row,
         )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from typing import Any
 
@@ -142,7 +143,7 @@ class ResilientWorker(Worker):
 
     async def close(self) -> None:
         if not self._handle_signals:
-            self.handle_sig(2)  # SIGINT's number; arq logs it as the reason
+            self.handle_sig(signal.SIGINT)  # arq logs it as the reason
         if not self._pool:
             return
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -32,15 +33,15 @@ class Analysis(Model):
     status = fields.CharField(max_length=16, default=AnalysisStatus.QUEUED.value)
     stage = fields.CharField(max_length=32, null=True)
     progress = fields.FloatField(default=0.0)
-    message = fields.TextField(null=True)
-    error = fields.TextField(null=True)
+    message: str | None = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
-    engine_versions = fields.JSONField(null=True)
-    timings = fields.JSONField(null=True)
-    probe = fields.JSONField(null=True)
-    summary = fields.TextField(null=True)
-    key_findings = fields.JSONField(null=True)
-    evidence = fields.JSONField(null=True)
+    engine_versions: dict[str, str] | None = fields.JSONField(null=True)  # package -> version
+    timings: dict[str, float] | None = fields.JSONField(null=True)  # stage -> seconds
+    probe: dict[str, Any] | None = fields.JSONField(null=True)  # a ResultProbe's JSON
+    summary: str | None = fields.TextField(null=True)
+    key_findings: list[str] | None = fields.JSONField(null=True)
+    evidence: list[dict[str, Any]] | None = fields.JSONField(null=True)  # ResultEvidence JSON
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
@@ -68,7 +69,7 @@ class AnalysisSection(Model):
     timestamp = fields.FloatField()
     end_timestamp = fields.FloatField()
     description = fields.TextField()
-    citations = fields.JSONField()
+    citations: list[dict[str, Any]] = fields.JSONField()  # ResultCitation JSON
 
     analysis_id: str
 
@@ -118,7 +119,7 @@ class Finding(Model):
         "models.Analysis", related_name="findings", on_delete=fields.CASCADE
     )
     position = fields.IntField()
-    data = fields.JSONField()  # the engine's structured finding, as it produced it
+    data: dict[str, Any] = fields.JSONField()  # the engine's structured finding, as it produced it
 
     analysis_id: str
 

@@ -230,13 +230,11 @@ async def save_result(
         )
         replaced: list[str] = []
         if previous_id and previous_id != analysis_id:
-            replaced = [
-                key
-                for key in await AnalysisFrame.filter(analysis_id=previous_id).values_list(
-                    "thumbnail_key", flat=True
-                )
-                if key
-            ]
+            # Tortoise types values_list as tuples whether or not ``flat`` is set.
+            keys: list[str | None] = await AnalysisFrame.filter(  # type: ignore[assignment]
+                analysis_id=previous_id
+            ).values_list("thumbnail_key", flat=True)
+            replaced = [key for key in keys if key]
             await Analysis.filter(id=previous_id).delete()
         return Saved(saved=True, replaced_thumbnails=replaced)
 

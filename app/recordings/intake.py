@@ -65,25 +65,26 @@ def _dumps(value: Any) -> RawJSON:
 
 def prepare(body: bytes | Any, *, parsed: bool = False) -> PreparedCreate | _Refused:
     """Parse (unless ``parsed``) and validate a create body; never raises for bad input."""
+    data: Any = body  # the body as JSON: decoded here, or already by the caller
     try:
         if not parsed:
             try:
-                body = jsontext.loads(body)
+                data = jsontext.loads(body)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
-        validated = validate_create(body)
+        validated = validate_create(data)
     except (InvalidInput, PayloadTooLarge) as exc:
         kind = "too_large" if isinstance(exc, PayloadTooLarge) else "invalid"
         return _Refused(kind=kind, message=exc.message, field=exc.field, details=exc.details)
-    metadata = body["metadata"]
-    elements = body.get("elements")
+    metadata = data["metadata"]
+    elements = data.get("elements")
     return PreparedCreate(
         metadata=metadata,
-        actions=_dumps(body.get("actions", [])),
-        browser_state=_dumps(body.get("browserState", {})),
+        actions=_dumps(data.get("actions", [])),
+        browser_state=_dumps(data.get("browserState", {})),
         elements=None if elements is None else _dumps(elements),
         video_content_type=validated.videoContentType,
-        session_id=body.get("sessionId") or metadata.get("sessionId"),
+        session_id=data.get("sessionId") or metadata.get("sessionId"),
         duration=float(metadata["duration"]),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -47,10 +48,10 @@ class Recording(Model):
         "models.User", related_name="recordings", null=True, on_delete=fields.CASCADE
     )
     status = fields.CharField(max_length=16, default=RecordingStatus.PENDING.value)
-    status_reason = fields.TextField(null=True)
+    status_reason: str | None = fields.TextField(null=True)
     video_upload_status = fields.CharField(max_length=16, default=UploadStatus.PENDING.value)
-    video_upload_error = fields.TextField(null=True)
-    metadata = fields.JSONField()
+    video_upload_error: str | None = fields.TextField(null=True)
+    metadata: dict[str, Any] = fields.JSONField()
     video_content_type = fields.CharField(max_length=64)
     session_id = fields.CharField(max_length=255, null=True)
     duration = fields.FloatField(null=True)
@@ -81,22 +82,22 @@ class RawJSON(str):
     """JSON text already valid and compact: stored as it is, not decoded and encoded again."""
 
 
-class CaptureJSONField(fields.JSONField):  # type: ignore[type-arg]
+class CaptureJSONField(fields.JSONField[Any]):
     """A JSON column that takes :class:`RawJSON` as it is.
 
     A capture of tens of megabytes would otherwise be decoded (Tortoise checks a string it is
     given) and encoded again on the event loop; the text comes checked from the parser.
     """
 
-    def to_db_value(self, value: object, instance: object) -> str | None:  # type: ignore[override]
+    def to_db_value(self, value: Any, instance: type[Model] | Model) -> str | None:
         if isinstance(value, RawJSON):
             return str(value)
-        return super().to_db_value(value, instance)  # type: ignore[arg-type]
+        return super().to_db_value(value, instance)
 
-    def to_python_value(self, value: object) -> object:
+    def to_python_value(self, value: Any) -> Any:
         if isinstance(value, RawJSON):
             return value  # a model built to be saved holds the text; read back, it is decoded
-        return super().to_python_value(value)  # type: ignore[arg-type]
+        return super().to_python_value(value)
 
 
 class RecordingCapture(Model):

@@ -217,8 +217,6 @@ async def delete_recording(recording_id: uuid.UUID) -> int:
 
 
 async def unclaimed_before(moment: datetime, *, limit: int = 500) -> list[uuid.UUID]:
-    return (
-        await Recording.filter(owner_id__isnull=True, created_at__lt=moment)
-        .limit(limit)
-        .values_list("id", flat=True)
-    )
+    unclaimed = Recording.filter(owner_id__isnull=True, created_at__lt=moment).limit(limit)
+    # Tortoise types values_list as tuples whether or not ``flat`` is set.
+    return await unclaimed.values_list("id", flat=True)  # type: ignore[return-value]

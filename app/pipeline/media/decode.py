@@ -102,7 +102,7 @@ def resampled(frames: Iterable[av.AudioFrame], sample_rate: int) -> Iterator[np.
     batch: list[av.AudioFrame] = []
     batched = 0
     for frame in frames:
-        if _audio_kind(frame) != kind:
+        if resampler is None or _audio_kind(frame) != kind:
             if resampler is not None:
                 yield from _drained(resampler, batch)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
@@ -138,7 +138,7 @@ def decode_audio(
         if not container.streams.audio:
             return np.zeros(0, dtype=np.float32)
         astream = container.streams.audio[0]
-        astream.thread_type = "AUTO"
+        astream.codec_context.thread_type = "AUTO"
         chunks: list[np.ndarray] = []
         total = 0
         max_samples = int(limits.max_duration_s * sample_rate) + sample_rate

@@ -78,7 +78,10 @@ class _Detector:
         """Area-averaged greyscale copy of ``frame``, read from the luma plane when possible."""
         if frame.format.name in _Y8_FORMATS:
             plane = frame.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+            # A memoryview: numpy's stubs take only the standard buffer types (no copy is made).
+            luma: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(
+                plane.height, plane.line_size
+            )
             luma = luma[: frame.height, : frame.width]
         else:
             luma = frame.to_ndarray(format="gray")
@@ -217,12 +220,15 @@ class _Selector:
         self.smalls: list[np.ndarray] = []
 
     @property
-    def ref(self) -> np.ndarray | None:
-        return self.smalls[-1] if self.smalls else None
+    def ref(self) -> np.ndarray:
+        """The newest keyframe's small copy, what changes are measured against: the first frame
+        is always kept, and never dropped, so there is one from then on."""
+        return self.smalls[-1]
 
     def add(self, cand: _Candidate, reasons: tuple[str, ...], change: _Change | None) -> None:
         frame = cand.frame
         w, h = frame.width, frame.height
+        region: Box | None
         if change is None:
             region, ratio = Box(x=0, y=0, w=w, h=h), 1.0
         else:

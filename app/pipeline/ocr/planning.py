@@ -61,10 +61,10 @@ def _scroll_shift(prev: np.ndarray, cur: np.ndarray) -> int:
         rows = _rows_moved_in(height, candidate)
         fits = cv2.absdiff(_shifted(prev, candidate), cur) <= _PLAN_THRESHOLD
         text = ink & rows
-        matched = np.count_nonzero(fits & text) / max(1, np.count_nonzero(text))
+        matched = np.count_nonzero(fits & text) / max(1, int(np.count_nonzero(text)))
         if best == 0 or matched > best_matched + 0.1:
             best, best_matched = candidate, matched
-            best_explained = np.count_nonzero(changed & fits & rows)
+            best_explained = int(np.count_nonzero(changed & fits & rows))
     # A scroll explains much of what changed; a long one (little overlap, mostly new content)
     # at least lines up the text it kept.
     if best_explained < _MIN_SHIFT_GAIN * max(1, int(changed.sum())) and best_matched < 0.75:
@@ -138,7 +138,7 @@ def plan_reads(
             moved[:edge] = False
         else:
             moved[moved.shape[0] - edge :] = False
-    need = (~(same | moved)).astype(np.uint8) * 255
+    need: np.ndarray = (~(same | moved)).astype(np.uint8) * 255
     # Only inside the detector's changed region (cursor blobs are already excluded there).
     s = _PLAN_SCALE
     mask = np.zeros_like(need)

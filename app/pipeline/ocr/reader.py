@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ from app.pipeline.ocr.base import OcrEngine, to_gray
 from app.pipeline.ocr.planning import ReadPlan, plan_reads, reconcile, split_bands
 from app.pipeline.progress import ProgressCallback, no_progress
 from app.pipeline.types import Box, Keyframe, OcrLine
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 _LOOK_BACK_ABOVE = 0.2  # a plan reading more than this share of the frame looks further back
 _LOOK_BACK_KEYFRAMES = 8
@@ -38,6 +42,11 @@ class _Read:
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(to_gray(image), (96, 54), interpolation=cv2.INTER_AREA)
+
+
+def _is_engine(engine: OcrEngine | Callable[[], OcrEngine]) -> TypeIs[OcrEngine]:
+    """An engine, told from a function that loads one by its ``read``."""
+    return hasattr(engine, "read")
 
 
 def _area(boxes: Iterable[Box]) -> int:
@@ -74,7 +83,11 @@ class KeyframeReader:
         niceness: int = 0,
     ) -> None:
         # An engine, or a function that returns it once loaded (called on the reader's thread).
-        self._get_engine = (lambda: engine) if hasattr(engine, "read") else engine
+        self._get_engine: Callable[[], OcrEngine]
+        if _is_engine(engine):
+            self._get_engine = lambda: engine
+        else:
+            self._get_engine = engine
         self._engine: OcrEngine | None = None
         self._progress = progress
         self._duration = duration

@@ -298,7 +298,9 @@ def _same_target(a: UserAction, b: UserAction, radius: float) -> bool:
         return True
     if a.x is None or a.y is None or b.x is None or b.y is None:
         return False
-    return ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5 <= radius
+    # Annotated: typeshed types a float to a float power as Any (it may be complex).
+    distance: float = ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5
+    return distance <= radius
 
 
 def _any_between(

@@ -108,6 +108,7 @@ def whisperx_available() -> bool:
     try:
         import ctranslate2
 
-        return ctranslate2.get_cuda_device_count() > 0
+        devices: int = ctranslate2.get_cuda_device_count()  # ctranslate2 has no type information
+        return devices > 0
     except (ImportError, RuntimeError):
         return False
