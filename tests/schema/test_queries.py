@@ -65,7 +65,14 @@ async def seed(subject: str, count: int) -> None:
                 timestamp=p,
                 end_timestamp=p + 1,
                 description="d",
-                citations=[{"type": "user_action", "timestamp": p, "evidenceId": f"ev-{p}"}],
+                citations=[
+                    {
+                        "type": "user_action",
+                        "timestamp": p,
+                        "evidenceId": f"ev-{p}",
+                        "detail": "click",
+                    }
+                ],
             )
 
 
