@@ -70,9 +70,12 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=2)
     graphql_max_tokens: int = Field(default=2000, ge=100)
     graphql_max_body_bytes: int = Field(default=2 * 1024**2, ge=1024)
+    # Browser pages on other origins that may call the API (REST and GraphQL over HTTP), a JSON
+    # list; ["*"] allows any (no credentials mode: auth is never by cookie). None until set.
+    cors_origins: list[str] = []
     # Other origins whose pages may open GraphQL websockets (same-origin and non-browser clients
-    # always may); ["*"] allows any.
-    allowed_ws_origins: list[str] = []
+    # always may); ["*"] allows any. Unset: the CORS origins.
+    allowed_ws_origins: list[str] | None = None
 
     # HTTP: the largest request head (request line and headers) and how long it may take to arrive.
     http_max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
@@ -81,6 +84,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=2 * GiB, ge=1)
     max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
     unclaimed_retention_days: float = Field(default=7, gt=0)
+
+    @property
+    def websocket_origins(self) -> list[str]:
+        """The origins whose pages may open GraphQL websockets."""
+        if self.allowed_ws_origins is not None:
+            return self.allowed_ws_origins
+        return self.cors_origins
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

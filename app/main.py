@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from tortoise.exceptions import BaseORMException
 
 from app import health, openapi
 from app.analysis import routes as analysis_routes
 from app.config import Settings
+from app.cors import OptionsMiddleware, cors_middleware
 from app.dependencies import UNAVAILABLE
 from app.errors import DomainError
 from app.http import database_error, dependency_error, domain_error, http_error, unexpected_error
@@ -21,6 +23,7 @@ from app.logging import configure_logging
 from app.recordings import routes as recording_routes
 from app.services import open_services
 from app.storage import routes as storage_routes
+from app.web import routes as web_routes
 
 
 def _tune_garbage_collector() -> None:
@@ -63,10 +66,15 @@ def create_app(settings: Settings) -> Starlette:
         *storage_routes.routes,
         *recording_routes.routes,
         *analysis_routes.routes,
+        *web_routes.routes,
     ]
     return Starlette(
         debug=False,
         routes=routes,
+        middleware=[
+            cors_middleware(settings),
+            Middleware(OptionsMiddleware, routes=routes),
+        ],
         lifespan=lifespan,
         exception_handlers={
             DomainError: domain_error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import shutil
@@ -66,6 +67,9 @@ class Backends:
     jwt_secret: str
     workdir: Path
     queue_name: str
+    # The origin of the one page on another origin that the APIs let call them (CORS and
+    # websockets); tests serve a page there to call the API from a browser.
+    allowed_origin: str
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +90,7 @@ def backends() -> Iterator[Backends]:
             jwt_secret=secrets.token_urlsafe(24),
             workdir=workdir,
             queue_name=f"recordings-test:{secrets.token_hex(4)}",
+            allowed_origin=f"http://127.0.0.1:{services.free_port()}",
         )
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -120,6 +125,7 @@ def _base_env(b: Backends) -> dict[str, str]:
         "RECORDINGS_JWT_SECRET": b.jwt_secret,
         "RECORDINGS_ENVIRONMENT": "test",
         "RECORDINGS_QUEUE_NAME": b.queue_name,
+        "RECORDINGS_CORS_ORIGINS": json.dumps([b.allowed_origin]),
     }
 
 

@@ -57,6 +57,10 @@ class S3Storage:
     def can_presign(self) -> bool:
         return True
 
+    async def set_cors(self, rules: dict[str, Any]) -> None:
+        """Replace the bucket's CORS configuration."""
+        await self._call("put_bucket_cors", Bucket=self._bucket, CORSConfiguration=rules)
+
     async def _call(self, method: str, **kwargs: Any) -> Any:
         try:
             return await anyio.to_thread.run_sync(lambda: getattr(self._client, method)(**kwargs))
