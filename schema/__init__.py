@@ -156,7 +156,7 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allow_queries_via_get=False,
             # Browser pages on other origins may open websockets only when listed ("*" for any).
-            allowed_origins=settings.allowed_ws_origins,
+            allowed_origins=settings.websocket_origins,
         )
         self._max_body = settings.graphql_max_body_bytes
 

@@ -10,7 +10,12 @@ from strawberry.dataloader import DataLoader
 from app.analysis import repository
 from app.analysis.models import Analysis
 from app.analysis.repository import StoredFrame
-from app.pipeline.documents import ResultFinding, ResultSection, ResultTranscriptSegment
+from app.pipeline.documents import (
+    ResultEvidence,
+    ResultFinding,
+    ResultSection,
+    ResultTranscriptSegment,
+)
 from app.recordings import repository as recordings_repository
 from app.recordings.models import RecordingCapture
 
@@ -50,6 +55,11 @@ async def _findings(keys: Sequence[str]) -> list[list[ResultFinding]]:
     return [found.get(key, []) for key in keys]
 
 
+async def _evidence(keys: Sequence[str]) -> list[dict[str, ResultEvidence]]:
+    found = await repository.evidence_by_analysis(keys)
+    return [found.get(key, {}) for key in keys]
+
+
 class Loaders:
     def __init__(self) -> None:
         self.capture: DataLoader[uuid.UUID, RecordingCapture | None] = DataLoader(_captures)
@@ -59,3 +69,5 @@ class Loaders:
         self.frames: DataLoader[str, list[StoredFrame]] = DataLoader(_frames)
         self.transcript: DataLoader[str, list[ResultTranscriptSegment]] = DataLoader(_transcript)
         self.findings: DataLoader[str, list[ResultFinding]] = DataLoader(_findings)
+        # Each analysis's evidence by id, for the citations and findings that point at it.
+        self.evidence: DataLoader[str, dict[str, ResultEvidence]] = DataLoader(_evidence)

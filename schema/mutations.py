@@ -13,6 +13,8 @@ from app.errors import (
     PayloadTooLarge,
     Unauthenticated,
 )
+from schema.enums import RecordingStatus
+from schema.inputs import CreateRecordingInput
 from schema.types import (
     AnalyzeRecordingPayload,
     AnalyzeRecordingResult,
@@ -54,29 +56,44 @@ def expected(
     raise exc
 
 
+async def _create(info: Ctx, body: object) -> CreateRecordingResult:
+    services = info.context.services
+    request = info.context.request
+    size = int(request.headers.get("content-length") or 0) if request is not None else 0
+    try:
+        prepared = await services.intake.read_parsed(body, size_hint=size)
+        created = await services.recordings.create(info.context.caller, prepared)
+    except PayloadTooLarge as exc:
+        return _invalid_input(exc)
+    except (InvalidInput, Unauthenticated) as exc:
+        return expected(exc)  # type: ignore[return-value]
+    presigned = created.presigned
+    return CreateRecordingPayload(
+        recording=Recording.of(created.recording),
+        upload_token=created.upload_token,
+        upload_url=presigned.url if presigned else None,
+        presigned_content_type=presigned.content_type if presigned else None,
+    )
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Create a recording from the body a recorder posts (see the REST contract)."
+        description="Create a recording from what a recorder captured (the REST create body, "
+        "typed); the video follows with the upload token or to the upload URL."
     )
-    async def create_recording(self, info: Ctx, input: JSON) -> CreateRecordingResult:
-        services = info.context.services
-        request = info.context.request
-        size = int(request.headers.get("content-length") or 0) if request is not None else 0
-        try:
-            prepared = await services.intake.read_parsed(input, size_hint=size)
-            created = await services.recordings.create(info.context.caller, prepared)
-        except PayloadTooLarge as exc:
-            return _invalid_input(exc)
-        except (InvalidInput, Unauthenticated) as exc:
-            return expected(exc)  # type: ignore[return-value]
-        presigned = created.presigned
-        return CreateRecordingPayload(
-            recording=Recording.of(created.recording),
-            upload_token=created.upload_token,
-            upload_url=presigned.url if presigned else None,
-            presigned_content_type=presigned.content_type if presigned else None,
-        )
+    async def create_recording(
+        self, info: Ctx, input: CreateRecordingInput
+    ) -> CreateRecordingResult:
+        return await _create(info, input.body())
+
+    @strawberry.mutation(
+        description="Create a recording from the REST create body as JSON.",
+        deprecation_reason="Use createRecording, whose input is typed; this one takes the same "
+        "body untyped and stays for clients written before it.",
+    )
+    async def create_recording_json(self, info: Ctx, input: JSON) -> CreateRecordingResult:
+        return await _create(info, input)
 
     @strawberry.mutation(
         description="Start analysing a recording; asking again while it runs returns the same job."
@@ -86,7 +103,9 @@ class Mutation:
             analysis = await info.context.services.analysis.request(info.context.caller, str(id))
         except (NotFound, Conflict, Unauthenticated) as exc:
             return expected(exc)  # type: ignore[return-value]
-        return AnalyzeRecordingPayload(recording_id=id, job_id=analysis.id, status="analyzing")
+        return AnalyzeRecordingPayload(
+            recording_id=id, job_id=analysis.id, status=RecordingStatus.analyzing
+        )
 
     @strawberry.mutation
     async def claim_recording(self, info: Ctx, id: strawberry.ID) -> ClaimRecordingResult:

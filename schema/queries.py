@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.errors import NotFound
+from schema.enums import RecordingStatus
 from schema.types import Ctx, PageInfo, Recording, RecordingConnection, RecordingEdge
 
 
@@ -12,10 +13,15 @@ from schema.types import Ctx, PageInfo, Recording, RecordingConnection, Recordin
 class Query:
     @strawberry.field(description="The signed-in user's recordings, newest first.")
     async def recordings(
-        self, info: Ctx, first: int = 20, after: str | None = None, status: str | None = None
+        self,
+        info: Ctx,
+        first: int = 20,
+        after: str | None = None,
+        status: RecordingStatus | None = None,
     ) -> RecordingConnection:
+        wanted = None if status is None else status.value
         page = await info.context.services.recordings.list(
-            info.context.caller, limit=first, cursor=after, status=status
+            info.context.caller, limit=first, cursor=after, status=wanted
         )
         from app.recordings.service import encode_cursor
 
@@ -27,6 +33,8 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
             ),
+            caller=info.context.caller,
+            status=wanted,
         )
 
     @strawberry.field(description="One recording, or null when it does not exist or is not yours.")

@@ -33,7 +33,8 @@ GRAPHQL_OPERATIONS = [
     "mutation($id: ID!) { claimRecording(id: $id) { __typename } }",
     "mutation($id: ID!) { analyzeRecording(id: $id) { __typename } }",
     "mutation($id: ID!) { deleteRecording(id: $id) { __typename } }",
-    "mutation($input: JSON!) { createRecording(input: $input) { __typename } }",
+    "mutation($input: CreateRecordingInput!) { createRecording(input: $input) { __typename } }",
+    "mutation($input: JSON!) { createRecordingJson(input: $input) { __typename } }",
 ]
 
 

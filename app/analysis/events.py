@@ -20,7 +20,7 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 
-from app.pipeline.progress import OverallProgress
+from app.pipeline.progress import OverallProgress, RemainingTime
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +49,7 @@ class AnalysisProgress:
     stage: str | None
     progress: float  # 0..1 over the whole analysis
     message: str | None = None
+    eta_seconds: float | None = None  # about how long the rest takes; None while unknown
 
     @property
     def final(self) -> bool:
@@ -79,7 +80,14 @@ class AnalysisProgress:
 
     @classmethod
     def running(
-        cls, recording_id: str, job_id: str, *, stage: str, progress: float, message: str | None
+        cls,
+        recording_id: str,
+        job_id: str,
+        *,
+        stage: str,
+        progress: float,
+        message: str | None,
+        eta_seconds: float | None = None,
     ) -> AnalysisProgress:
         return cls(
             recording_id=recording_id,
@@ -88,6 +96,7 @@ class AnalysisProgress:
             stage=stage,
             progress=round(progress, 4),
             message=message,
+            eta_seconds=None if eta_seconds is None else round(eta_seconds, 1),
         )
 
     @classmethod
@@ -180,12 +189,14 @@ class ProgressPublisher:
         self._target = target
         self._client = redis.Redis.from_url(target.redis_url)
         self._overall = OverallProgress()
+        self._remaining = RemainingTime()
         self._interval = interval_s
         self._last_sent = 0.0
         self._stages_seen: set[str] = set()
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
         value = self._overall.update(stage, fraction)
+        eta = self._remaining.update(value)
         now = time.monotonic()
         milestone = stage not in self._stages_seen or fraction >= 1.0
         self._stages_seen.add(stage)
@@ -198,6 +209,7 @@ class ProgressPublisher:
             stage=stage,
             progress=value,
             message=message,
+            eta_seconds=eta,
         )
         # Progress is best effort; the result is what matters.
         with contextlib.suppress(redis.RedisError):

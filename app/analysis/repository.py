@@ -315,6 +315,19 @@ def evidence_of(analysis: Analysis) -> list[ResultEvidence]:
     return [ResultEvidence.model_validate(e) for e in analysis.evidence or []]
 
 
+async def evidence_by_analysis(
+    analysis_ids: Sequence[str],
+) -> dict[str, dict[str, ResultEvidence]]:
+    """Each analysis's evidence by its id (one query)."""
+    rows = await Analysis.filter(id__in=list(analysis_ids)).values_list("id", "evidence")
+    return {
+        str(analysis_id): {
+            item.id: item for item in (ResultEvidence.model_validate(e) for e in evidence or [])
+        }
+        for analysis_id, evidence in rows
+    }
+
+
 async def analyses_by_id(analysis_ids: Sequence[str]) -> list[Analysis]:
     return await Analysis.filter(id__in=list(analysis_ids))
 

@@ -11,7 +11,7 @@ engine, so the API reads results without loading it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 from pydantic.alias_generators import to_camel
@@ -22,6 +22,35 @@ if TYPE_CHECKING:
     from app.pipeline.reasoning.sections import Citation, Section
     from app.pipeline.reasoning.summary import Summary
     from app.pipeline.types import ProbeInfo, TranscriptSegment
+
+
+# The vocabularies of the result: the JSON's values, the OpenAPI document's enums and GraphQL's.
+FindingKind = Literal[
+    "console_error",
+    "contradiction",
+    "dead_click",
+    "error_click",
+    "network_error",
+    "rage_click",
+    "screen_error",
+    "slow_request",
+    "user_problem",
+    "user_reported",
+]
+Severity = Literal["high", "medium", "low"]
+Confidence = Literal["high", "medium", "low"]
+CitationType = Literal[
+    "console_error",
+    "network_error",
+    "slow_request",
+    "user_action",
+    "transcript",
+    "ocr_text",
+    "visual_change",
+    "rage_click",
+    "dead_click",
+]
+EvidenceType = Literal["action", "console", "network", "speech", "ocr", "visual"]
 
 
 class ResultModel(BaseModel):
@@ -67,7 +96,7 @@ class ResultProbe(ResultModel):
 class ResultCitation(ResultModel):
     """A section's pointer at one piece of evidence."""
 
-    type: str
+    type: CitationType
     timestamp: float
     evidence_id: str
     detail: str
@@ -129,10 +158,10 @@ class ResultTranscriptSegment(ResultModel):
 class ResultFinding(ResultModel):
     """One problem the analysis found, with the evidence behind it."""
 
-    kind: str
-    severity: str
+    kind: FindingKind
+    severity: Severity
     timestamp: float
-    confidence: str
+    confidence: Confidence
     evidence_ids: list[str]
     title: str
 
@@ -153,7 +182,7 @@ class ResultEvidence(ResultModel):
     of on-screen text, a visual change."""
 
     id: str
-    type: str
+    type: EvidenceType
     timestamp: float
     end_timestamp: float | None = None
     detail: str

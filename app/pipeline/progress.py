@@ -7,6 +7,7 @@ line's bar) turns those fractions into one with :class:`OverallProgress`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 STAGES: tuple[str, ...] = (
@@ -55,3 +56,50 @@ class OverallProgress:
         # Below 1 until the results are saved: only the analysis's end may report 1.0.
         self.value = max(self.value, min(0.99, total))
         return self.value
+
+
+class RemainingTime:
+    """About how long an analysis still needs, from its overall progress and the time so far.
+
+    The naive estimate, ``elapsed × (1 − p) / p``, swings with every stage whose weight is not
+    its share of the time (transcription overlaps decoding; OCR waits for keyframes). Readers
+    want a countdown: so an estimate is reported only once enough is done to say (``min_progress``
+    and ``min_seconds``), and from then on it never grows — each new one is at most the last one
+    less the time since, and moves only half-way towards a shorter naive estimate (a smoothing
+    that keeps one quick stage from halving it). Near the end it holds at ``floor_seconds``
+    rather than claim the analysis is done before it is.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_progress: float = 0.05,
+        min_seconds: float = 1.0,
+        floor_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._min_progress = min_progress
+        self._min_seconds = min_seconds
+        self._floor = floor_seconds
+        self._last: tuple[float, float] | None = None  # (when, what was reported)
+
+    def update(self, progress: float) -> float | None:
+        """The estimate in seconds at ``progress`` (0..1) now; None while unknown."""
+        now = self._clock()
+        elapsed = now - self._start
+        if self._last is None and (progress < self._min_progress or elapsed < self._min_seconds):
+            return None
+        naive = elapsed * (1.0 - progress) / max(progress, 1e-6)
+        if self._last is None:
+            value = naive
+        else:
+            when, reported = self._last
+            ceiling = reported - (now - when)
+            value = ceiling if naive >= ceiling else ceiling - (ceiling - naive) / 2
+        value = max(self._floor, value)
+        if self._last is not None:
+            value = min(value, self._last[1])
+        self._last = (now, value)
+        return value

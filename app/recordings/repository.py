@@ -192,6 +192,14 @@ async def list_for_owner(
     return await query.order_by("-created_at", "-id").limit(limit).prefetch_related("owner")
 
 
+async def count_for_owner(owner_id: int, *, status: str | None = None) -> int:
+    """How many recordings one owner has (of one status)."""
+    query = Recording.filter(owner_id=owner_id)
+    if status is not None:
+        query = query.filter(status=status)
+    return await query.count()
+
+
 async def updated_since(subject: str, moment: datetime, *, limit: int) -> list[Recording]:
     """A user's recordings changed at or after ``moment``, most recent first."""
     return (

@@ -368,6 +368,15 @@ class RecordingService:
         next_cursor = encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
         return Page(recordings=rows[:page_size], next_cursor=next_cursor)
 
+    async def count(self, caller: Caller, *, status: str | None = None) -> int:
+        """How many recordings the signed-in caller has (of one status): a listing's total."""
+        if not caller.signed_in or caller.subject is None:
+            raise Unauthenticated("sign in to list recordings")
+        if status is not None and status not in {s.value for s in RecordingStatus}:
+            raise InvalidInput(f"unknown status {status!r}", field="status")
+        user = await repository.get_or_create_user(caller.subject)
+        return await repository.count_for_owner(user.id, status=status)
+
     # ---- claim and delete ---------------------------------------------------------------
 
     async def claim(self, caller: Caller, recording_id: str) -> Recording:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import secrets
@@ -61,6 +62,12 @@ async def test_analysis_end_to_end_with_live_progress(local_api: Api, worker, ht
     assert {"decode", "ocr", "transcribe", "summarize"} <= stages
     assert len(events) >= 6
     assert all(e["jobId"] == first.json()["jobId"] for e in events[1:])
+    # The estimate of the time left: known once the analysis is under way, then only shrinking
+    # (to the tenth of a second it is rounded to), and null once it has finished.
+    etas = [e["etaSeconds"] for e in events if e["etaSeconds"] is not None]
+    assert len(etas) >= 3, events
+    assert all(b <= a + 0.1 for a, b in itertools.pairwise(etas)), etas
+    assert 0 < etas[0] < 600 and events[-1]["etaSeconds"] is None
 
     rest = (await http.get(f"{local_api.url}{BASE}/{rid}/analysis", headers=alice)).json()
     summary = (await http.get(f"{local_api.url}{BASE}/{rid}/summary", headers=alice)).json()

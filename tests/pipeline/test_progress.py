@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 
@@ -45,3 +46,34 @@ def test_the_command_lines_bar_shows_the_overall_value() -> None:
     assert lines[0] == "  0% probe: probing the video"
     assert lines[1] == "  2% probe: webm 1280x720, 42.0 s"
     assert lines[-1] == " 99% summarize: done"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_time_left_is_unknown_at_first_then_only_shrinks() -> None:
+    from app.pipeline.progress import RemainingTime
+
+    clock = _Clock()
+    remaining = RemainingTime(clock=clock)
+    clock.now = 0.5
+    assert remaining.update(0.2) is None  # too early to say
+    clock.now = 2.0
+    assert remaining.update(0.02) is None  # too little done to say
+    clock.now = 4.0
+    first = remaining.update(0.2)
+    assert first == pytest.approx(16.0)  # 4 s for a fifth: 16 s to go
+    reported = [first]
+    # A quick stage, then a slow one: the naive estimate jumps down, then up; this one never
+    # grows, and moves only part of the way down at once.
+    for now, progress in [(5.0, 0.6), (9.0, 0.62), (14.0, 0.7), (20.0, 0.9), (26.0, 0.99)]:
+        clock.now = now
+        reported.append(remaining.update(progress))
+    assert all(b <= a for a, b in itertools.pairwise(reported)), reported
+    assert reported[1] > 5.0 * 0.4 / 0.6  # not all the way to the naive 3.3 s at once
+    assert reported[-1] >= 1.0  # holds at a second rather than claiming it is done

@@ -224,7 +224,7 @@ async def test_a_surrogate_pair_is_text_and_kept(api: Api, http, db):
 
 
 GQL_CREATE = (
-    "mutation($input: JSON!) { createRecording(input: $input) { __typename "
+    "mutation($input: JSON!) { createRecordingJson(input: $input) { __typename "
     "... on InvalidInputError { message field } } }"
 )
 
@@ -244,7 +244,7 @@ async def test_graphql_create_refuses_the_same_json(api: Api, http, db, make, st
     )
     assert r.status_code == status, r.text
     if field is not None:
-        result = r.json()["data"]["createRecording"]
+        result = r.json()["data"]["createRecordingJson"]
         assert result["__typename"] == "InvalidInputError" and result["field"] == field
     assert await count(db, "recordings") == 0
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
-from app.analysis.models import Analysis, AnalysisSection
+from app.analysis.models import Analysis, AnalysisFrame, AnalysisSection, Finding
 from app.auth import Caller
 from app.config import Settings
 from app.recordings.models import Recording, User
@@ -17,8 +17,10 @@ from app.services import Services, open_services
 from schema import build_schema
 from schema.context import Context
 
-LIST = """{ recordings(first: 50) { edges { node { id status
-  analysis { jobId status sections { title citations { type evidenceId } } }
+LIST = """{ recordings(first: 50) { totalCount edges { node { id status title url thumbnailUrl
+  analysis { jobId status sections { title citations { type evidenceId evidence { id } } }
+    findings { title evidence { id type screenText { text box { x width } } frame { timestamp } } }
+    evidence { id } }
   summary { summary keyFindings } } } pageInfo { hasNextPage } } }"""
 
 
@@ -28,7 +30,7 @@ async def orm(backends, db, tmp_path) -> AsyncIterator[Services]:
         database_url=backends.database_url,
         redis_url=backends.redis_url,
         jwt_secret="x" * 32,
-        graphql_max_depth=8,
+        graphql_max_depth=10,
         data_dir=tmp_path,
     )
     async with open_services(settings, api=False) as services:
@@ -52,8 +54,46 @@ async def seed(subject: str, count: int) -> None:
             created_at=base - timedelta(seconds=i),
         )
         job = f"job-{uuid.uuid4().hex}"
+        evidence = [
+            {"id": f"ev-{p}", "type": "action", "timestamp": p, "detail": "click", "data": {}}
+            for p in range(3)
+        ] + [
+            {
+                "id": "ev-ocr-0",
+                "type": "ocr",
+                "timestamp": 1.0,
+                "detail": "screen shows 'Error'",
+                "data": {"text": "Error", "box": {"x": 1, "y": 2, "w": 30, "h": 10}},
+            }
+        ]
         await Analysis.create(
-            id=job, recording=recording, status="analyzed", summary="s", key_findings=["k"]
+            id=job,
+            recording=recording,
+            status="analyzed",
+            summary="s",
+            key_findings=["k"],
+            evidence=evidence,
+        )
+        for p in range(2):
+            await AnalysisFrame.create(
+                analysis_id=job,
+                position=p,
+                timestamp=float(p),
+                description="d",
+                text="t",
+                thumbnail_key=f"thumbs/{job}/{p}.jpg",
+            )
+        await Finding.create(
+            analysis_id=job,
+            position=0,
+            data={
+                "kind": "screen_error",
+                "severity": "high",
+                "timestamp": 1.0,
+                "confidence": "medium",
+                "evidenceIds": ["ev-ocr-0", "ev-0"],
+                "title": "The screen showed 'Error'",
+            },
         )
         recording.current_analysis_id = job
         await recording.save()
@@ -114,8 +154,19 @@ async def test_listing_50_recordings_with_sections_is_a_bounded_number_of_querie
     assert all(
         e["node"]["summary"]["keyFindings"] == ["k"] for e in data_many["recordings"]["edges"]
     )
+    assert data_many["recordings"]["totalCount"] == 50
+    node = data_many["recordings"]["edges"][0]["node"]
+    finding = node["analysis"]["findings"][0]
+    assert [e["id"] for e in finding["evidence"]] == ["ev-ocr-0", "ev-0"]
+    assert finding["evidence"][0]["screenText"] == {"text": "Error", "box": {"x": 1, "width": 30}}
+    assert finding["evidence"][0]["frame"] == {"timestamp": 1.0}
+    assert finding["evidence"][1]["type"] == "action" and finding["evidence"][1]["frame"] is None
+    citations = node["analysis"]["sections"][2]["citations"]
+    assert citations == [{"type": "user_action", "evidenceId": "ev-2", "evidence": {"id": "ev-2"}}]
+    assert len(node["analysis"]["evidence"]) == 4
+    assert node["thumbnailUrl"] is not None
     assert many == few, (few, many)  # the count does not grow with the number of recordings
-    assert many <= 8
+    assert many <= 12
 
 
 async def test_query_depth_is_limited(orm, tmp_path):

@@ -74,7 +74,7 @@ class Subscription:
 
 
 PROGRESS = """subscription($id: ID!) { analysisProgress(recordingId: $id) {
-  recordingId jobId status stage progress message } }"""
+  recordingId jobId status stage progress message etaSeconds } }"""
 
 
 async def collect(sub: Subscription, timeout: float = 180) -> list[dict[str, Any]]:
