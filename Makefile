@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint vendor clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,19 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The dashboard's one library, the graphql-ws client, vendored from npm (no Node needed).
+GRAPHQL_WS_VERSION := 6.4.2
+VENDOR := app/web/static/vendor/graphql-ws
+vendor:
+	rm -rf $(VENDOR).tmp && mkdir -p $(VENDOR).tmp
+	curl -fsSL https://registry.npmjs.org/graphql-ws/-/graphql-ws-$(GRAPHQL_WS_VERSION).tgz \
+		| tar -xz -C $(VENDOR).tmp
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(VENDOR).tmp/package/dist/client.js $(VENDOR).tmp/package/dist/common-*.js $(VENDOR)/
+	cp $(VENDOR).tmp/package/LICENSE.md $(VENDOR)/
+	echo "graphql-ws $(GRAPHQL_WS_VERSION) (MIT), dist/client.js and its dist/common-*.js from the npm package; refresh with \`make vendor\`." > $(VENDOR)/VERSION
+	rm -rf $(VENDOR).tmp
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -62,6 +62,8 @@ def dev(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     if base.jwt_secret is None and base.jwt_algorithm == "HS256":
         overrides["jwt_secret"] = _dev_secret(data_dir)
+    if "RECORDINGS_CORS_ORIGINS" not in os.environ:
+        overrides["cors_origins"] = ["*"]  # pages on any origin may call a development API
     stopping = _Stopping()
     stopping.install()
     embedded = EmbeddedServices(
@@ -85,10 +87,13 @@ def dev(host: str | None, port: int | None) -> None:
             click.echo(f"database: {svc.database_url}", err=True)
             click.echo(f"redis:    {svc.redis_url}", err=True)
             click.echo(f"storage:  {settings.storage} ({settings.data_dir.resolve()})", err=True)
+            origins = ", ".join(settings.cors_origins) or "none"
+            click.echo(f"cors:     pages on these origins may call the API: {origins}", err=True)
             click.echo(
                 f"a token:  recordings token alice   (listening on {settings.public_base_url})",
                 err=True,
             )
+            click.echo(f"dashboard: {_dashboard_link(settings, 'alice')}", err=True)
             worker = _spawn_worker(settings)
             stopping.kill_on_force(worker.kill)
             try:
@@ -106,6 +111,14 @@ def dev(host: str | None, port: int | None) -> None:
         pass  # stopped by a signal: everything above has been stopped
     finally:
         click.echo(f"stopped in {stopping.elapsed():.1f} s", err=True)
+
+
+def _dashboard_link(settings: Settings, user: str) -> str:
+    """The dashboard signed in as USER: the token rides in the fragment, never sent to a server."""
+    from app.auth import Authenticator
+
+    token = Authenticator(settings).issue_user_token(user, ttl_seconds=7 * 24 * 3600)
+    return f"{settings.public_base_url}/#token={token}"
 
 
 class _Stop(BaseException):
@@ -214,6 +227,27 @@ def worker(burst: bool) -> None:
     if not settings.database_url or not settings.redis_url:
         raise click.ClickException("set RECORDINGS_DATABASE_URL and RECORDINGS_REDIS_URL")
     make_worker(settings, burst=burst).run()
+
+
+@main.command("bucket-cors")
+@click.option("--apply", is_flag=True, help="Set it on the configured bucket.")
+def bucket_cors(apply: bool) -> None:
+    """Print the CORS rule the S3 bucket needs for browser uploads (RECORDINGS_CORS_ORIGINS)."""
+    from app.storage.cors import bucket_cors_rules
+
+    settings = _settings()
+    rules = bucket_cors_rules(settings)
+    if not settings.cors_origins:
+        raise click.ClickException("set RECORDINGS_CORS_ORIGINS: no origin may upload yet")
+    if not apply:
+        click.echo(json.dumps(rules, indent=2))
+        return
+    if settings.storage != "s3":
+        raise click.ClickException("the storage is not S3: nothing to apply")
+    from app.storage.s3 import S3Storage
+
+    asyncio.run(S3Storage(settings).set_cors(rules))
+    click.echo(f"set the CORS rule of bucket {settings.s3_bucket}", err=True)
 
 
 @main.command()

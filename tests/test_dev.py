@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -92,6 +93,23 @@ def _run_dev(tmp_path: Path) -> None:
         assert summary.json()["keyFindings"]
         assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
         assert any((tmp_path / "var" / "objects").rglob("*.webm"))
+        # It says that pages on any origin may call it, and prints a link that signs in.
+        printed = (tmp_path / "dev.log").read_text()
+        assert "cors:     pages on these origins may call the API: *" in printed
+        link = re.search(rf"dashboard: ({re.escape(url)}/#token=(\S+))", printed)
+        assert link is not None, printed
+        me = httpx.post(
+            url + "/graphql",
+            json={"query": "{ recordings { totalCount } }"},
+            headers={"Authorization": f"Bearer {link.group(2)}"},
+        )
+        assert me.json() == {"data": {"recordings": {"totalCount": 2}}}  # alice's two
+        assert httpx.get(url + "/").headers["content-type"].startswith("text/html")
+        preflight = httpx.options(
+            url + BASE,
+            headers={"Origin": "http://any.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.headers["access-control-allow-origin"] == "*"
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
