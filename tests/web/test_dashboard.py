@@ -237,3 +237,48 @@ async def test_an_unclaimed_recording_opened_with_its_upload_token_is_claimed(
         f"{local_api.url}{BASE}/{rid}", headers={"Authorization": f"Bearer {user['token']}"}
     )
     assert mine.status_code == 200
+
+
+async def test_the_list_filters_by_status_and_pages(browser, local_api: Api, backends, http, watch):
+    subject = f"pages-{secrets.token_hex(4)}"
+    auth = {"Authorization": f"Bearer {token(backends.jwt_secret, subject)}"}
+    for _ in range(23):
+        assert (await http.post(local_api.url + BASE, json=create_body(), headers=auth)).is_success
+    context = await browser.new_context()
+    page = watch.attach(await context.new_page())
+    await page.goto(f"{local_api.url}/#token={auth['Authorization'].split()[1]}")
+    await page.get_by_text("23 recordings").wait_for()
+    assert await page.locator("li.recording").count() == 20
+    await page.get_by_role("button", name="Next page").click()
+    await page.wait_for_function("() => document.querySelectorAll('li.recording').length === 3")
+    await page.get_by_role("button", name="Previous page").click()
+    await page.wait_for_function("() => document.querySelectorAll('li.recording').length === 20")
+    await page.get_by_label("Status").select_option("analyzed")
+    await page.get_by_text("No analyzed recordings.").wait_for()
+    assert "status=analyzed" in page.url
+    await context.close()
+    assert watch.errors == []
+
+
+async def test_transcript_sentences_seek_and_follow_playback_and_logs_mark_failures(
+    page, local_api: Api, user, analysed
+):
+    await page.goto(f"{local_api.url}/recordings/{analysed}#token={user['token']}")
+    sentences = page.get_by_label("Transcript").locator("li")
+    await sentences.first.wait_for()
+    await page.locator("video").evaluate(
+        "v => new Promise(r => v.readyState >= 1 ? r() : v.onloadedmetadata = r)"
+    )
+    second = sentences.nth(1)
+    await second.get_by_role("button").click()
+    await page.wait_for_function(
+        "() => document.querySelector('.transcript li[aria-current=true]') !== null"
+    )
+    current = page.locator(".transcript li[aria-current=true]")
+    assert await current.inner_text() == await second.inner_text()
+    network = page.get_by_label("Network").locator("tbody tr")
+    assert await network.count() > 0
+    failed = page.get_by_label("Network").locator("tr.failed")
+    assert await failed.count() >= 1 and "500" in await failed.first.inner_text()
+    assert " ms" in await network.first.inner_text()  # durations are shown
+    assert await page.get_by_label("Console").locator("tr.failed").count() >= 1

@@ -99,6 +99,7 @@ class RecordingPage {
       !r.claimed && token() && this.options.uploadToken
         ? h("button", { type: "button", onclick: () => this.claim() }, "Claim") : null);
     const transcript = analysis ? analysis.transcript : [];
+    this.transcript = transcript;
     this.transcriptItems = transcript.map((s) => h("li", {},
       h("button", { type: "button", class: "seek", onclick: () => this.seek(s.start) },
         h("span", { class: "time" }, clock(s.start)), " ", s.text)));
@@ -139,6 +140,7 @@ class RecordingPage {
   seek(seconds) {
     const target = Math.max(0, Number(seconds) || 0);
     this.video.currentTime = target;
+    this.followTranscript(this.transcript, target); // at once, not when the frame has loaded
     history.replaceState(null, "", `${location.pathname}#t=${target.toFixed(1)}`);
   }
 
@@ -177,8 +179,7 @@ class RecordingPage {
           h("span", { class: "time" }, clock(e.timestamp))), " ", describe(e, video)))));
   }
 
-  followTranscript(transcript) {
-    const now = this.video.currentTime;
+  followTranscript(transcript, now = this.video.currentTime) {
     transcript.forEach((s, i) => {
       const current = now >= s.start && now < s.end;
       const item = this.transcriptItems[i];
@@ -210,7 +211,8 @@ class RecordingPage {
     const networkRows = (recording.networkRequests || []).map((entry) => {
       const status = entry.status === undefined ? null : entry.status;
       const failedRow = status === null || status === 0 || status >= 400;
-      const ms = typeof entry.duration === "number" ? entry.duration : null;
+      const given = typeof entry.durationMs === "number" ? entry.durationMs : entry.duration;
+      const ms = typeof given === "number" ? given : null;
       const t = seconds(entry.timestamp);
       return h("tr", { class: failedRow ? "failed" : ms !== null && ms >= SLOW_MS ? "slow" : null },
         h("td", {}, t === null ? "" : h("button", { type: "button", class: "seek", onclick: () => this.seek(t) }, clock(t))),
