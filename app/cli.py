@@ -193,8 +193,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
 
     # Websocket messages here are small JSON progress events fanned out to many subscribers:
     # per-message compression (which browsers always offer) saves little on ~250 bytes and costs
-    # a zlib context per connection and a compression per delivery (measured with
-    # bench/subscriptions.py: 30% more server CPU, 40 KiB more per subscriber).
+    # a zlib context per connection and a compression per delivery (docs/performance.md).
     options = {
         "host": settings.host,
         "port": settings.port,
