@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(default=10, gt=0)
 
     max_upload_bytes: int = Field(default=2 * GiB, ge=1)
+    # How long an unfinished resumable (tus) upload may wait for its next piece.
+    resumable_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     max_json_bytes: int = Field(default=32 * 1024**2, ge=1024)
     unclaimed_retention_days: float = Field(default=7, gt=0)
 

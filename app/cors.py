@@ -8,7 +8,8 @@ credentials mode stays off. Websockets are not covered by CORS; their origin che
 
 A plain ``OPTIONS`` (not a preflight) answers 204 with the ``Allow`` header of everything the
 path accepts: Starlette would answer 405 with the methods of the first route that matched the
-path alone, while a path such as ``/{id}`` is served by several routes.
+path alone, while a path such as ``/{id}`` is served by several routes. Routes that answer
+``OPTIONS`` themselves (tus advertises itself there) are left to do so.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class OptionsMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "OPTIONS":
             methods = allowed_methods(self.routes, scope)
-            if methods:
+            if methods and "OPTIONS" not in methods:  # a route that answers OPTIONS itself
                 allow = ", ".join(m for m in METHODS if m in methods | {"OPTIONS"})
                 await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
                 return

@@ -6,6 +6,7 @@ DomainError
  ├── NotFound                404  missing, or not the caller's (never 403)
  ├── Conflict                409  the resource is in the wrong state for the request
  ├── LengthRequired          411  an upload without Content-Length
+ ├── PreconditionFailed      412  a protocol version the route does not speak (tus)
  ├── PayloadTooLarge         413  a body above the configured limit
  ├── UnsupportedMediaType    415  a body of a type the route does not take
  └── Unavailable             503  a dependency (database, Redis, storage) cannot be reached
@@ -86,6 +87,13 @@ class LengthRequired(DomainError):
 
     status_code = 411
     code = "length_required"
+
+
+class PreconditionFailed(DomainError):
+    """The request speaks a version of a protocol the route does not (tus's Tus-Resumable)."""
+
+    status_code = 412
+    code = "precondition_failed"
 
 
 class PayloadTooLarge(DomainError):

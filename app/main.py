@@ -21,6 +21,7 @@ from app.errors import DomainError
 from app.http import database_error, dependency_error, domain_error, http_error, unexpected_error
 from app.logging import configure_logging
 from app.recordings import routes as recording_routes
+from app.recordings import tus
 from app.services import open_services
 from app.storage import routes as storage_routes
 from app.web import routes as web_routes
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         *openapi.routes,
         *storage_routes.routes,
         *recording_routes.routes,
+        *tus.routes,
         *analysis_routes.routes,
         *web_routes.routes,
     ]

@@ -20,6 +20,7 @@ from app.auth import Authenticator
 from app.config import Settings
 from app.pubsub import Broker
 from app.recordings.intake import BodyReader
+from app.recordings.resumable import ResumableUploads
 from app.recordings.service import RecordingService
 from app.storage import Storage, make_storage
 
@@ -31,6 +32,7 @@ class Services:
     settings: Settings
     auth: Authenticator
     recordings: RecordingService
+    uploads: ResumableUploads  # videos that arrive in pieces (tus)
     analysis: AnalysisService
     storage: Storage
     redis: aioredis.Redis
@@ -81,6 +83,7 @@ async def open_services(settings: Settings, *, api: bool) -> AsyncIterator[Servi
             settings=settings,
             auth=auth,
             recordings=recordings,
+            uploads=ResumableUploads(settings=settings, storage=storage, recordings=recordings),
             analysis=analysis,
             storage=storage,
             redis=redis,

@@ -16,7 +16,9 @@ UNDOCUMENTED = {
     "/api/storage/{key:path}",
     "/",
     "/recordings/{recording_id}",
-}  # GraphQL; the document; signed links; the dashboard's pages
+    "/api/feedback/recordings/{recording_id}/uploads",
+    "/api/feedback/recordings/{recording_id}/uploads/{upload_id}",
+}  # GraphQL; the document; signed links; the dashboard's pages; tus (its own protocol)
 
 
 def test_every_rest_route_is_documented_and_nothing_else():

@@ -185,3 +185,12 @@ async def sweep_unclaimed(ctx: dict[str, Any]) -> int:
     if swept:
         log.info("recordings.swept_unclaimed", count=swept)
     return swept
+
+
+async def sweep_uploads(ctx: dict[str, Any]) -> int:
+    """Abort resumable uploads whose time ran out (a periodic job)."""
+    services: Services = ctx["services"]
+    swept = await services.uploads.sweep_expired()
+    if swept:
+        log.info("uploads.swept_expired", count=swept)
+    return swept

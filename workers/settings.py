@@ -14,7 +14,7 @@ from app.config import Settings
 from app.logging import configure_logging
 from app.services import open_services
 from workers.engine_pool import EnginePool
-from workers.jobs import analyze_recording, reap_abandoned, sweep_unclaimed
+from workers.jobs import analyze_recording, reap_abandoned, sweep_unclaimed, sweep_uploads
 from workers.resilience import ResilientWorker
 
 
@@ -48,6 +48,7 @@ def make_worker(settings: Settings, *, burst: bool = False) -> Worker:
         ],
         cron_jobs=[
             cron(sweep_unclaimed, minute={0, 30}, run_at_startup=False, unique=True, timeout=60),
+            cron(sweep_uploads, minute={15, 45}, run_at_startup=False, unique=True, timeout=300),
             cron(reap_abandoned, run_at_startup=True, unique=True, timeout=60),  # every minute
         ],
         job_timeout=job_timeout,

@@ -141,3 +141,33 @@ class VideoArtifact(Model):
     class Meta:
         table = "video_artifacts"
         indexes = (Index(fields=("recording_id", "created_at"), name="artifacts_recording_idx"),)
+
+
+class ResumableUpload(Model):
+    """A video arriving in pieces (tus): how far it has come and where its bytes wait.
+
+    ``offset`` advances only once the bytes up to it are stored; ``parts`` are the storage's
+    finished pieces (S3 multipart parts), ``backend_id`` its handle (the multipart upload id).
+    ``busy_until`` is a lease: one PATCH at a time appends.
+    """
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    recording: fields.ForeignKeyRelation[Recording] = fields.ForeignKeyField(
+        "models.Recording", related_name="resumable_uploads", on_delete=fields.CASCADE
+    )
+    length = fields.BigIntField()
+    offset = fields.BigIntField(default=0)
+    content_type = fields.CharField(max_length=255)
+    artifact_id = fields.CharField(max_length=64)
+    object_key = fields.CharField(max_length=512)
+    backend_id = fields.CharField(max_length=1024, null=True)
+    parts: list[dict[str, Any]] = fields.JSONField(default=list)
+    busy_until = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    recording_id: uuid.UUID
+
+    class Meta:
+        table = "resumable_uploads"
+        indexes = (Index(fields=("expires_at",), name="resumable_uploads_expires_idx"),)

@@ -37,10 +37,17 @@ from app.errors import (
 )
 from app.recordings import repository
 from app.recordings.intake import PreparedCreate
-from app.recordings.models import ArtifactState, Recording, RecordingStatus, UploadStatus
+from app.recordings.models import (
+    ArtifactState,
+    Recording,
+    RecordingStatus,
+    ResumableUpload,
+    UploadStatus,
+)
 from app.recordings.schemas import normalise_content_type
 from app.storage import PresignedUpload, Storage, StorageError
 from app.storage.keys import recording_prefix, video_key
+from app.storage.resumable import Progress, resumable
 
 log = structlog.get_logger(__name__)
 
@@ -196,17 +203,7 @@ class RecordingService:
                 "Content-Length must be a whole number", field="Content-Length"
             ) from None
         base_type = normalise_content_type(content_type or "")
-        if not (base_type.startswith("video/") or base_type == "application/octet-stream"):
-            raise UnsupportedMediaType(
-                "Content-Type must be video/* or application/octet-stream", field="Content-Type"
-            )
-        if size > self._settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"the video is {size} bytes; the limit is {self._settings.max_upload_bytes}",
-                field="Content-Length",
-            )
-        if size == 0:
-            raise InvalidInput("the video is empty", field="body")
+        self.check_video(content_type, size, size_field="Content-Length", empty_field="body")
         if recording.video_upload_status == UploadStatus.UPLOADED.value:
             raise Conflict(
                 "a video is already uploaded for this recording", code="already_uploaded"
@@ -227,13 +224,26 @@ class RecordingService:
             outages.failed(exc, recording_id=str(recording.id), operation="upload")
             await repository.mark_upload_failed(recording.id, "storage failed during the upload")
             raise Unavailable(STORAGE_UNAVAILABLE) from None
+        return await self.commit_video(
+            recording, artifact_id=artifact_id, key=key, size=written, content_type=stored_type
+        )
+
+    async def for_upload(self, caller: Caller, recording_id: str) -> Recording:
+        """The recording the caller may upload a video to (its owner, or its upload token)."""
+        return await self._load(caller, recording_id, mode="upload")
+
+    async def commit_video(
+        self, recording: Recording, *, artifact_id: str, key: str, size: int, content_type: str
+    ) -> StoredVideo:
+        """Make a stored object the recording's video (one upload wins a race; the loser's
+        object is deleted); the video it replaced is deleted."""
         try:
             replaced = await repository.commit_upload(
                 recording.id,
                 artifact_id=artifact_id,
                 object_key=key,
-                size=written,
-                content_type=stored_type,
+                size=size,
+                content_type=content_type,
             )
         except repository.UploadRaceLost:
             await self._storage.delete(key)
@@ -245,7 +255,7 @@ class RecordingService:
             raise
         for old in replaced:
             await self._delete_object_quietly(old.object_key)
-        log.info("recording.video_uploaded", recording_id=str(recording.id), bytes=written)
+        log.info("recording.video_uploaded", recording_id=str(recording.id), bytes=size)
         recording.video_upload_status = UploadStatus.UPLOADED.value
         recording.video_upload_error = None
         return StoredVideo(
@@ -253,6 +263,23 @@ class RecordingService:
             artifact_id=artifact_id,
             video_url=await self._storage.download_url(key),
         )
+
+    def check_video(
+        self, content_type: str | None, size: int, *, size_field: str, empty_field: str
+    ) -> None:
+        """Refuse a video that is not one, too large, or empty (the same rules for every way in)."""
+        base_type = normalise_content_type(content_type or "")
+        if not (base_type.startswith("video/") or base_type == "application/octet-stream"):
+            raise UnsupportedMediaType(
+                "Content-Type must be video/* or application/octet-stream", field="Content-Type"
+            )
+        if size > self._settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the video is {size} bytes; the limit is {self._settings.max_upload_bytes}",
+                field=size_field,
+            )
+        if size == 0:
+            raise InvalidInput("the video is empty", field=empty_field)
 
     async def verify_direct_upload(self, recording: Recording) -> Recording:
         """Learn whether a presigned upload happened, without trusting the client; the recording
@@ -411,6 +438,11 @@ class RecordingService:
         """Delete a recording with its video and every derived artifact (no access check)."""
         # Objects first: if deleting them fails, the rows stay and the delete can be retried.
         try:
+            for upload in await ResumableUpload.filter(recording_id=recording_id):
+                await resumable(self._storage).abort(
+                    upload.object_key,
+                    Progress(offset=upload.offset, backend_id=upload.backend_id, parts=[]),
+                )
             for artifact in await repository.artifacts_of(recording_id):
                 await self._storage.delete(artifact.object_key)
             await self._storage.delete_prefix(recording_prefix(recording_id))
